@@ -1,0 +1,105 @@
+// The typed API: Database (what connect() returns) and DatabaseProxy (one pinned connection for a
+// unit of work). Both have the table methods; neither knows which transport it holds.
+
+import type { TableInfo } from '../engine/store.ts'
+import type { Key } from '../engine/values.ts'
+import type { SnapshotStats } from '../persistence/snapshot.ts'
+import { DictHandle, type DictSource } from './dict-handle.ts'
+import { ListHandle } from './list-handle.ts'
+import type { Transport } from './transport.ts'
+
+export interface CreateOptions {
+  /** Succeed without changes when a table of that name and type exists (TABLE_EXISTS otherwise). */
+  ifNotExists?: boolean
+}
+
+/** The table methods shared by a Database and its proxies. */
+export class TableClient {
+  protected readonly transport: Transport
+
+  constructor(transport: Transport) {
+    this.transport = transport
+  }
+
+  /** Creates a dict table; resolves `false` when `ifNotExists` found it already there. */
+  createDict<V = unknown>(name: string, content?: DictSource<V>, options?: CreateOptions): Promise<boolean> {
+    const entries = content === undefined || content instanceof Map || Array.isArray(content) ||
+      !(Symbol.iterator in Object(content)) ? content : Array.from(content as Iterable<unknown>)
+    return this.#create(name, 'dict', entries, options)
+  }
+
+  /** Creates a list table, empty unless `content` is given. */
+  createList<V = unknown>(name: string, content?: Iterable<V>, options?: CreateOptions): Promise<boolean> {
+    const items = content === undefined || Array.isArray(content) ? content : Array.from(content)
+    return this.#create(name, 'list', items, options)
+  }
+
+  #create(name: string, type: 'dict' | 'list', content: unknown, options?: CreateOptions): Promise<boolean> {
+    const args = options?.ifNotExists ? [type, content ?? null, true] : content === undefined ? [type] : [type, content]
+    return this.transport.call({ table: name, name: 'db.create', args }) as Promise<boolean>
+  }
+
+  /** A handle on a dict table; no I/O until used. */
+  dict<V = unknown>(name: string): DictHandle<V> {
+    return new DictHandle<V>(this.transport, name)
+  }
+
+  /** A handle on a list table; no I/O until used. */
+  list<V = unknown>(name: string): ListHandle<V> {
+    return new ListHandle<V>(this.transport, name)
+  }
+
+  tables(): Promise<TableInfo[]> {
+    return this.transport.call({ table: '', name: 'db.tables', args: [] }) as Promise<TableInfo[]>
+  }
+
+  /** Drops a table; resolves `true` if it existed. */
+  dropTable(name: string): Promise<boolean> {
+    return this.transport.call({ table: name, name: 'db.drop', args: [] }) as Promise<boolean>
+  }
+}
+
+/**
+ * A database, embedded or remote; see connect().
+ * @example
+ * await using db = await connect('memory://')
+ * await db.createDict('centre', { content: 'Hello CyberDB!' })
+ * console.log(await db.dict('centre').get('content'))
+ */
+export class Database extends TableClient implements AsyncDisposable {
+  /** Snapshots now: file mode to its file (or `path`); remote, the server to its backup file. */
+  save(path?: string): Promise<SnapshotStats> {
+    return this.transport.save(path)
+  }
+
+  /** A view pinned to one connection for a unit of work (a web request); close it when done. */
+  async proxy(): Promise<DatabaseProxy> {
+    return new DatabaseProxy(await this.transport.pin())
+  }
+
+  /** Closes the database; file mode takes a final snapshot first. */
+  close(): Promise<void> {
+    return this.transport.close()
+  }
+
+  get isClosed(): boolean {
+    return this.transport.isClosed
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+}
+
+/** One pinned connection with the table methods; handles taken from it stop working on close. */
+export class DatabaseProxy extends TableClient implements AsyncDisposable {
+  close(): Promise<void> {
+    return this.transport.close()
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+}
+
+export type { Key, TableInfo }

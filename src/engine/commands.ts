@@ -1,0 +1,130 @@
+// The operation model: every call on a handle is a plain data Op, and this table says, for each
+// operation name, which table type it runs on, whether it writes (the future operation log and
+// change feed replay exactly those), how many arguments it takes, and how it runs.
+// Handlers check their arguments: remote ops arrive from untrusted bytes.
+
+import { badArgument } from '../errors.ts'
+import { DictTable } from './dict-table.ts'
+import { ListTable, type SortOptions } from './list-table.ts'
+import type { Store } from './store.ts'
+import { checkKey, describe } from './values.ts'
+
+/** One operation on one table, as plain data: what crosses the wire and what a log would hold. */
+export interface Op {
+  table: string
+  name: string
+  args: unknown[]
+}
+
+export type TableType = 'dict' | 'list'
+export type Table = DictTable | ListTable
+
+interface Command<T> {
+  readonly on: T extends DictTable ? 'dict' : T extends ListTable ? 'list' : 'db'
+  readonly writes: boolean
+  readonly minArgs: number
+  readonly maxArgs: number
+  readonly run: (table: T, args: unknown[], store: Store, name: string) => unknown
+}
+
+export type AnyCommand = Command<DictTable> | Command<ListTable> | Command<null>
+
+function dict(writes: boolean, minArgs: number, maxArgs: number,
+  run: Command<DictTable>['run']): Command<DictTable> {
+  return { on: 'dict', writes, minArgs, maxArgs, run }
+}
+function list(writes: boolean, minArgs: number, maxArgs: number,
+  run: Command<ListTable>['run']): Command<ListTable> {
+  return { on: 'list', writes, minArgs, maxArgs, run }
+}
+function db(writes: boolean, minArgs: number, maxArgs: number,
+  run: Command<null>['run']): Command<null> {
+  return { on: 'db', writes, minArgs, maxArgs, run }
+}
+
+// --- argument checks ---
+
+export function checkIndex(value: unknown, what = 'an index'): number {
+  if (Number.isSafeInteger(value)) return value as number
+  throw badArgument(`${what} must be an integer, not ${describe(value)}`)
+}
+
+function optionalIndex(value: unknown): number | undefined {
+  return value === undefined ? undefined : checkIndex(value)
+}
+
+function checkCount(value: unknown): number {
+  const n = checkIndex(value, 'a count')
+  if (n < 1) throw badArgument(`a count must be at least 1, not ${n}`)
+  return n
+}
+
+function checkAmount(value: unknown): number | bigint {
+  if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'bigint') return value
+  throw badArgument(`incr takes a finite number or a bigint, not ${describe(value)}`)
+}
+
+function checkSortOptions(value: unknown): SortOptions {
+  if (value === undefined || value === null) return {}
+  if (typeof value !== 'object') throw badArgument(`sort options must be an object, not ${describe(value)}`)
+  const { by, descending } = value as Record<string, unknown>
+  if (by !== undefined && typeof by !== 'string') {
+    throw badArgument(`sort option "by" must be a field path string, not ${describe(by)}`)
+  }
+  if (descending !== undefined && typeof descending !== 'boolean') {
+    throw badArgument(`sort option "descending" must be a boolean, not ${describe(descending)}`)
+  }
+  return { by, descending }
+}
+
+function checkArray(value: unknown, what: string): unknown[] {
+  if (Array.isArray(value)) return value
+  throw badArgument(`${what} takes an array, not ${describe(value)}`)
+}
+
+// --- the command table ---
+
+const ENTRIES: [string, AnyCommand][] = [
+  // database
+  ['db.create', db(true, 1, 3, (_, args, store, table) => store.create(table, args[0], args[1], args[2]))],
+  ['db.drop', db(true, 0, 0, (_, _args, store, table) => store.drop(table))],
+  ['db.tables', db(false, 0, 0, (_, _args, store) => store.list())],
+  ['cursor.close', db(false, 1, 1, (_, args, store) => store.closeCursor(checkIndex(args[0], 'a cursor')))],
+
+  // dict
+  ['dict.get', dict(false, 1, 2, (t, a) => t.get(checkKey(a[0]), a[1]))],
+  ['dict.set', dict(true, 2, 2, (t, a) => t.set(checkKey(a[0]), a[1]))],
+  ['dict.has', dict(false, 1, 1, (t, a) => t.map.has(checkKey(a[0])))],
+  ['dict.delete', dict(true, 1, 1, (t, a) => t.delete(checkKey(a[0])))],
+  ['dict.size', dict(false, 0, 0, (t) => t.map.size)],
+  ['dict.keys', dict(false, 0, 0, (t) => [...t.map.keys()])],
+  ['dict.values', dict(false, 0, 0, (t) => [...t.map.values()])],
+  ['dict.entries', dict(false, 0, 0, (t) => [...t.map.entries()])],
+  ['dict.clear', dict(true, 0, 0, (t) => t.clear())],
+  ['dict.update', dict(true, 1, 1, (t, a) => t.update(a[0]))],
+  ['dict.setdefault', dict(true, 2, 2, (t, a) => t.setdefault(checkKey(a[0]), a[1]))],
+  ['dict.pop', dict(true, 1, 2, (t, a) => t.pop(checkKey(a[0]), a.length > 1, a[1]))],
+  ['dict.popitem', dict(true, 0, 0, (t) => t.popitem())],
+  ['dict.incr', dict(true, 1, 2, (t, a) => t.incr(checkKey(a[0]), a.length > 1 ? checkAmount(a[1]) : 1))],
+  ['dict.scan', dict(false, 2, 2, (t, a, store, name) => store.scan(name, t, checkIndex(a[0], 'a cursor'), checkCount(a[1])))],
+
+  // list
+  ['list.push', list(true, 0, Infinity, (t, a) => t.append(a))],
+  ['list.extend', list(true, 1, 1, (t, a) => t.append(checkArray(a[0], 'extend')))],
+  ['list.insert', list(true, 2, 2, (t, a) => t.insert(checkIndex(a[0]), a[1]))],
+  ['list.pop', list(true, 0, 1, (t, a) => t.pop(a.length > 0 ? checkIndex(a[0]) : -1))],
+  ['list.remove', list(true, 1, 1, (t, a) => t.remove(a[0]))],
+  ['list.at', list(false, 1, 1, (t, a) => t.items.at(checkIndex(a[0])))],
+  ['list.set', list(true, 2, 2, (t, a) => t.set(checkIndex(a[0]), a[1]))],
+  ['list.slice', list(false, 0, 2, (t, a) => t.items.slice(optionalIndex(a[0]), optionalIndex(a[1])))],
+  ['list.indexOf', list(false, 1, 1, (t, a) => t.indexOf(a[0]))],
+  ['list.count', list(false, 1, 1, (t, a) => t.count(a[0]))],
+  ['list.reverse', list(true, 0, 0, (t) => void t.items.reverse())],
+  ['list.sort', list(true, 0, 1, (t, a) => t.sort(checkSortOptions(a[0])))],
+  ['list.clear', list(true, 0, 0, (t) => void (t.items.length = 0))],
+  ['list.length', list(false, 0, 0, (t) => t.items.length)],
+  ['list.scan', list(false, 2, 2, (t, a, store, name) => store.scan(name, t, checkIndex(a[0], 'a cursor'), checkCount(a[1])))],
+]
+
+/** Every operation by name. A `Map`, so a hostile name like `__proto__` finds nothing. */
+export const COMMANDS: ReadonlyMap<string, AnyCommand> = new Map(ENTRIES)

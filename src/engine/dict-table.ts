@@ -1,0 +1,112 @@
+// A dict table: a Map with the extra operations of a Python dict. Insertion order is the Map's.
+// Values arrive already copied (or freshly decoded), so the table stores what it is given.
+
+import { CyberError, badArgument } from '../errors.ts'
+import { checkKey, describe, type Key } from './values.ts'
+
+export class DictTable {
+  readonly type = 'dict'
+  readonly map = new Map<Key, unknown>()
+  // Keys in insertion order, built on the first popitem and kept from then on, so that draining a
+  // dict with popitem is O(1) per call. It may hold stale keys (deleted, or deleted and re-added
+  // later, which appends them again): popitem skips any key that is no longer live at that spot.
+  #order: Key[] | undefined
+
+  get size(): number {
+    return this.map.size
+  }
+
+  get(key: Key, fallback?: unknown): unknown {
+    const value = this.map.get(key)
+    return value === undefined && !this.map.has(key) ? fallback : value
+  }
+
+  set(key: Key, value: unknown): void {
+    const order = this.#order
+    if (order === undefined) {
+      this.map.set(key, value)
+    } else {
+      const before = this.map.size
+      this.map.set(key, value)
+      if (this.map.size !== before) order.push(key)
+    }
+  }
+
+  delete(key: Key): boolean {
+    return this.map.delete(key)
+  }
+
+  clear(): void {
+    this.map.clear()
+    this.#order = undefined
+  }
+
+  /** Merges entries from a plain object, a Map or an array of [key, value] pairs. */
+  update(source: unknown): void {
+    if (source instanceof Map) {
+      for (const [key, value] of source) this.set(checkKey(key), value)
+    } else if (Array.isArray(source)) {
+      for (const pair of source) {
+        if (!Array.isArray(pair) || pair.length !== 2) {
+          throw badArgument(`update takes [key, value] pairs, not ${describe(pair)}`)
+        }
+        this.set(checkKey(pair[0]), pair[1])
+      }
+    } else if (typeof source === 'object' && source !== null) {
+      for (const key of Object.keys(source)) this.set(key, (source as Record<string, unknown>)[key])
+    } else {
+      throw badArgument(`update takes an object, a Map or [key, value] pairs, not ${describe(source)}`)
+    }
+  }
+
+  setdefault(key: Key, value: unknown): unknown {
+    if (this.map.has(key)) return this.map.get(key)
+    this.set(key, value)
+    return value
+  }
+
+  pop(key: Key, hasFallback: boolean, fallback: unknown): unknown {
+    const value = this.map.get(key)
+    if (value === undefined && !this.map.has(key)) {
+      if (hasFallback) return fallback
+      throw new CyberError('KEY_NOT_FOUND', `key ${JSON.stringify(key)} not found`)
+    }
+    this.map.delete(key)
+    return value
+  }
+
+  /** Removes and returns the last inserted entry, as Python's dict.popitem does. */
+  popitem(): [Key, unknown] {
+    if (this.map.size === 0) throw new CyberError('KEY_NOT_FOUND', 'popitem on an empty dict')
+    if (this.#order === undefined || this.#order.length > 2 * this.map.size + 64) {
+      this.#order = [...this.map.keys()]
+    }
+    const order = this.#order
+    // The live entry of a key is its last one in `order`, and popping from the end meets it
+    // before any stale one; a stale key met later is either gone from the map or popped already.
+    for (;;) {
+      const key = order.pop() as Key
+      if (this.map.has(key)) {
+        const value = this.map.get(key)
+        this.map.delete(key)
+        return [key, value]
+      }
+    }
+  }
+
+  incr(key: Key, by: number | bigint): number | bigint {
+    const current = this.map.get(key)
+    let next: number | bigint
+    if (current === undefined && !this.map.has(key)) {
+      next = by
+    } else if (typeof current === 'number' && typeof by === 'number') {
+      next = current + by
+    } else if (typeof current === 'bigint' && typeof by === 'bigint') {
+      next = current + by
+    } else {
+      throw badArgument(`incr needs a number at key ${JSON.stringify(key)}, found ${describe(current)}`)
+    }
+    this.set(key, next)
+    return next
+  }
+}

@@ -1,0 +1,118 @@
+// A list table: an Array with the extra operations of a Python list. Indexes may be negative
+// (counted from the end); comparisons are deep, because stored values are copies.
+
+import { CyberError, badArgument } from '../errors.ts'
+import { deepEqual, describe } from './values.ts'
+
+export interface SortOptions {
+  by?: string
+  descending?: boolean
+}
+
+export class ListTable {
+  readonly type = 'list'
+  items: unknown[] = []
+
+  get size(): number {
+    return this.items.length
+  }
+
+  /** Appends in a loop: spreading a huge argument list into push() can overflow the stack. */
+  append(values: unknown[]): number {
+    const items = this.items
+    for (let i = 0; i < values.length; i++) items.push(values[i])
+    return items.length
+  }
+
+  insert(index: number, value: unknown): void {
+    // splice clamps an index past either end and counts a negative one from the end, as Python.
+    this.items.splice(index, 0, value)
+  }
+
+  pop(index: number): unknown {
+    const items = this.items
+    if (items.length === 0) throw new CyberError('INDEX_OUT_OF_RANGE', 'pop from an empty list')
+    const at = this.#resolve(index)
+    return at === items.length - 1 ? items.pop() : items.splice(at, 1)[0]
+  }
+
+  remove(value: unknown): void {
+    const at = this.indexOf(value)
+    if (at < 0) throw new CyberError('VALUE_NOT_FOUND', 'remove: value not in list')
+    this.items.splice(at, 1)
+  }
+
+  set(index: number, value: unknown): void {
+    this.items[this.#resolve(index)] = value
+  }
+
+  indexOf(value: unknown): number {
+    if (typeof value !== 'object' && value === value) return this.items.indexOf(value)
+    return this.items.findIndex((item) => deepEqual(item, value))
+  }
+
+  count(value: unknown): number {
+    let n = 0
+    if (typeof value !== 'object' && value === value) {
+      for (const item of this.items) if (item === value) n++
+    } else {
+      for (const item of this.items) if (deepEqual(item, value)) n++
+    }
+    return n
+  }
+
+  /** Stable sort: numbers numerically, strings by code unit; a mix is BAD_ARGUMENT. */
+  sort(options: SortOptions): void {
+    const path = options.by === undefined || options.by === '' ? [] : options.by.split('.')
+    const keyed = this.items.map((item, i) => ({ key: pluck(item, path, options.by), item, i }))
+    let kind: 'number' | 'string' | undefined
+    for (const { key } of keyed) {
+      const type = typeof key
+      if (type !== 'number' && type !== 'string') {
+        throw badArgument(`sort compares numbers or strings, found ${describe(key)}${at(options.by)}`)
+      }
+      if (kind !== undefined && kind !== type) {
+        throw badArgument(`sort cannot order a mix of numbers and strings${at(options.by)}`)
+      }
+      kind = type as 'number' | 'string'
+    }
+    const sign = options.descending ? -1 : 1
+    keyed.sort((a, b) => sign * compare(a.key as number | string, b.key as number | string))
+    this.items = keyed.map((k) => k.item)
+  }
+
+  #resolve(index: number): number {
+    const at = index < 0 ? index + this.items.length : index
+    if (at < 0 || at >= this.items.length) {
+      throw new CyberError(
+        'INDEX_OUT_OF_RANGE',
+        `index ${index} is out of range for a list of length ${this.items.length}`,
+      )
+    }
+    return at
+  }
+}
+
+function compare(a: number | string, b: number | string): number {
+  if (a < b) return -1
+  if (a > b) return 1
+  if (a === b) return 0
+  // NaN sorts after every number, and equal to itself, so the order stays total.
+  const aNaN = a !== a
+  return aNaN === (b !== b) ? 0 : aNaN ? 1 : -1
+}
+
+function pluck(item: unknown, path: string[], by: string | undefined): unknown {
+  let value = item
+  for (const field of path) {
+    if (typeof value !== 'object' || value === null) {
+      throw badArgument(`sort by "${by}": ${describe(value)} has no field "${field}"`)
+    }
+    value = value instanceof Map ? value.get(field) : (value as Record<string, unknown>)[field]
+  }
+  return value
+}
+
+function at(by: string | undefined): string {
+  return by ? ` (by "${by}")` : ''
+}

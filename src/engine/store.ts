@@ -1,0 +1,137 @@
+// The database in memory: named tables and the one entry point, apply(op), that runs every
+// operation. Pure and synchronous: no sockets, no files, no timers. Both transports, the snapshot
+// loader and (later) the operation log reach the tables only through here.
+
+import { CyberError, badArgument } from '../errors.ts'
+import { COMMANDS, type Op, type Table, type TableType } from './commands.ts'
+import { DictTable } from './dict-table.ts'
+import { ListTable } from './list-table.ts'
+import { describe } from './values.ts'
+
+export interface TableInfo {
+  name: string
+  type: TableType
+  size: number
+}
+
+interface Cursor {
+  table: Table
+  iterator: Iterator<unknown>
+}
+
+// Open cursors are bounded: a client that starts iterations and never finishes them evicts its
+// own oldest cursor rather than growing the server. An evicted cursor answers BAD_ARGUMENT.
+const MAX_CURSORS = 4096
+
+export class Store {
+  readonly tables = new Map<string, Table>()
+  readonly #cursors = new Map<number, Cursor>()
+  #nextCursor = 1
+
+  /** Runs one operation. Throws CyberError; returns stored values as they are (callers copy). */
+  apply(op: Op): unknown {
+    const command = COMMANDS.get(op.name)
+    if (command === undefined) throw badArgument(`unknown operation ${JSON.stringify(op.name)}`)
+    const { args, table: name } = op
+    if (typeof name !== 'string') throw badArgument(`a table name must be a string, not ${describe(name)}`)
+    if (!Array.isArray(args) || args.length < command.minArgs || args.length > command.maxArgs) {
+      const n = Array.isArray(args) ? args.length : describe(args)
+      throw badArgument(`${op.name} takes ${arity(command.minArgs, command.maxArgs)}, not ${n}`)
+    }
+    if (command.on === 'db') return command.run(null, args, this, name)
+    const table = this.tables.get(name)
+    if (table === undefined) throw new CyberError('TABLE_NOT_FOUND', `table "${name}" not found`)
+    if (table.type !== command.on) {
+      throw new CyberError('WRONG_TABLE_TYPE', `table "${name}" is a ${table.type}, not a ${command.on}`)
+    }
+    return command.run(table as never, args, this, name)
+  }
+
+  /** Whether an operation changes the store: what an operation log must record. */
+  static writes(name: string): boolean {
+    return COMMANDS.get(name)?.writes ?? false
+  }
+
+  // --- tables ---
+
+  create(name: string, type: unknown, content: unknown, ifNotExists: unknown): boolean {
+    if (name === '') throw badArgument('a table name must not be empty')
+    if (type !== 'dict' && type !== 'list') {
+      throw badArgument(`a table type is "dict" or "list", not ${JSON.stringify(type) ?? 'undefined'}`)
+    }
+    const existing = this.tables.get(name)
+    if (existing !== undefined) {
+      if (ifNotExists !== true) throw new CyberError('TABLE_EXISTS', `table "${name}" already exists`)
+      if (existing.type !== type) {
+        throw new CyberError('WRONG_TABLE_TYPE', `table "${name}" is a ${existing.type}, not a ${type}`)
+      }
+      return false
+    }
+    const table = type === 'dict' ? new DictTable() : new ListTable()
+    if (content !== undefined && content !== null) {
+      if (table instanceof DictTable) table.update(content)
+      else if (Array.isArray(content)) table.items = content
+      else throw badArgument(`a list's content is an array, not ${describe(content)}`)
+    }
+    this.tables.set(name, table)
+    return true
+  }
+
+  drop(name: string): boolean {
+    return this.tables.delete(name)
+  }
+
+  list(): TableInfo[] {
+    const out: TableInfo[] = []
+    for (const [name, table] of this.tables) out.push({ name, type: table.type, size: table.size })
+    return out
+  }
+
+  /** Replaces every table at once (snapshot load). */
+  replaceAll(tables: Map<string, Table>): void {
+    this.tables.clear()
+    this.#cursors.clear()
+    for (const [name, table] of tables) this.tables.set(name, table)
+  }
+
+  // --- cursors: chunked iteration that survives concurrent writes ---
+
+  /**
+   * The next chunk of a table: [cursor for the next call, or 0 when done, items]. Cursor 0 starts
+   * an iteration. Map and Array iterators are live, so writes during an iteration behave as they
+   * do in a `for...of` over a Map or an Array.
+   */
+  scan(name: string, table: Table, cursor: number, count: number): [number, unknown[]] {
+    let state: Cursor | undefined
+    if (cursor === 0) {
+      state = { table, iterator: table instanceof DictTable ? table.map.entries() : table.items.values() }
+    } else {
+      state = this.#cursors.get(cursor)
+      this.#cursors.delete(cursor)
+      if (state === undefined) throw badArgument(`cursor ${cursor} is unknown or expired`)
+      if (state.table !== table) {
+        throw new CyberError('TABLE_NOT_FOUND', `table "${name}" was dropped during the iteration`)
+      }
+    }
+    const items: unknown[] = []
+    while (items.length < count) {
+      const next = state.iterator.next()
+      if (next.done) return [0, items]
+      items.push(next.value)
+    }
+    const id = this.#nextCursor++
+    this.#cursors.set(id, state)
+    if (this.#cursors.size > MAX_CURSORS) this.#cursors.delete(this.#cursors.keys().next().value!)
+    return [id, items]
+  }
+
+  closeCursor(cursor: number): boolean {
+    return this.#cursors.delete(cursor)
+  }
+}
+
+function arity(min: number, max: number): string {
+  if (max === Infinity) return `at least ${min} argument${min === 1 ? '' : 's'}`
+  if (min === max) return `${min} argument${min === 1 ? '' : 's'}`
+  return `${min} to ${max} arguments`
+}

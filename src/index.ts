@@ -1,0 +1,12 @@
+// The public surface of CyberDB. Re-exports only.
+
+export { connect } from './connect.ts'
+export { CyberError, type ErrorCode } from './errors.ts'
+export { Database, DatabaseProxy, TableClient, type CreateOptions } from './client/database.ts'
+export { DictHandle, type DictSource } from './client/dict-handle.ts'
+export { ListHandle } from './client/list-handle.ts'
+export type { Transport } from './client/transport.ts'
+export type { TableInfo } from './engine/store.ts'
+export type { Key } from './engine/values.ts'
+export type { SortOptions } from './engine/list-table.ts'
+export type { SnapshotStats } from './persistence/snapshot.ts'

@@ -1,0 +1,23 @@
+// The one msgpack configuration of CyberDB, shared by the wire and the snapshot file, so that a
+// value that survives one survives the other. Records mode keeps plain objects and Maps apart;
+// moreTypes carries Set, Date, typed arrays; bigints of up to ~1000 bits use msgpackr's extension
+// and decode as bigints (a number never turns into a bigint, nor a bigint into a number).
+
+import { Packr, type Options } from 'msgpackr'
+import { badArgument } from '../errors.ts'
+
+export const CODEC_OPTIONS: Options = {
+  moreTypes: true,
+  useBigIntExtension: true,
+  int64AsType: 'bigint',
+  // A function silently becoming undefined would lose data without a word: refuse it, as the
+  // embedded copier does.
+  writeFunction: () => {
+    throw badArgument('a function cannot be stored: values are data (no code ever crosses)')
+  },
+}
+
+/** A fresh encoder/decoder: each connection or snapshot writer keeps its own (scratch buffers). */
+export function createCodec(): Packr {
+  return new Packr(CODEC_OPTIONS)
+}
