@@ -6,8 +6,8 @@ import { CyberError } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
 import { Store } from '../engine/store.ts'
 import { cloneValue } from '../engine/values.ts'
-import { FileLock } from '../persistence/lock.ts'
-import { readSnapshot, writeSnapshot, type SnapshotStats } from '../persistence/snapshot.ts'
+import { DataFile, Snapshotter } from '../persistence/data-file.ts'
+import type { SnapshotStats } from '../persistence/snapshot.ts'
 import type { Transport } from './transport.ts'
 
 export interface FileOptions {
@@ -18,40 +18,25 @@ export interface FileOptions {
 
 export class EmbeddedTransport implements Transport {
   readonly store: Store
-  #file: FileOptions | undefined
-  #lock: FileLock | undefined
-  #timer: Timer | undefined
-  #saving: Promise<SnapshotStats> | undefined
+  // Saves go through here: memory:// saves to the path it is given, file: owns its data file.
+  readonly snapshotter: Snapshotter
+  readonly #onClose: (() => Promise<void>)[] = []
   #closed = false
 
-  private constructor(store: Store, file?: FileOptions, lock?: FileLock) {
+  private constructor(store: Store, snapshotter: Snapshotter) {
     this.store = store
-    this.#file = file
-    this.#lock = lock
+    this.snapshotter = snapshotter
   }
 
   static memory(store = new Store()): EmbeddedTransport {
-    return new EmbeddedTransport(store)
+    return new EmbeddedTransport(store, new Snapshotter(store))
   }
 
   /** Opens a data file: takes its lock, loads it (missing: empty), starts periodic snapshots. */
   static async file(options: FileOptions): Promise<EmbeddedTransport> {
-    const lock = FileLock.acquire(options.path)
     const store = new Store()
-    try {
-      const tables = await readSnapshot(options.path)
-      if (tables) store.replaceAll(tables)
-    } catch (error) {
-      lock.release()
-      throw error
-    }
-    const transport = new EmbeddedTransport(store, options, lock)
-    if (options.backup !== undefined) {
-      transport.#timer = setInterval(() => {
-        transport.save().catch((error) => console.error(`cyberdb: backup of ${options.path} failed:`, error))
-      }, options.backup * 1000)
-      transport.#timer.unref()
-    }
+    const file = await DataFile.open(store, options.path, { load: true, backup: options.backup })
+    const transport = new EmbeddedTransport(store, file)
     openFiles.add(transport)
     return transport
   }
@@ -79,16 +64,11 @@ export class EmbeddedTransport implements Transport {
 
   save(path?: string): Promise<SnapshotStats> {
     if (this.#closed) return Promise.reject(closedError('database'))
-    const target = path ?? this.#file?.path
+    const target = path ?? (this.snapshotter instanceof DataFile ? this.snapshotter.path : undefined)
     if (target === undefined) {
       return Promise.reject(new CyberError('BAD_ARGUMENT', 'a memory:// database has no file: pass save(path)'))
     }
-    // One save at a time: a second caller waits for the running save, then takes its own, so
-    // what it wrote before calling is in the file when its promise resolves.
-    const previous = this.#saving ?? Promise.resolve()
-    const next = previous.catch(() => {}).then(() => writeSnapshot(this.store, target))
-    this.#saving = next
-    return next
+    return this.snapshotter.save(target)
   }
 
   async pin(): Promise<Transport> {
@@ -98,14 +78,15 @@ export class EmbeddedTransport implements Transport {
 
   async close(): Promise<void> {
     if (this.#closed) return
-    clearInterval(this.#timer)
-    try {
-      if (this.#file) await this.save()
-    } finally {
-      this.#closed = true
-      this.#lock?.release()
-      openFiles.delete(this)
-    }
+    this.#closed = true
+    openFiles.delete(this)
+    for (const close of this.#onClose.splice(0)) await close()
+    if (this.snapshotter instanceof DataFile) await this.snapshotter.close()
+  }
+
+  /** Runs `close` before this database closes (a Server started by serve()). */
+  onClose(close: () => Promise<void>): void {
+    this.#onClose.push(close)
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -1,0 +1,77 @@
+// Who writes snapshots of a store: one save at a time (a second caller waits for the running one,
+// then takes its own, so what it wrote before calling is in the file when its promise resolves),
+// and, for a data file, the lock that keeps other processes out plus the periodic backup timer.
+// Used by the embedded file mode and by the Server alike.
+
+import type { Store } from '../engine/store.ts'
+import { FileLock } from './lock.ts'
+import { readSnapshot, writeSnapshot, type SnapshotStats } from './snapshot.ts'
+
+export class Snapshotter {
+  readonly store: Store
+  #saving: Promise<unknown> = Promise.resolve()
+
+  constructor(store: Store) {
+    this.store = store
+  }
+
+  save(path: string): Promise<SnapshotStats> {
+    const next = this.#saving.then(() => writeSnapshot(this.store, path))
+    this.#saving = next.catch(() => {})
+    return next
+  }
+}
+
+export class DataFile extends Snapshotter {
+  readonly path: string
+  #lock: FileLock | undefined
+  #timer: Timer | undefined
+
+  private constructor(store: Store, path: string, lock: FileLock) {
+    super(store)
+    this.path = path
+    this.#lock = lock
+  }
+
+  /** Takes the file's lock and, when `load`, replaces the store's tables with the file's
+   * (a missing file leaves the store as it is). Throws LOCKED or SNAPSHOT_CORRUPT. */
+  static async open(store: Store, path: string, options: { load: boolean; backup?: number }): Promise<DataFile> {
+    const lock = FileLock.acquire(path)
+    try {
+      if (options.load) {
+        const tables = await readSnapshot(path)
+        if (tables) store.replaceAll(tables)
+      }
+    } catch (error) {
+      lock.release()
+      throw error
+    }
+    const file = new DataFile(store, path, lock)
+    if (options.backup !== undefined) file.setBackup(options.backup)
+    return file
+  }
+
+  override save(path: string = this.path): Promise<SnapshotStats> {
+    return super.save(path)
+  }
+
+  /** Snapshots every `seconds` from now on. The timer does not keep the process alive. */
+  setBackup(seconds: number): void {
+    clearInterval(this.#timer)
+    this.#timer = setInterval(() => {
+      this.save().catch((error) => console.error(`cyberdb: backup of ${this.path} failed:`, error))
+    }, seconds * 1000)
+    this.#timer.unref()
+  }
+
+  /** Takes the final snapshot and releases the lock (also when the snapshot fails). */
+  async close(): Promise<void> {
+    clearInterval(this.#timer)
+    try {
+      await this.save()
+    } finally {
+      this.#lock?.release()
+      this.#lock = undefined
+    }
+  }
+}
