@@ -2,19 +2,33 @@
 
 import { EmbeddedTransport } from './client/embedded.ts'
 import { Database } from './client/database.ts'
+import { RemoteTransport, type RemoteOptions } from './client/remote.ts'
 import { CyberError } from './errors.ts'
 
-const FORMS = 'memory://, file:PATH[?backup=SECONDS], cyberdb://[:PASSWORD@]HOST:PORT[?timeout=S&pool=N]'
+const FORMS = 'memory://, file:PATH[?backup=SECONDS], ' +
+  'cyberdb://[:PASSWORD@]HOST:PORT[?timeout=SECONDS&pool=N&connectTimeout=SECONDS&password=PASSWORD]'
+
+export const DEFAULT_PORT = 9980
+const DEFAULT_POOL = 4
+const DEFAULT_IDLE_SECONDS = 300
+const DEFAULT_CONNECT_TIMEOUT_SECONDS = 10
+
+export interface ConnectOptions {
+  /** The server's password, instead of putting it in the URL. */
+  password?: string
+}
 
 /**
  * Opens a database: in process (`memory://`, `file:PATH`) or on a server (`cyberdb://`).
  * @example
  * const db = await connect('file:./data.cdb?backup=300')
+ * const remote = await connect('cyberdb://:secret@127.0.0.1:9980?pool=4')
  */
-export async function connect(url: string): Promise<Database> {
+export async function connect(url: string, options: ConnectOptions = {}): Promise<Database> {
   if (typeof url !== 'string') throw badUrl(String(url), 'it is not a string')
   if (url === 'memory://' || url === 'memory:') return new Database(EmbeddedTransport.memory())
   if (url.startsWith('file:')) return new Database(await EmbeddedTransport.file(parseFileUrl(url)))
+  if (url.startsWith('cyberdb://')) return new Database(await RemoteTransport.open(parseRemoteUrl(url, options)))
   throw badUrl(url, 'unknown scheme')
 }
 
@@ -32,13 +46,47 @@ function parseFileUrl(url: string): { path: string; backup?: number } {
   return options
 }
 
-export function positiveNumber(url: string, name: string, value: string): number {
+export function parseRemoteUrl(url: string, options: ConnectOptions = {}): RemoteOptions {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw badUrl(url, 'it does not parse as a URL')
+  }
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1') // [::1] -> ::1
+  if (host === '') throw badUrl(url, 'the host is missing')
+  const remote: RemoteOptions = {
+    host,
+    port: parsed.port === '' ? DEFAULT_PORT : Number(parsed.port),
+    password: options.password ?? decodeURIComponent(parsed.password),
+    pool: DEFAULT_POOL,
+    idleTimeout: DEFAULT_IDLE_SECONDS,
+    connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_SECONDS * 1000,
+  }
+  for (const [name, value] of parsed.searchParams) {
+    if (name === 'timeout') remote.idleTimeout = positiveNumber(url, name, value)
+    else if (name === 'pool') remote.pool = positiveInteger(url, name, value)
+    else if (name === 'connectTimeout') remote.connectTimeoutMs = positiveNumber(url, name, value) * 1000
+    else if (name === 'password') remote.password = options.password ?? value
+    else if (name === 'encrypt') throw badUrl(url, 'encrypt is not supported by this version yet')
+    else throw badUrl(url, `unknown parameter "${name}"`)
+  }
+  return remote
+}
+
+function positiveNumber(url: string, name: string, value: string): number {
   const n = Number(value)
   if (value === '' || !Number.isFinite(n) || n <= 0) throw badUrl(url, `${name} must be a positive number`)
   return n
 }
 
-export function badUrl(url: string, why: string): CyberError {
-  const shown = url.replace(/\/\/[^@/]*@/, '//***@') // never echo a password
+function positiveInteger(url: string, name: string, value: string): number {
+  const n = positiveNumber(url, name, value)
+  if (!Number.isSafeInteger(n)) throw badUrl(url, `${name} must be a whole number`)
+  return n
+}
+
+function badUrl(url: string, why: string): CyberError {
+  const shown = url.replace(/\/\/[^@/]*@/, '//***@').replace(/([?&]password=)[^&]*/, '$1***') // never echo a password
   return new CyberError('BAD_ARGUMENT', `bad database URL "${shown}": ${why}; accepted forms: ${FORMS}`)
 }

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'PROTOCOL' | 'FRAME_TOO_LARGE' | 'CONNECTION_CLOSED' | 'TIMEOUT' // wire, transport
   | 'SNAPSHOT_CORRUPT' | 'LOCKED' // persistence
   | 'BAD_ARGUMENT' // input
+  | 'INTERNAL' // a bug: reported, never expected
 
 export const ERROR_CODES: readonly ErrorCode[] = [
   'TABLE_NOT_FOUND', 'TABLE_EXISTS', 'WRONG_TABLE_TYPE',
@@ -16,7 +17,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'AUTH_FAILED', 'NOT_ALLOWED',
   'PROTOCOL', 'FRAME_TOO_LARGE', 'CONNECTION_CLOSED', 'TIMEOUT',
   'SNAPSHOT_CORRUPT', 'LOCKED',
-  'BAD_ARGUMENT',
+  'BAD_ARGUMENT', 'INTERNAL',
 ]
 
 /**

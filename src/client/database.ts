@@ -6,6 +6,7 @@ import type { Key } from '../engine/values.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
 import { DictHandle, type DictSource } from './dict-handle.ts'
 import { ListHandle } from './list-handle.ts'
+import type { Address, ListenOptions } from '../server/server.ts'
 import type { Transport } from './transport.ts'
 
 export interface CreateOptions {
@@ -75,6 +76,17 @@ export class Database extends TableClient implements AsyncDisposable {
   /** A view pinned to one connection for a unit of work (a web request); close it when done. */
   async proxy(): Promise<DatabaseProxy> {
     return new DatabaseProxy(await this.transport.pin())
+  }
+
+  /**
+   * Serves this embedded database over TCP with no second daemon: other processes connect with
+   * cyberdb://, and this process keeps in-process speed. Closing the database stops the server.
+   * @example
+   * const db = await connect('file:./data.cdb')
+   * const { port } = await db.serve({ port: 9980, password: 'secret' })
+   */
+  serve(options: ListenOptions = {}): Promise<Address> {
+    return this.transport.serve(options)
   }
 
   /** Closes the database; file mode takes a final snapshot first. */

@@ -8,6 +8,7 @@ import { Store } from '../engine/store.ts'
 import { cloneValue } from '../engine/values.ts'
 import { DataFile, Snapshotter } from '../persistence/data-file.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
+import type { Address, ListenOptions } from '../server/server.ts'
 import type { Transport } from './transport.ts'
 
 export interface FileOptions {
@@ -76,17 +77,23 @@ export class EmbeddedTransport implements Transport {
     return new PinnedTransport(this)
   }
 
+  /** Serves this store over TCP: other processes connect remotely, this one keeps calling in
+   * process. The server saves through this database's data file, and closes with it. */
+  async serve(options: ListenOptions): Promise<Address> {
+    if (this.#closed) throw closedError('database')
+    const { Server } = await import('../server/server.ts') // pure embedded use never loads it
+    const server = new Server({ store: this.store, snapshotter: this.snapshotter })
+    const address = await server.listen(options)
+    this.#onClose.push(() => server.close())
+    return address
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     openFiles.delete(this)
     for (const close of this.#onClose.splice(0)) await close()
     if (this.snapshotter instanceof DataFile) await this.snapshotter.close()
-  }
-
-  /** Runs `close` before this database closes (a Server started by serve()). */
-  onClose(close: () => Promise<void>): void {
-    this.#onClose.push(close)
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -117,6 +124,10 @@ class PinnedTransport implements Transport {
 
   pin(): Promise<Transport> {
     return this.#closed ? Promise.reject(closedError('proxy')) : this.#inner.pin()
+  }
+
+  serve(options: ListenOptions): Promise<Address> {
+    return this.#closed ? Promise.reject(closedError('proxy')) : this.#inner.serve(options)
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@
 
 import type { Op } from '../engine/commands.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
+import type { Address, ListenOptions } from '../server/server.ts'
 
 export interface Transport extends AsyncDisposable {
   /** Runs one operation; values go in and come out as copies. Rejects with a CyberError. */
@@ -11,6 +12,8 @@ export interface Transport extends AsyncDisposable {
   save(path?: string): Promise<SnapshotStats>
   /** A transport bound to one connection for a unit of work; closing it gives the connection back. */
   pin(): Promise<Transport>
+  /** Serves this database to other processes (embedded only); closing the database stops it. */
+  serve(options: ListenOptions): Promise<Address>
   close(): Promise<void>
   readonly isClosed: boolean
 }

@@ -1,0 +1,243 @@
+// One client connection: hello, password proof, then pipelined requests. Requests made in one
+// tick leave in one socket write (flushed in a microtask); replies are matched to requests by id.
+
+import type { Socket } from 'bun'
+import type { Packr } from 'msgpackr'
+import { CyberError, badArgument } from '../errors.ts'
+import type { Op } from '../engine/commands.ts'
+import { createCodec } from '../protocol/codec.ts'
+import { FrameReader, MAX_FRAME_BYTES, Outbox } from '../protocol/frame.ts'
+import {
+  CONNECTION_ID, FLAG_ENCRYPT, PROTOCOL_VERSION, STATUS_OK, authProof, decodeHello, errorFromPayload,
+} from '../protocol/messages.ts'
+
+export interface ConnectionOptions {
+  host: string
+  port: number
+  password: string
+  /** Milliseconds for the TCP connect, the hello and the password proof together. */
+  connectTimeoutMs: number
+}
+
+interface Pending {
+  resolve(value: unknown): void
+  reject(error: CyberError): void
+}
+
+type State = 'hello' | 'auth' | 'ready' | 'closed'
+
+export class Connection {
+  readonly #codec: Packr = createCodec()
+  readonly #reader = new FrameReader(MAX_FRAME_BYTES)
+  readonly #pending = new Map<number, Pending>()
+  #socket!: Socket<Connection>
+  #out!: Outbox
+  #state: State = 'hello'
+  #nextId = 1
+  #flushQueued = false
+  #maxFrameBytes = MAX_FRAME_BYTES
+  #password: string
+  #opened: Pending
+  #closeReason: CyberError | undefined
+  #onIdle: (() => void) | undefined
+  /** When the last request was made (ms since epoch): the pool drops idle connections. */
+  lastUsed = Date.now()
+  /** Called once when the connection is gone, whoever closed it. */
+  onClose: ((connection: Connection) => void) | undefined
+
+  private constructor(password: string, opened: Pending) {
+    this.#password = password
+    this.#opened = opened
+  }
+
+  /** Connects and authenticates; rejects with CONNECTION_CLOSED, AUTH_FAILED or TIMEOUT, in time. */
+  static open(options: ConnectionOptions): Promise<Connection> {
+    const where = `${options.host}:${options.port}`
+    return new Promise<Connection>((resolve, reject) => {
+      let settled = false
+      const timer = setTimeout(() => {
+        fail(new CyberError('TIMEOUT', `connecting to ${where} took longer than ${options.connectTimeoutMs} ms`))
+        connection.#socket?.terminate()
+      }, options.connectTimeoutMs)
+      const fail = (error: CyberError) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        reject(error)
+      }
+      const connection: Connection = new Connection(options.password, {
+        resolve: () => {
+          if (settled) return
+          settled = true
+          clearTimeout(timer)
+          resolve(connection)
+        },
+        reject: fail,
+      })
+      Bun.connect<Connection>({
+        hostname: options.host,
+        port: options.port,
+        data: connection,
+        socket: {
+          open(socket) {
+            connection.#attach(socket)
+          },
+          data(socket, chunk) {
+            socket.data.#onData(chunk)
+          },
+          drain(socket) {
+            socket.data.#out.onDrain()
+          },
+          close(socket) {
+            socket.data.#closed(new CyberError('CONNECTION_CLOSED', `the connection to ${where} closed`))
+          },
+          error(socket, error) {
+            socket.data.#closed(new CyberError('CONNECTION_CLOSED', `the connection to ${where} failed: ${error.message}`))
+          },
+          connectError(_socket, error) {
+            connection.#closed(new CyberError('CONNECTION_CLOSED', `could not connect to ${where}: ${error.message}`))
+          },
+        },
+      }).catch((error: Error) => {
+        connection.#closed(new CyberError('CONNECTION_CLOSED', `could not connect to ${where}: ${error.message}`))
+      })
+    })
+  }
+
+  get isReady(): boolean {
+    return this.#state === 'ready'
+  }
+
+  get inFlight(): number {
+    return this.#pending.size
+  }
+
+  /** Sends one operation; resolves with its result or rejects with the server's CyberError. */
+  request(op: Op): Promise<unknown> {
+    if (this.#state !== 'ready') {
+      return Promise.reject(this.#closeReason ?? new CyberError('CONNECTION_CLOSED', 'the connection is not open'))
+    }
+    const id = this.#nextId++
+    let body: Uint8Array
+    try {
+      body = this.#codec.pack([id, op.name, op.table, op.args])
+    } catch (error) {
+      return Promise.reject(encodeError(error))
+    }
+    if (body.length > this.#maxFrameBytes) {
+      return Promise.reject(new CyberError('FRAME_TOO_LARGE',
+        `a request of ${body.length} bytes exceeds the server's frame limit of ${this.#maxFrameBytes}`))
+    }
+    this.#out.frames.write(body)
+    if (!this.#flushQueued) {
+      this.#flushQueued = true
+      queueMicrotask(this.#flush)
+    }
+    this.lastUsed = Date.now()
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject })
+    })
+  }
+
+  /** Waits for the replies in flight, then closes. */
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return
+    if (this.#pending.size > 0) await new Promise<void>((resolve) => (this.#onIdle = resolve))
+    this.#socket.end()
+    this.#closed(new CyberError('CONNECTION_CLOSED', 'the connection was closed by the client'))
+  }
+
+  #flush = (): void => {
+    this.#flushQueued = false
+    this.#out.flush()
+  }
+
+  #attach(socket: Socket<Connection>): void {
+    this.#socket = socket
+    this.#out = new Outbox((bytes) => socket.write(bytes))
+    socket.setNoDelay(true)
+  }
+
+  #onData(chunk: Uint8Array): void {
+    try {
+      this.#reader.push(chunk, (body) => this.#onFrame(body))
+    } catch (error) {
+      // Record the reason first: terminate() runs the close handler at once.
+      this.#closed(error instanceof CyberError ? error : new CyberError('PROTOCOL', String(error)))
+      this.#socket.terminate()
+    }
+  }
+
+  #onFrame(body: Uint8Array): boolean {
+    if (this.#state === 'hello') return this.#onHello(body)
+    let reply: unknown
+    try {
+      reply = this.#codec.unpack(body)
+    } catch (cause) {
+      throw new CyberError('PROTOCOL', 'the server sent a frame that does not decode', { cause })
+    }
+    if (!Array.isArray(reply) || reply.length !== 3) throw new CyberError('PROTOCOL', 'the server sent a malformed reply')
+    const [id, status, payload] = reply as [number, number, unknown]
+    if (id === CONNECTION_ID) return this.#onConnectionReply(status, payload)
+    const pending = this.#pending.get(id)
+    if (pending === undefined) throw new CyberError('PROTOCOL', `the server answered unknown request ${id}`)
+    this.#pending.delete(id)
+    if (status === STATUS_OK) pending.resolve(payload)
+    else pending.reject(errorFromPayload(payload))
+    if (this.#pending.size === 0 && this.#onIdle) this.#onIdle()
+    return true
+  }
+
+  #onHello(body: Uint8Array): boolean {
+    const hello = decodeHello(body)
+    if (hello === undefined) {
+      // Not a hello: the server refused the connection with an error frame.
+      let reply: unknown
+      try {
+        reply = this.#codec.unpack(body)
+      } catch {
+        throw new CyberError('PROTOCOL', 'the peer is not a CyberDB server')
+      }
+      throw errorFromPayload(Array.isArray(reply) ? reply[2] : undefined)
+    }
+    if (hello.version !== PROTOCOL_VERSION) {
+      throw new CyberError('PROTOCOL', `the server speaks protocol ${hello.version}, this client ${PROTOCOL_VERSION}`)
+    }
+    if (hello.flags & FLAG_ENCRYPT) {
+      throw new CyberError('PROTOCOL', 'the server requires encryption, which this connection did not ask for')
+    }
+    this.#maxFrameBytes = hello.maxFrameBytes
+    this.#state = 'auth'
+    this.#out.frames.write(authProof(this.#password, hello.nonce))
+    this.#out.flush()
+    return true
+  }
+
+  #onConnectionReply(status: number, payload: unknown): boolean {
+    if (status !== STATUS_OK) throw errorFromPayload(payload)
+    if (this.#state !== 'auth') throw new CyberError('PROTOCOL', 'the server sent an unexpected connection reply')
+    this.#state = 'ready'
+    this.#opened.resolve(this)
+    return true
+  }
+
+  #closed(reason: CyberError): void {
+    if (this.#state === 'closed') return
+    this.#state = 'closed'
+    this.#closeReason = reason.code === 'CONNECTION_CLOSED' ? reason
+      : new CyberError('CONNECTION_CLOSED', `the connection closed: ${reason.message}`, { cause: reason })
+    this.#opened.reject(reason)
+    for (const pending of this.#pending.values()) pending.reject(this.#closeReason)
+    this.#pending.clear()
+    this.#onIdle?.()
+    this.onClose?.(this)
+  }
+}
+
+function encodeError(error: unknown): CyberError {
+  if (error instanceof CyberError) return error
+  if (error instanceof RangeError) {
+    return badArgument('a value nests too deep to send (or it refers to itself)')
+  }
+  return badArgument(`a value cannot be sent: ${(error as Error)?.message ?? String(error)}`)
+}

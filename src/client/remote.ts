@@ -1,0 +1,164 @@
+// The network transport: a pool of connections to one server. Database calls all go through
+// slot 0, so calls keep their program order as they do in process; each proxy pins a slot of its
+// own (round robin), which it may share, multiplexed, with other proxies. A slot whose connection
+// died or idled out reconnects on its next use; only requests in flight on a dying connection fail.
+
+import { CyberError, badArgument } from '../errors.ts'
+import type { Op } from '../engine/commands.ts'
+import type { SnapshotStats } from '../persistence/snapshot.ts'
+import type { Address, ListenOptions } from '../server/server.ts'
+import { Connection, type ConnectionOptions } from './connection.ts'
+import type { Transport } from './transport.ts'
+
+export interface RemoteOptions extends ConnectionOptions {
+  /** Connections in the pool. */
+  pool: number
+  /** Seconds after which an idle connection is dropped; 0 keeps them. */
+  idleTimeout: number
+}
+
+export class RemoteTransport implements Transport {
+  readonly #options: RemoteOptions
+  readonly #slots: (Connection | Promise<Connection> | undefined)[]
+  #nextPin = 0
+  #closed = false
+  #reaper: Timer | undefined
+
+  private constructor(options: RemoteOptions) {
+    this.#options = options
+    this.#slots = new Array(options.pool).fill(undefined)
+    if (options.idleTimeout > 0) {
+      this.#reaper = setInterval(() => this.#dropIdle(), Math.min(options.idleTimeout * 500, 60_000))
+      this.#reaper.unref()
+    }
+  }
+
+  /** Opens the first connection now, so a wrong password or an unreachable server fails here. */
+  static async open(options: RemoteOptions): Promise<RemoteTransport> {
+    const transport = new RemoteTransport(options)
+    try {
+      await transport.#connect(0)
+    } catch (error) {
+      clearInterval(transport.#reaper)
+      throw error
+    }
+    return transport
+  }
+
+  get isClosed(): boolean {
+    return this.#closed
+  }
+
+  call(op: Op): Promise<unknown> {
+    return this.callOn(0, op)
+  }
+
+  callOn(slot: number, op: Op): Promise<unknown> {
+    const connection = this.#slots[slot]
+    if (connection instanceof Connection && connection.isReady) return connection.request(op)
+    if (this.#closed) return Promise.reject(new CyberError('CONNECTION_CLOSED', 'this database is closed'))
+    return this.#connect(slot).then((ready) => ready.request(op))
+  }
+
+  save(path?: string): Promise<SnapshotStats> {
+    if (path !== undefined) return Promise.reject(badArgument('a remote database saves to the server\'s backup file: call save() without a path'))
+    return this.call({ table: '', name: 'server.save', args: [] }) as Promise<SnapshotStats>
+  }
+
+  async pin(): Promise<Transport> {
+    if (this.#closed) throw new CyberError('CONNECTION_CLOSED', 'this database is closed')
+    const slot = this.#options.pool > 1 ? 1 + (this.#nextPin++ % (this.#options.pool - 1)) : 0
+    return new PinnedRemote(this, slot)
+  }
+
+  serve(_options: ListenOptions): Promise<Address> {
+    return Promise.reject(badArgument('only an embedded database (memory:// or file:) can serve'))
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    clearInterval(this.#reaper)
+    await Promise.all(this.#slots.map(async (slot) => {
+      const connection = await Promise.resolve(slot).catch(() => undefined)
+      await connection?.close()
+    }))
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  #connect(slot: number): Promise<Connection> {
+    const current = this.#slots[slot]
+    if (current instanceof Promise) return current
+    if (current instanceof Connection && current.isReady) return Promise.resolve(current)
+    const opening = Connection.open(this.#options).then((connection) => {
+      if (this.#closed) {
+        void connection.close()
+        throw new CyberError('CONNECTION_CLOSED', 'this database is closed')
+      }
+      this.#slots[slot] = connection
+      connection.onClose = () => {
+        if (this.#slots[slot] === connection) this.#slots[slot] = undefined
+      }
+      return connection
+    }, (error) => {
+      if (this.#slots[slot] === opening) this.#slots[slot] = undefined
+      throw error
+    })
+    this.#slots[slot] = opening
+    return opening
+  }
+
+  #dropIdle(): void {
+    const cutoff = Date.now() - this.#options.idleTimeout * 1000
+    for (const connection of this.#slots) {
+      if (connection instanceof Connection && connection.inFlight === 0 && connection.lastUsed < cutoff) {
+        void connection.close()
+      }
+    }
+  }
+}
+
+/** A proxy's transport: one slot of the pool, with its own closed state. */
+class PinnedRemote implements Transport {
+  readonly #pool: RemoteTransport
+  readonly #slot: number
+  #closed = false
+
+  constructor(pool: RemoteTransport, slot: number) {
+    this.#pool = pool
+    this.#slot = slot
+  }
+
+  get isClosed(): boolean {
+    return this.#closed || this.#pool.isClosed
+  }
+
+  call(op: Op): Promise<unknown> {
+    if (this.#closed) return Promise.reject(new CyberError('CONNECTION_CLOSED', 'this proxy is closed'))
+    return this.#pool.callOn(this.#slot, op)
+  }
+
+  save(path?: string): Promise<SnapshotStats> {
+    if (this.#closed) return Promise.reject(new CyberError('CONNECTION_CLOSED', 'this proxy is closed'))
+    return this.#pool.save(path)
+  }
+
+  pin(): Promise<Transport> {
+    return this.#pool.pin()
+  }
+
+  serve(options: ListenOptions): Promise<Address> {
+    return this.#pool.serve(options)
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+}

@@ -1,0 +1,173 @@
+// Length-prefixed frames: a u32 big-endian body length, then the body. FrameReader reassembles
+// frames from socket chunks split at any byte; FrameWriter gathers the frames of one tick into one
+// buffer, because every socket.write() in Bun is its own system call.
+
+import { CyberError } from '../errors.ts'
+
+// 64 MiB by default: room for a large list reply, but one bad client cannot make us buffer
+// gigabytes before the length prefix gives it away.
+export const MAX_FRAME_BYTES = 64 * 1024 * 1024
+export const LENGTH_BYTES = 4
+
+export class FrameReader {
+  readonly maxFrameBytes: number
+  // Bytes of an unfinished frame, kept across chunks. Bun may reuse a chunk's memory after the
+  // data callback returns, so what is kept is copied.
+  #pending = new Uint8Array(0)
+  #pendingLength = 0
+
+  constructor(maxFrameBytes = MAX_FRAME_BYTES) {
+    this.maxFrameBytes = maxFrameBytes
+  }
+
+  /**
+   * Feeds one chunk; calls `onFrame` with each complete body, a view that is valid only during the
+   * call (decode it there, in place). Throws FRAME_TOO_LARGE as soon as a length prefix is too big.
+   * `onFrame` may return false to stop reading (the rest of the chunk is dropped).
+   */
+  push(chunk: Uint8Array, onFrame: (body: Uint8Array) => boolean | void): void {
+    let data = chunk
+    let offset = 0
+    if (this.#pendingLength > 0) {
+      data = this.#append(chunk)
+    }
+    const end = data.length
+    while (end - offset >= LENGTH_BYTES) {
+      const length = ((data[offset]! << 24) >>> 0) + (data[offset + 1]! << 16) +
+        (data[offset + 2]! << 8) + data[offset + 3]!
+      if (length > this.maxFrameBytes) {
+        this.#pendingLength = 0
+        throw new CyberError('FRAME_TOO_LARGE',
+          `a frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes} bytes`)
+      }
+      const start = offset + LENGTH_BYTES
+      if (end - start < length) break
+      offset = start + length
+      if (onFrame(data.subarray(start, offset)) === false) {
+        this.#pendingLength = 0
+        return
+      }
+    }
+    this.#keep(data, offset, end)
+  }
+
+  /** Bytes received but not yet part of a complete frame. */
+  get buffered(): number {
+    return this.#pendingLength
+  }
+
+  #append(chunk: Uint8Array): Uint8Array {
+    const needed = this.#pendingLength + chunk.length
+    if (needed > this.#pending.length) {
+      const grown = new Uint8Array(Math.max(needed, this.#pending.length * 2))
+      grown.set(this.#pending.subarray(0, this.#pendingLength))
+      this.#pending = grown
+    }
+    this.#pending.set(chunk, this.#pendingLength)
+    this.#pendingLength = needed
+    return this.#pending.subarray(0, needed)
+  }
+
+  #keep(data: Uint8Array, offset: number, end: number): void {
+    const rest = end - offset
+    if (rest === 0) {
+      this.#pendingLength = 0
+    } else if (data.buffer === this.#pending.buffer) {
+      this.#pending.copyWithin(0, offset, end)
+      this.#pendingLength = rest
+    } else {
+      if (rest > this.#pending.length) this.#pending = new Uint8Array(Math.max(rest, 4096))
+      this.#pending.set(data.subarray(offset, end))
+      this.#pendingLength = rest
+    }
+  }
+}
+
+/** Gathers frames into one growable buffer; `take()` hands out the bytes written so far. */
+export class FrameWriter {
+  #buffer: Uint8Array
+  #view: DataView
+  #length = 0
+
+  constructor(initialBytes = 16 * 1024) {
+    this.#buffer = new Uint8Array(initialBytes)
+    this.#view = new DataView(this.#buffer.buffer)
+  }
+
+  get length(): number {
+    return this.#length
+  }
+
+  /** Appends one frame: the length prefix, then a copy of `body`. */
+  write(body: Uint8Array): void {
+    const at = this.#reserve(LENGTH_BYTES + body.length)
+    this.#view.setUint32(at, body.length)
+    this.#buffer.set(body, at + LENGTH_BYTES)
+  }
+
+  /** Appends raw bytes that are already framed (or a partial write's leftover). */
+  writeRaw(bytes: Uint8Array): void {
+    this.#buffer.set(bytes, this.#reserve(bytes.length))
+  }
+
+  /** The bytes written so far, as a view valid until the next write; empties the writer. */
+  take(): Uint8Array {
+    const bytes = this.#buffer.subarray(0, this.#length)
+    this.#length = 0
+    return bytes
+  }
+
+  #reserve(bytes: number): number {
+    const at = this.#length
+    const needed = at + bytes
+    if (needed > this.#buffer.length) {
+      const grown = new Uint8Array(Math.max(needed, this.#buffer.length * 2))
+      grown.set(this.#buffer.subarray(0, at))
+      this.#buffer = grown
+      this.#view = new DataView(grown.buffer)
+    }
+    this.#length = needed
+    return at
+  }
+}
+
+/** One frame as its own buffer: length prefix and body. */
+export function encodeFrame(body: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(LENGTH_BYTES + body.length)
+  new DataView(frame.buffer).setUint32(0, body.length)
+  frame.set(body, LENGTH_BYTES)
+  return frame
+}
+
+/**
+ * Frames waiting for one socket: gathered by `frames.write()`, sent by `flush()` in one write.
+ * What the socket does not take waits for `onDrain()`; `unsent` tells how much is held, so the
+ * owner can stop reading from a peer that does not read.
+ */
+export class Outbox {
+  readonly frames = new FrameWriter()
+  readonly #write: (bytes: Uint8Array) => number
+  #waitingDrain = false
+
+  constructor(write: (bytes: Uint8Array) => number) {
+    this.#write = write
+  }
+
+  get unsent(): number {
+    return this.frames.length
+  }
+
+  flush(): void {
+    if (this.#waitingDrain || this.frames.length === 0) return
+    const bytes = this.frames.take()
+    const written = this.#write(bytes)
+    if (written === bytes.length || written < 0) return // all sent, or closed (its close event follows)
+    this.frames.writeRaw(bytes.subarray(written))
+    this.#waitingDrain = true
+  }
+
+  onDrain(): void {
+    this.#waitingDrain = false
+    this.flush()
+  }
+}

@@ -1,0 +1,243 @@
+// The CyberDB server: one Store behind Bun.listen. It owns the listener, the sessions, and the
+// backup file (lock, periodic snapshots, the final snapshot on close, SIGINT or SIGTERM).
+
+import type { Socket, TCPSocketListener } from 'bun'
+import { CyberError, badArgument } from '../errors.ts'
+import { Store } from '../engine/store.ts'
+import { createCodec } from '../protocol/codec.ts'
+import { MAX_FRAME_BYTES } from '../protocol/frame.ts'
+import { DataFile, Snapshotter } from '../persistence/data-file.ts'
+import { readSnapshot, type SnapshotStats } from '../persistence/snapshot.ts'
+import { Session, type SessionHost } from './session.ts'
+
+export interface ListenOptions {
+  /** Default 127.0.0.1. */
+  host?: string
+  /** Default 9980; 0 picks a free port. */
+  port?: number
+  /** Clients prove they know it (HMAC of a nonce); it never crosses the wire. Default: none. */
+  password?: string
+  /** Connections past this get an error frame and are closed. Default 10000. */
+  maxConnections?: number
+  /** Seconds of silence after which a connection is closed; 0 for never. Default 900. */
+  idleTimeout?: number
+  /** Largest frame accepted or sent. Default 64 MiB. */
+  maxFrameBytes?: number
+  /** One line per connection event on stdout. Default false. */
+  log?: boolean
+}
+
+export interface ServerOptions {
+  /** Serve this store (an embedded database's) instead of a new one. */
+  store?: Store
+  /** Who writes its snapshots (an embedded database's data file). */
+  snapshotter?: Snapshotter
+}
+
+export interface Address {
+  host: string
+  port: number
+}
+
+// How long close() waits for clients to take their last replies before cutting the sockets.
+const CLOSE_GRACE_MS = 2000
+
+/**
+ * A CyberDB server.
+ * @example
+ * const server = new Server()
+ * await server.load('data.cdb')
+ * server.setBackup('data.cdb', 300)
+ * const { port } = await server.listen({ host: '127.0.0.1', port: 9980, password: 'secret' })
+ */
+export class Server implements AsyncDisposable, SessionHost {
+  readonly store: Store
+  readonly codec = createCodec()
+  maxFrameBytes = MAX_FRAME_BYTES
+  idleTimeout = 900
+  password = ''
+  #snapshotter: Snapshotter
+  #ownsSnapshotter: boolean
+  #listener: TCPSocketListener<Session> | undefined
+  #sessions = new Set<Session>()
+  #maxConnections = 10_000
+  #log = false
+  #signals: (() => void) | undefined
+  #closing: Promise<void> | undefined
+  // Sessions close() is waiting for, with what to call when each is gone.
+  readonly #onSessionClosed = new Map<Session, () => void>()
+  // Sessions close() is waiting for, with what to call when each is gone.
+  constructor(options: ServerOptions = {}) {
+    this.store = options.store ?? new Store()
+    this.#snapshotter = options.snapshotter ?? new Snapshotter(this.store)
+    this.#ownsSnapshotter = options.snapshotter === undefined
+  }
+
+  /** Replaces the tables with a snapshot's. Missing file: nothing changes. Corrupt: SNAPSHOT_CORRUPT,
+   * nothing changes and the file is left as it is. */
+  async load(path: string): Promise<SnapshotStats> {
+    const tables = await readSnapshot(path)
+    if (tables) this.store.replaceAll(tables)
+    let entries = 0
+    for (const table of this.store.tables.values()) entries += table.size
+    return { tables: this.store.tables.size, entries, bytes: tables ? Bun.file(path).size : 0 }
+  }
+
+  /** Snapshots to `path` every `seconds`, and on close, SIGINT and SIGTERM. Takes the file's lock. */
+  async setBackup(path: string, seconds: number): Promise<void> {
+    if (!(seconds > 0)) throw badArgument(`a backup interval is a positive number of seconds, not ${seconds}`)
+    const current = this.#snapshotter
+    if (current instanceof DataFile && current.path === path) {
+      current.setBackup(seconds)
+      return
+    }
+    if (!this.#ownsSnapshotter) throw badArgument('this server saves through its embedded database')
+    if (current instanceof DataFile) await current.close()
+    this.#snapshotter = await DataFile.open(this.store, path, { load: false, backup: seconds })
+    this.#watchSignals()
+  }
+
+  /** The backup file, if one is set. */
+  get backupPath(): string | undefined {
+    return this.#snapshotter instanceof DataFile ? this.#snapshotter.path : undefined
+  }
+
+  /** Snapshots now, to `path` or the backup file. */
+  save(path?: string): Promise<SnapshotStats> {
+    const target = path ?? this.backupPath
+    if (target === undefined) return Promise.reject(badArgument('the server has no backup file: pass save(path)'))
+    return this.#snapshotter.save(target)
+  }
+
+  /** Starts serving; resolves with the bound address (port 0 picks a free port). */
+  async listen(options: ListenOptions = {}): Promise<Address> {
+    if (this.#listener) throw badArgument('this server is already listening')
+    const host = options.host ?? '127.0.0.1'
+    this.password = options.password ?? ''
+    this.idleTimeout = options.idleTimeout ?? 900
+    this.maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES
+    this.#maxConnections = options.maxConnections ?? 10_000
+    this.#log = options.log ?? false
+    const server = this
+    this.#listener = Bun.listen<Session>({
+      hostname: host,
+      port: options.port ?? 9980,
+      socket: {
+        open(socket) {
+          server.#open(socket)
+        },
+        data(socket, chunk) {
+          socket.data?.onData(chunk)
+        },
+        drain(socket) {
+          socket.data?.onDrain()
+        },
+        close(socket) {
+          if (socket.data) server.closed(socket.data)
+        },
+        timeout(socket) {
+          server.log(`idle timeout: ${socket.remoteAddress}`)
+        },
+        error(socket, error) {
+          server.log(`socket error from ${socket.remoteAddress}: ${error.message}`)
+        },
+      },
+    })
+    this.#watchSignals()
+    return { host, port: this.#listener.port }
+  }
+
+  get address(): Address | undefined {
+    return this.#listener ? { host: this.#listener.hostname, port: this.#listener.port } : undefined
+  }
+
+  get connections(): number {
+    return this.#sessions.size
+  }
+
+  /** Stops accepting, lets clients take their replies, closes them, takes the final snapshot. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
+    this.#unwatchSignals()
+    this.#listener?.stop(false)
+    const drained = Promise.all([...this.#sessions].map((session) => new Promise<void>((resolve) => {
+      this.#onSessionClosed.set(session, resolve)
+      session.end()
+    })))
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref())
+    await Promise.race([drained, grace])
+    this.#listener?.stop(true)
+    this.#listener = undefined
+    if (this.#ownsSnapshotter && this.#snapshotter instanceof DataFile) await this.#snapshotter.close()
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  // --- SessionHost ---
+
+  execute(name: string, table: string, args: unknown[]): unknown {
+    if (name === 'server.save') return this.save().then(({ tables, entries, bytes }) => ({ tables, entries, bytes }))
+    return this.store.apply({ table, name, args })
+  }
+
+  log(message: string): void {
+    if (this.#log) console.log(`cyberdb: ${message}`)
+  }
+
+  closed(session: Session): void {
+    this.#sessions.delete(session)
+    this.log(`closed: ${session.socket.remoteAddress} (${this.#sessions.size} open)`)
+    const resolve = this.#onSessionClosed.get(session)
+    if (resolve) {
+      this.#onSessionClosed.delete(session)
+      resolve()
+    }
+  }
+
+  #open(socket: Socket<Session>): void {
+    const session = new Session(socket, this)
+    socket.data = session
+    if (this.#closing) {
+      session.fail(new CyberError('CONNECTION_CLOSED', 'the server is shutting down'))
+      return
+    }
+    if (this.#sessions.size >= this.#maxConnections) {
+      session.fail(new CyberError('NOT_ALLOWED', `the server is at its limit of ${this.#maxConnections} connections`))
+      return
+    }
+    this.#sessions.add(session)
+    this.log(`open: ${socket.remoteAddress} (${this.#sessions.size} open)`)
+  }
+
+  // A server with a backup file snapshots on SIGINT and SIGTERM before it exits, so stopping it
+  // the usual way loses nothing.
+  #watchSignals(): void {
+    if (this.#signals || !this.#listener || !(this.#snapshotter instanceof DataFile) || !this.#ownsSnapshotter) return
+    const stop = (signal: string) => {
+      console.log(`cyberdb: ${signal}: saving and shutting down`)
+      this.close().then(() => process.exit(0), (error) => {
+        console.error('cyberdb: shutdown failed:', error)
+        process.exit(1)
+      })
+    }
+    const onInt = () => stop('SIGINT')
+    const onTerm = () => stop('SIGTERM')
+    process.on('SIGINT', onInt)
+    process.on('SIGTERM', onTerm)
+    this.#signals = () => {
+      process.off('SIGINT', onInt)
+      process.off('SIGTERM', onTerm)
+    }
+  }
+
+  #unwatchSignals(): void {
+    this.#signals?.()
+    this.#signals = undefined
+  }
+}
