@@ -41,17 +41,20 @@ export class DictTable {
     this.#order = undefined
   }
 
-  /** Merges entries from a plain object, a Map or an array of [key, value] pairs. */
+  /** Merges entries from a plain object, a Map or an array of [key, value] pairs. All or nothing:
+   * every key is checked before the first one is written, so a bad pair leaves the dict as it was. */
   update(source: unknown): void {
     if (source instanceof Map) {
-      for (const [key, value] of source) this.set(checkKey(key), value)
+      for (const key of source.keys()) checkKey(key)
+      for (const [key, value] of source) this.set(key, value)
     } else if (Array.isArray(source)) {
       for (const pair of source) {
         if (!Array.isArray(pair) || pair.length !== 2) {
           throw badArgument(`update takes [key, value] pairs, not ${describe(pair)}`)
         }
-        this.set(checkKey(pair[0]), pair[1])
+        checkKey(pair[0])
       }
+      for (const pair of source) this.set(pair[0], pair[1])
     } else if (typeof source === 'object' && source !== null) {
       for (const key of Object.keys(source)) this.set(key, (source as Record<string, unknown>)[key])
     } else {
@@ -101,8 +104,9 @@ export class DictTable {
       next = by
     } else if (typeof current === 'number' && typeof by === 'number') {
       next = current + by
-    } else if (typeof current === 'bigint' && typeof by === 'bigint') {
-      next = current + by
+    } else if (typeof current === 'bigint' && (typeof by === 'bigint' || Number.isSafeInteger(by))) {
+      // A bigint counter takes integer steps given as numbers too, so incr(key) adds 1n to it.
+      next = current + BigInt(by)
     } else {
       throw badArgument(`incr needs a number at key ${JSON.stringify(key)}, found ${describe(current)}`)
     }

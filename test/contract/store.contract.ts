@@ -1,0 +1,22 @@
+// The table-behaviour contract: what every transport must do, written once against the public API.
+// Run by each transport's test file, e.g. storeContract('memory', () => connect('memory://')).
+// Each test opens (and closes) its own database and uses uniquely named tables, so the suite can
+// share one remote server.
+
+import { describe } from 'bun:test'
+import type { Database } from '../../src/index.ts'
+import { databaseContract } from './database.contract.ts'
+import { dictContract } from './dict.contract.ts'
+import { iterationContract } from './iteration.contract.ts'
+import { listContract } from './list.contract.ts'
+import { valuesContract } from './values.contract.ts'
+
+export function storeContract(label: string, open: () => Promise<Database>): void {
+  describe(`store contract (${label})`, () => {
+    databaseContract(open)
+    dictContract(open)
+    listContract(open)
+    valuesContract(open)
+    iterationContract(open)
+  })
+}
