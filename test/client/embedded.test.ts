@@ -4,12 +4,15 @@
 import { afterAll, describe, expect, spyOn, test } from 'bun:test'
 import { existsSync } from 'node:fs'
 import { connect } from '../../src/index.ts'
+import { propertyContract } from '../contract/property.contract.ts'
 import { storeContract } from '../contract/store.contract.ts'
 import { tempDir } from '../contract/helpers.ts'
 
 storeContract('memory', () => connect('memory://'))
+propertyContract('memory', () => connect('memory://'))
 
 const dir = tempDir()
 afterAll(() => dir[Symbol.dispose]())
 let files = 0
 storeContract('file', () => connect(`file:${dir.file(`contract-${++files}.cdb`)}`))
+propertyContract('file', () => connect(`file:${dir.file(`property-${++files}.cdb`)}`))
