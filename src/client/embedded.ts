@@ -84,7 +84,7 @@ export class EmbeddedTransport implements Transport {
     const { Server } = await import('../server/server.ts') // pure embedded use never loads it
     const server = new Server({ store: this.store, snapshotter: this.snapshotter })
     const address = await server.listen(options)
-    this.#onClose.push(() => server.close())
+    this.#onClose.push(async () => void (await server.close()))
     return address
   }
 

@@ -65,10 +65,10 @@ export class DataFile extends Snapshotter {
   }
 
   /** Takes the final snapshot and releases the lock (also when the snapshot fails). */
-  async close(): Promise<void> {
+  async close(): Promise<SnapshotStats> {
     clearInterval(this.#timer)
     try {
-      await this.save()
+      return await this.save()
     } finally {
       this.#lock?.release()
       this.#lock = undefined

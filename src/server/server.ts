@@ -63,7 +63,7 @@ export class Server implements AsyncDisposable, SessionHost {
   #maxConnections = 10_000
   #log = false
   #signals: (() => void) | undefined
-  #closing: Promise<void> | undefined
+  #closing: Promise<SnapshotStats | undefined> | undefined
   // Sessions close() is waiting for, with what to call when each is gone.
   readonly #onSessionClosed = new Map<Session, () => void>()
   // Sessions close() is waiting for, with what to call when each is gone.
@@ -155,13 +155,14 @@ export class Server implements AsyncDisposable, SessionHost {
     return this.#sessions.size
   }
 
-  /** Stops accepting, lets clients take their replies, closes them, takes the final snapshot. */
-  close(): Promise<void> {
+  /** Stops accepting, lets clients take their replies, closes them, takes the final snapshot
+   * (resolving with its figures) when a backup file is set. */
+  close(): Promise<SnapshotStats | undefined> {
     this.#closing ??= this.#close()
     return this.#closing
   }
 
-  async #close(): Promise<void> {
+  async #close(): Promise<SnapshotStats | undefined> {
     this.#unwatchSignals()
     this.#listener?.stop(false)
     const drained = Promise.all([...this.#sessions].map((session) => new Promise<void>((resolve) => {
@@ -172,7 +173,8 @@ export class Server implements AsyncDisposable, SessionHost {
     await Promise.race([drained, grace])
     this.#listener?.stop(true)
     this.#listener = undefined
-    if (this.#ownsSnapshotter && this.#snapshotter instanceof DataFile) await this.#snapshotter.close()
+    if (this.#ownsSnapshotter && this.#snapshotter instanceof DataFile) return this.#snapshotter.close()
+    return undefined
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -220,8 +222,11 @@ export class Server implements AsyncDisposable, SessionHost {
   #watchSignals(): void {
     if (this.#signals || !this.#listener || !(this.#snapshotter instanceof DataFile) || !this.#ownsSnapshotter) return
     const stop = (signal: string) => {
-      console.log(`cyberdb: ${signal}: saving and shutting down`)
-      this.close().then(() => process.exit(0), (error) => {
+      console.log(`cyberdb: ${signal}: saving to ${this.backupPath} and shutting down`)
+      this.close().then((stats) => {
+        console.log(`cyberdb: stopped; saved ${stats?.tables} tables, ${stats?.entries} entries`)
+        process.exit(0)
+      }, (error) => {
         console.error('cyberdb: shutdown failed:', error)
         process.exit(1)
       })

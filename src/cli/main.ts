@@ -1,0 +1,155 @@
+#!/usr/bin/env bun
+// The cyberdb command: `serve` runs a server on a data file, `inspect` shows what a snapshot
+// holds. Argument parsing lives only here.
+
+import { parseArgs } from 'node:util'
+import { randomBytes } from 'node:crypto'
+import { CyberError } from '../errors.ts'
+import { DEFAULT_PORT } from '../connect.ts'
+import { readSnapshot } from '../persistence/snapshot.ts'
+import { Server } from '../server/server.ts'
+
+const HELP = `cyberdb: dict and list tables for Bun, in process or over TCP
+
+usage:
+  cyberdb serve [options]     serve a data file over TCP
+  cyberdb inspect FILE        show the tables of a snapshot file
+  cyberdb COMMAND --help      the options of a command`
+
+const SERVE_HELP = `usage: cyberdb serve [options]
+
+  --host HOST             address to listen on (default 127.0.0.1)
+  --port PORT             port to listen on, 0 for any free one (default ${DEFAULT_PORT})
+  --data FILE             snapshot file to load and save (default ./data.cdb)
+  --backup SECONDS        snapshot every SECONDS, and on SIGINT/SIGTERM (default 300)
+  --password PASSWORD     clients must prove it (default: $CYBERDB_PASSWORD, else one is
+                          generated and printed once)
+  --max-connections N     connections past N are refused (default 10000)
+  --idle-timeout SECONDS  close connections silent this long, 0 for never (default 900)
+  --log                   one line per connection event`
+
+const INSPECT_HELP = `usage: cyberdb inspect FILE [--json] [--first N]
+
+  --json      print JSON instead of a table
+  --first N   show the first N entries of each table (default 3)`
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    console.log(HELP)
+    return command === undefined ? 1 : 0
+  }
+  try {
+    if (command === 'serve') return await serve(rest)
+    if (command === 'inspect') return await inspect(rest)
+    console.error(`cyberdb: unknown command "${command}"\n\n${HELP}`)
+    return 1
+  } catch (error) {
+    const message = error instanceof CyberError ? `${error.code}: ${error.message}` : (error as Error).message
+    console.error(`cyberdb: ${message}`)
+    return 1
+  }
+}
+
+async function serve(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: String(DEFAULT_PORT) },
+      data: { type: 'string', default: './data.cdb' },
+      backup: { type: 'string', default: '300' },
+      password: { type: 'string' },
+      'max-connections': { type: 'string', default: '10000' },
+      'idle-timeout': { type: 'string', default: '900' },
+      log: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  })
+  if (values.help) {
+    console.log(SERVE_HELP)
+    return 0
+  }
+  let password = values.password ?? process.env.CYBERDB_PASSWORD
+  if (password === undefined || password === '') {
+    password = randomBytes(18).toString('base64url')
+    console.log(`cyberdb: no password given; generated one for this run: ${password}`)
+  }
+  const server = new Server()
+  const started = performance.now()
+  const loaded = await server.load(values.data)
+  const loadMs = performance.now() - started
+  await server.setBackup(values.data, number('--backup', values.backup, { min: 0, exclusive: true }))
+  const { host, port } = await server.listen({
+    host: values.host,
+    port: number('--port', values.port, { min: 0, integer: true }),
+    password,
+    maxConnections: number('--max-connections', values['max-connections'], { min: 1, integer: true }),
+    idleTimeout: number('--idle-timeout', values['idle-timeout'], { min: 0 }),
+    log: values.log,
+  })
+  console.log(`cyberdb: serving ${values.data} on ${host}:${port}: loaded ${loaded.tables} tables, ` +
+    `${loaded.entries} entries in ${loadMs.toFixed(0)} ms; backup every ${values.backup} s`)
+  return new Promise<number>(() => {}) // runs until SIGINT/SIGTERM (the server saves, then exits 0)
+}
+
+async function inspect(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      first: { type: 'string', default: '3' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  })
+  if (values.help) {
+    console.log(INSPECT_HELP)
+    return 0
+  }
+  const [file] = positionals
+  if (file === undefined || positionals.length > 1) {
+    console.error(INSPECT_HELP)
+    return 1
+  }
+  const first = number('--first', values.first, { min: 0, integer: true })
+  const tables = await readSnapshot(file)
+  if (tables === undefined) throw new CyberError('BAD_ARGUMENT', `no such file: ${file}`)
+  const rows = [...tables].map(([name, table]) => ({
+    name,
+    type: table.type,
+    size: table.size,
+    first: table.type === 'dict' ? [...table.map].slice(0, first) : table.items.slice(0, first),
+  }))
+  if (values.json) {
+    console.log(JSON.stringify(rows, jsonValue, 2))
+    return 0
+  }
+  const preview = (row: (typeof rows)[number]) =>
+    row.first.map((item) => Bun.inspect(item, { compact: true }).replace(/\s+/g, ' ')).join(', ') +
+    (row.size > row.first.length ? ', …' : '')
+  const lines = [['TABLE', 'TYPE', 'SIZE', 'FIRST ENTRIES'], ...rows.map((row) => [row.name, row.type, String(row.size), preview(row)])]
+  const widths = [0, 1, 2].map((col) => Math.max(...lines.map((line) => line[col]!.length)))
+  for (const line of lines) console.log(line.map((cell, col) => (col < 3 ? cell.padEnd(widths[col]!) : cell)).join('  '))
+  return 0
+}
+
+/** JSON has no bigint, Map, Set or bytes: show them as what they hold. */
+function jsonValue(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString()
+  if (value instanceof Map) return Object.fromEntries(value)
+  if (value instanceof Set) return [...value]
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64')
+  return value
+}
+
+function number(flag: string, text: string, rule: { min: number; exclusive?: boolean; integer?: boolean }): number {
+  const n = Number(text)
+  const ok = text !== '' && Number.isFinite(n) && (rule.exclusive ? n > rule.min : n >= rule.min) &&
+    (!rule.integer || Number.isInteger(n))
+  if (!ok) throw new CyberError('BAD_ARGUMENT', `${flag} takes ${rule.integer ? 'a whole' : 'a'} number ` +
+    `${rule.exclusive ? 'above' : 'of at least'} ${rule.min}, not "${text}"`)
+  return n
+}
+
+if (import.meta.main) process.exitCode = await main(process.argv.slice(2))
