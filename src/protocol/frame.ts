@@ -107,7 +107,8 @@ export class FrameWriter {
 
   /** Appends raw bytes that are already framed (or a partial write's leftover). */
   writeRaw(bytes: Uint8Array): void {
-    this.#buffer.set(bytes, this.#reserve(bytes.length))
+    const at = this.#reserve(bytes.length) // first: it may replace the buffer
+    this.#buffer.set(bytes, at)
   }
 
   /** The bytes written so far, as a view valid until the next write; empties the writer. */
