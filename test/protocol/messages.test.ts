@@ -1,0 +1,136 @@
+// Message shapes: the binary hello, the password proof, request checking and error payloads.
+
+import { describe, expect, test } from 'bun:test'
+import { CyberError, ERROR_CODES } from '../../src/errors.ts'
+import {
+  MAGIC, NONCE_BYTES, PROOF_BYTES, PROTOCOL_VERSION, authProof, checkProof, checkRequest, decodeHello,
+  encodeHello, errorFromPayload, errorPayload,
+} from '../../src/protocol/messages.ts'
+import { createCodec } from '../../src/protocol/codec.ts'
+import { expectCode } from '../contract/helpers.ts'
+
+const nonce = Uint8Array.from({ length: NONCE_BYTES }, (_, i) => (i * 37) & 0xff)
+
+describe('hello', () => {
+  test('encodeHello and decodeHello round trip version, flags, frame limit and nonce', () => {
+    const hello = { version: PROTOCOL_VERSION, flags: 1, maxFrameBytes: 0xfffffffe, nonce }
+    const body = encodeHello(hello)
+    expect(body.subarray(0, MAGIC.length)).toEqual(MAGIC)
+    expect(decodeHello(body)).toEqual(hello)
+  })
+
+  test('decodeHello reads a hello inside a larger buffer (a view at an offset)', () => {
+    const body = encodeHello({ version: 7, flags: 0, maxFrameBytes: 1024, nonce })
+    const framed = new Uint8Array(body.length + 9)
+    framed.set(body, 5)
+    expect(decodeHello(framed.subarray(5, 5 + body.length)))
+      .toEqual({ version: 7, flags: 0, maxFrameBytes: 1024, nonce })
+  })
+
+  const notHellos: [string, Uint8Array][] = [
+    ['an empty frame', new Uint8Array(0)],
+    ['a msgpack error frame', createCodec().pack([0, 1, ['NOT_ALLOWED', 'too many connections']])],
+    ['a hello one byte short', encodeHello({ version: 1, flags: 0, maxFrameBytes: 1, nonce }).subarray(1)],
+    ['a hello-sized frame with the wrong magic', (() => {
+      const body = encodeHello({ version: 1, flags: 0, maxFrameBytes: 1, nonce })
+      body[0] = 'X'.charCodeAt(0)
+      return body
+    })()],
+  ]
+  for (const [what, body] of notHellos) {
+    test(`decodeHello of ${what} is undefined`, () => {
+      expect(decodeHello(body)).toBeUndefined()
+    })
+  }
+})
+
+describe('password proof', () => {
+  test('authProof is a 32-byte HMAC that depends on both password and nonce', () => {
+    const proof = authProof('secret', nonce)
+    expect(proof.length).toBe(PROOF_BYTES)
+    expect(authProof('secret', nonce)).toEqual(proof)
+    expect(authProof('Secret', nonce)).not.toEqual(proof)
+    expect(authProof('secret', nonce.map((b) => b ^ 1))).not.toEqual(proof)
+  })
+
+  test('checkProof accepts the expected proof', () => {
+    expect(checkProof(authProof('pw', nonce), authProof('pw', nonce))).toBe(true)
+  })
+
+  const wrong: [string, Uint8Array][] = [
+    ['a proof for another password', authProof('other', nonce)],
+    ['a proof with one byte flipped', (() => {
+      const proof = authProof('pw', nonce)
+      proof[31] = proof[31]! ^ 0x80
+      return proof
+    })()],
+    ['a proof one byte short', authProof('pw', nonce).subarray(0, 31)],
+    ['a proof one byte long', new Uint8Array([...authProof('pw', nonce), 0])],
+    ['an empty proof', new Uint8Array(0)],
+  ]
+  for (const [what, received] of wrong) {
+    test(`checkProof refuses ${what}`, () => {
+      expect(checkProof(authProof('pw', nonce), received)).toBe(false)
+    })
+  }
+})
+
+describe('checkRequest', () => {
+  const good: [string, unknown][] = [
+    ['a request with arguments', [1, 'dict.set', 'users', ['k', { a: 1 }]]],
+    ['a request with no arguments and an empty table', [2 ** 53 - 1, 'db.tables', '', []]],
+  ]
+  for (const [what, message] of good) {
+    test(`checkRequest accepts ${what}`, () => {
+      expect(checkRequest(message)).toBe(message as never)
+    })
+  }
+
+  const bad: [string, unknown][] = [
+    ['id 0 (reserved for the connection)', [0, 'dict.get', 't', ['k']]],
+    ['a negative id', [-1, 'dict.get', 't', ['k']]],
+    ['a float id', [1.5, 'dict.get', 't', ['k']]],
+    ['an id past the safe integers', [2 ** 53, 'dict.get', 't', ['k']]],
+    ['a string id', ['1', 'dict.get', 't', ['k']]],
+    ['a bigint id', [1n, 'dict.get', 't', ['k']]],
+    ['a non-string name', [1, 42, 't', ['k']]],
+    ['a non-string table', [1, 'dict.get', null, ['k']]],
+    ['args that are not an array', [1, 'dict.get', 't', { 0: 'k' }]],
+    ['three elements', [1, 'dict.get', 't']],
+    ['five elements', [1, 'dict.get', 't', ['k'], 'extra']],
+    ['an object', { id: 1, name: 'dict.get', table: 't', args: [] }],
+    ['null', null],
+    ['a string', 'dict.get'],
+  ]
+  for (const [what, message] of bad) {
+    test(`checkRequest refuses ${what} with PROTOCOL`, async () => {
+      await expectCode(() => checkRequest(message), 'PROTOCOL')
+    })
+  }
+})
+
+describe('error payloads', () => {
+  for (const code of ERROR_CODES) {
+    test(`errorFromPayload rebuilds a ${code} CyberError with its message`, () => {
+      const error = errorFromPayload(errorPayload(new CyberError(code, `about ${code}`)))
+      expect(error).toBeInstanceOf(CyberError)
+      expect({ code: error.code, message: error.message }).toEqual({ code, message: `about ${code}` })
+    })
+  }
+
+  const junk: [string, unknown][] = [
+    ['null', null],
+    ['an empty array', []],
+    ['an unknown code', ['NO_SUCH_CODE', 'x']],
+    ['a code that is not a string', [1, 'x']],
+    ['a message that is not a string', ['KEY_NOT_FOUND', 5]],
+    ['a bare string', 'KEY_NOT_FOUND'],
+  ]
+  for (const [what, payload] of junk) {
+    test(`errorFromPayload of ${what} is a PROTOCOL error`, () => {
+      const error = errorFromPayload(payload)
+      expect(error).toBeInstanceOf(CyberError)
+      expect(error.code).toBe('PROTOCOL')
+    })
+  }
+})
