@@ -210,8 +210,8 @@ export function dictContract(open: Open): void {
         expect(await d.incr('b', 5n)).toBe(5n)
         await d.set('big', 2n ** 70n)
         expect(await d.incr('big', 1n)).toBe(2n ** 70n + 1n)
-        expect(await d.incr('big')).toBe(2n ** 70n + 2n)
-        expect(await d.incr('big', -3)).toBe(2n ** 70n - 1n)
+        expect(await d.incr('big') as unknown).toBe(2n ** 70n + 2n)
+        expect(await d.incr('big', -3) as unknown).toBe(2n ** 70n - 1n)
         expect(typeof (await d.get('big'))).toBe('bigint')
       })
 
@@ -237,7 +237,7 @@ export function dictContract(open: Open): void {
 
     test('toObject and toMap copy the whole dict, toMap keeping key types', async () => {
       await using db = await open()
-      const d = await newDict(db, [[1, 'one'], ['b', { x: 1 }], ['1', 'string one']])
+      const d = await newDict<unknown>(db, [[1, 'one'], ['b', { x: 1 }], ['1', 'string one']])
       expect(await d.toMap()).toEqual(new Map<Key, unknown>([[1, 'one'], ['b', { x: 1 }], ['1', 'string one']]))
       expect(await d.toObject()).toEqual({ 1: 'string one', b: { x: 1 } })
     })

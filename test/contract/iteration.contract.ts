@@ -19,7 +19,7 @@ export function iterationContract(open: Open): void {
   describe('iteration', () => {
     test('for await over a dict yields [key, value] pairs in insertion order', async () => {
       await using db = await open()
-      const d = await newDict(db, [['b', 1], [2, { x: 2 }], ['a', 3]])
+      const d = await newDict<unknown>(db, [['b', 1], [2, { x: 2 }], ['a', 3]])
       const seen = []
       for await (const entry of d) seen.push(entry)
       expect(seen).toEqual([['b', 1], [2, { x: 2 }], ['a', 3]])
@@ -84,7 +84,7 @@ export function iterationContract(open: Open): void {
     test('a dict iteration sees keys added, changed and deleted ahead of it, as a Map does', async () => {
       await using db = await open()
       const entries = bigEntries()
-      const d = await newDict(db, entries)
+      const d = await newDict<unknown>(db, entries)
       const seen: [Key, unknown][] = []
       for await (const entry of d) {
         if (seen.length === 0) {
@@ -104,7 +104,7 @@ export function iterationContract(open: Open): void {
     test('a list iteration sees values pushed and popped ahead of it, as an Array does', async () => {
       await using db = await open()
       const values = Array.from({ length: BIG }, (_, i) => i)
-      const l = await newList(db, values)
+      const l = await newList<unknown>(db, values)
       const seen = []
       for await (const value of l) {
         if (value === 0) {

@@ -1,0 +1,168 @@
+import { describe, expect, test } from 'bun:test'
+import { DictTable } from '../../src/engine/dict-table.ts'
+import type { Key } from '../../src/engine/values.ts'
+import { mulberry32 } from '../contract/property.contract.ts'
+import { expectCode } from '../contract/helpers.ts'
+
+function dictOf(entries: [Key, unknown][]): DictTable {
+  const table = new DictTable()
+  for (const [key, value] of entries) table.set(key, value)
+  return table
+}
+
+describe('DictTable', () => {
+  test('get tells a stored undefined from a missing key by the fallback', () => {
+    const t = dictOf([['u', undefined], ['n', null]])
+    expect([t.get('u', 'fb'), t.get('n', 'fb'), t.get('x', 'fb'), t.get('x')]).toEqual([undefined, null, 'fb', undefined])
+  })
+
+  test('size follows sets, deletes and clear', () => {
+    const t = dictOf([['a', 1], ['b', 2]])
+    t.set('a', 3)
+    expect(t.size).toBe(2)
+    expect([t.delete('a'), t.delete('a'), t.size]).toEqual([true, false, 1])
+    t.clear()
+    expect(t.size).toBe(0)
+  })
+
+  describe('popitem', () => {
+    test('popitem keeps taking the newest live entry while keys are deleted and re-added', () => {
+      const t = dictOf([['a', 1], ['b', 2], ['c', 3], ['d', 4]])
+      expect(t.popitem()).toEqual(['d', 4]) // builds the order index
+      t.delete('b')
+      t.set('b', 20) // now last
+      t.set('a', 10) // update: keeps its place
+      t.delete('c')
+      expect([t.popitem(), t.popitem()]).toEqual([['b', 20], ['a', 10]])
+      expect(t.size).toBe(0)
+    })
+
+    test('popitem after clear starts from the entries added since', () => {
+      const t = dictOf([['a', 1], ['b', 2]])
+      t.popitem()
+      t.clear()
+      t.set('x', 1)
+      t.set('y', 2)
+      expect([t.popitem(), t.popitem()]).toEqual([['y', 2], ['x', 1]])
+    })
+
+    test('popitem stays right when stale keys pile up past the rebuild threshold', () => {
+      const t = dictOf([['keep', 0]])
+      t.popitem()
+      t.set('keep', 0)
+      // Each delete + re-insert leaves a stale key behind; 500 of them force several rebuilds.
+      for (let i = 0; i < 500; i++) {
+        t.set(`k${i % 7}`, i)
+        t.delete(`k${i % 7}`)
+        t.set(`k${i % 7}`, i)
+      }
+      const drained = []
+      while (t.size > 0) drained.push(t.popitem())
+      expect(drained).toEqual([
+        ['k2', 499], ['k1', 498], ['k0', 497], ['k6', 496], ['k5', 495], ['k4', 494], ['k3', 493], ['keep', 0],
+      ])
+    })
+
+    test('popitem agrees with the last key of a Map over random operations', () => {
+      const random = mulberry32(7)
+      const t = new DictTable()
+      const m = new Map<Key, number>()
+      const log: unknown[] = []
+      for (let i = 0; i < 20_000; i++) {
+        const key = Math.floor(random() * 40)
+        const r = random()
+        if (r < 0.45) {
+          t.set(key, i)
+          m.set(key, i)
+        } else if (r < 0.7) {
+          expect(t.delete(key)).toBe(m.delete(key))
+        } else if (m.size > 0) {
+          const last = [...m.keys()].at(-1)!
+          const want = [last, m.get(last)]
+          m.delete(last)
+          const got = t.popitem()
+          if (log.length < 5 && JSON.stringify(got) !== JSON.stringify(want)) log.push({ i, got, want })
+        }
+      }
+      expect(log).toEqual([])
+      expect([...t.map.entries()]).toEqual([...m.entries()])
+    })
+
+    test('popitem on an empty dict fails with KEY_NOT_FOUND', async () => {
+      await expectCode(() => new DictTable().popitem(), 'KEY_NOT_FOUND')
+    })
+  })
+
+  describe('update', () => {
+    test('update takes a Map, entries or a plain object', () => {
+      const t = new DictTable()
+      t.update(new Map<Key, number>([[1, 1], ['1', 2]]))
+      t.update([[2, 3]])
+      t.update({ b: 4, 1: 5 })
+      expect([...t.map.entries()]).toEqual([[1, 1], ['1', 5], [2, 3], ['b', 4]])
+    })
+
+    const bad: [string, unknown][] = [
+      ['a number', 42],
+      ['a string', 'ab'],
+      ['null', null],
+      ['a pair of one', [['a', 1], ['b']]],
+      ['a pair of three', [['a', 1, 2]]],
+      ['a pair that is not an array', [{ 0: 'a', 1: 1 }]],
+      ['a pair with an object key', [['a', 1], [{}, 2]]],
+      ['a Map with a boolean key', new Map<unknown, number>([['a', 1], [true, 2]])],
+    ]
+    for (const [what, source] of bad) {
+      test(`update from ${what} fails with BAD_ARGUMENT and changes nothing`, async () => {
+        const t = dictOf([['x', 0]])
+        await expectCode(() => t.update(source), 'BAD_ARGUMENT')
+        expect([...t.map.entries()]).toEqual([['x', 0]])
+      })
+    }
+  })
+
+  test('setdefault returns the stored value and stores only when missing', () => {
+    const t = dictOf([['a', 1]])
+    expect([t.setdefault('a', 2), t.setdefault('b', 3), [...t.map]]).toEqual([1, 3, [['a', 1], ['b', 3]]])
+  })
+
+  test('pop with and without a fallback', async () => {
+    const t = dictOf([['a', 1]])
+    expect(t.pop('x', true, undefined)).toBeUndefined()
+    expect(t.pop('x', true, 'fb')).toBe('fb')
+    const error = await expectCode(() => t.pop('x', false, undefined), 'KEY_NOT_FOUND')
+    expect(error.message).toContain('"x"')
+    expect([t.pop('a', false, undefined), t.size]).toEqual([1, 0])
+  })
+
+  const incrs: [string, unknown, number | bigint, number | bigint][] = [
+    ['a missing key starts from the amount', undefined, 5, 5],
+    ['a missing key takes a bigint amount as a bigint', undefined, 5n, 5n],
+    ['a number adds a number', 1, -3, -2],
+    ['a float adds a float', 0.5, 0.25, 0.75],
+    ['a bigint adds a bigint', 10n ** 30n, 1n, 10n ** 30n + 1n],
+    ['a bigint adds an integer number as a bigint', 10n, -11, -1n],
+  ]
+  for (const [what, start, by, result] of incrs) {
+    test(`incr: ${what}`, () => {
+      const t = new DictTable()
+      if (start !== undefined) t.set('n', start)
+      expect([t.incr('n', by), t.get('n')]).toEqual([result, result])
+    })
+  }
+
+  const badIncrs: [string, unknown, number | bigint][] = [
+    ['a string value', 'x', 1],
+    ['a null value', null, 1],
+    ['a stored undefined', undefined, 1],
+    ['a number value with a bigint amount', 1, 1n],
+    ['a bigint value with a float amount', 1n, 0.5],
+  ]
+  for (const [what, start, by] of badIncrs) {
+    test(`incr on ${what} fails with BAD_ARGUMENT and keeps the value`, async () => {
+      const t = dictOf([['n', start]])
+      await expectCode(() => t.incr('n', by), 'BAD_ARGUMENT')
+      expect([...t.map]).toEqual([['n', start]])
+    })
+  }
+})
