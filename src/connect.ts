@@ -34,7 +34,12 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
 
 function parseFileUrl(url: string): { path: string; backup?: number } {
   const query = url.indexOf('?')
-  let path = decodeURIComponent(url.slice('file:'.length, query < 0 ? undefined : query))
+  let path: string
+  try {
+    path = decodeURIComponent(url.slice('file:'.length, query < 0 ? undefined : query))
+  } catch {
+    throw badUrl(url, 'the file path has a malformed %-escape') // a URIError would name no URL form
+  }
   if (path.startsWith('//')) path = path.slice(2) // file:///abs/path
   if (path === '') throw badUrl(url, 'the file path is empty')
   const params = new URLSearchParams(query < 0 ? '' : url.slice(query + 1))

@@ -21,7 +21,12 @@ export class FileLock {
         closeSync(fd)
         return new FileLock(path)
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+        // A missing folder or a read-only one: the caller's path cannot hold a database. Say so as
+        // a CyberError naming the path, not as a bare ENOENT from deep inside connect().
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+          throw new CyberError('BAD_ARGUMENT', `cannot create the lock file ${path}: ${(error as Error).message}`,
+            { cause: error })
+        }
       }
       const owner = readOwner(path)
       if (owner !== undefined && isRunning(owner)) {
