@@ -5,7 +5,7 @@ import type { Socket } from 'bun'
 import type { Packr } from 'msgpackr'
 import { CyberError, badArgument } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
-import { createCodec } from '../protocol/codec.ts'
+import { createCodec, packInPlace, type Packed } from '../protocol/codec.ts'
 import { FrameReader, MAX_FRAME_BYTES, Outbox } from '../protocol/frame.ts'
 import {
   CONNECTION_ID, FLAG_ENCRYPT, PROTOCOL_VERSION, STATUS_OK, authProof, decodeHello, errorFromPayload,
@@ -118,22 +118,22 @@ export class Connection {
       return Promise.reject(this.#closeReason ?? new CyberError('CONNECTION_CLOSED', 'the connection is not open'))
     }
     const id = this.#nextId++
-    let body: Uint8Array
+    let packed: Packed
     try {
-      body = this.#codec.pack([id, op.name, op.table, op.args])
+      packed = packInPlace(this.#codec, [id, op.name, op.table, op.args])
     } catch (error) {
       return Promise.reject(encodeError(error))
     }
-    if (body.length > this.#maxFrameBytes) {
+    const bytes = packed.end - packed.start
+    if (bytes > this.#maxFrameBytes) {
       return Promise.reject(new CyberError('FRAME_TOO_LARGE',
-        `a request of ${body.length} bytes exceeds the server's frame limit of ${this.#maxFrameBytes}`))
+        `a request of ${bytes} bytes exceeds the server's frame limit of ${this.#maxFrameBytes}`))
     }
-    this.#out.frames.write(body)
+    this.#out.frames.writeRange(packed, packed.start, packed.end)
     if (!this.#flushQueued) {
       this.#flushQueued = true
       queueMicrotask(this.#flush)
     }
-    this.lastUsed = Date.now()
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })
     })
@@ -149,6 +149,7 @@ export class Connection {
 
   #flush = (): void => {
     this.#flushQueued = false
+    this.lastUsed = Date.now()
     this.#out.flush()
   }
 
@@ -160,7 +161,7 @@ export class Connection {
 
   #onData(chunk: Uint8Array): void {
     try {
-      this.#reader.push(chunk, (body) => this.#onFrame(body))
+      this.#reader.pushRanges(chunk, this.#onFrame)
     } catch (error) {
       // Record the reason first: terminate() runs the close handler at once.
       this.#closed(error instanceof CyberError ? error : new CyberError('PROTOCOL', String(error)))
@@ -168,11 +169,16 @@ export class Connection {
     }
   }
 
-  #onFrame(body: Uint8Array): boolean {
-    if (this.#state === 'hello') return this.#onHello(body)
+  readonly #range = { start: 0, end: 0 }
+
+  // One bound function for every frame, rather than a closure per data event.
+  readonly #onFrame = (data: Uint8Array, start: number, end: number): boolean => {
+    if (this.#state === 'hello') return this.#onHello(data.subarray(start, end))
     let reply: unknown
     try {
-      reply = this.#codec.unpack(body)
+      this.#range.start = start
+      this.#range.end = end
+      reply = this.#codec.unpack(data, this.#range)
     } catch (cause) {
       throw new CyberError('PROTOCOL', 'the server sent a frame that does not decode', { cause })
     }

@@ -3,7 +3,7 @@
 // moreTypes carries Set, Date, typed arrays; bigints of up to ~1000 bits use msgpackr's extension
 // and decode as bigints (a number never turns into a bigint, nor a bigint into a number).
 
-import { Packr, type Options } from 'msgpackr'
+import { Packr, RESET_BUFFER_MODE, REUSE_BUFFER_MODE, type Options } from 'msgpackr'
 import { badArgument } from '../errors.ts'
 
 export const CODEC_OPTIONS: Options = {
@@ -20,4 +20,16 @@ export const CODEC_OPTIONS: Options = {
 /** A fresh encoder/decoder: each connection or snapshot writer keeps its own (scratch buffers). */
 export function createCodec(): Packr {
   return new Packr(CODEC_OPTIONS)
+}
+
+/** The encoder's own buffer, the packed value at [start, end): valid until its next call. */
+export type Packed = Buffer & { start: number; end: number }
+
+// REUSE: return the encoder's buffer with start/end instead of a fresh view per value.
+// RESET: the next value is written over the same bytes, so the buffer does not creep forward.
+const IN_PLACE = REUSE_BUFFER_MODE | RESET_BUFFER_MODE
+
+/** Packs a value without allocating a view; copy the range out before packing again. */
+export function packInPlace(codec: Packr, value: unknown): Packed {
+  return codec.pack(value, IN_PLACE) as Packed
 }

@@ -22,10 +22,18 @@ export class FrameReader {
 
   /**
    * Feeds one chunk; calls `onFrame` with each complete body, a view that is valid only during the
-   * call (decode it there, in place). Throws FRAME_TOO_LARGE as soon as a length prefix is too big.
+   * call (decode it there). Throws FRAME_TOO_LARGE as soon as a length prefix is too big.
    * `onFrame` may return false to stop reading (the rest of the chunk is dropped).
    */
   push(chunk: Uint8Array, onFrame: (body: Uint8Array) => boolean | void): void {
+    this.pushRanges(chunk, (data, start, end) => onFrame(data.subarray(start, end)))
+  }
+
+  /**
+   * As push(), but hands each body as a range of a buffer instead of a view of its own: the hot
+   * paths decode in place (msgpackr's `unpack(data, { start, end })`) and allocate nothing per frame.
+   */
+  pushRanges(chunk: Uint8Array, onFrame: (data: Uint8Array, start: number, end: number) => boolean | void): void {
     let data = chunk
     let offset = 0
     if (this.#pendingLength > 0) {
@@ -43,7 +51,7 @@ export class FrameReader {
       const start = offset + LENGTH_BYTES
       if (end - start < length) break
       offset = start + length
-      if (onFrame(data.subarray(start, offset)) === false) {
+      if (onFrame(data, start, offset) === false) {
         this.#pendingLength = 0
         return
       }
@@ -103,6 +111,14 @@ export class FrameWriter {
     const at = this.#reserve(LENGTH_BYTES + body.length)
     this.#view.setUint32(at, body.length)
     this.#buffer.set(body, at + LENGTH_BYTES)
+  }
+
+  /** Appends one frame whose body is `source[start..end)`, copied without an intermediate view. */
+  writeRange(source: Buffer, start: number, end: number): void {
+    const length = end - start
+    const at = this.#reserve(LENGTH_BYTES + length)
+    this.#view.setUint32(at, length)
+    source.copy(this.#buffer, at + LENGTH_BYTES, start, end)
   }
 
   /** Appends raw bytes that are already framed (or a partial write's leftover). */

@@ -5,6 +5,7 @@
 import type { Socket } from 'bun'
 import type { Packr } from 'msgpackr'
 import { CyberError } from '../errors.ts'
+import { packInPlace, type Packed } from '../protocol/codec.ts'
 import { FrameReader, Outbox } from '../protocol/frame.ts'
 import {
   CONNECTION_ID, PROOF_BYTES, PROTOCOL_VERSION, STATUS_ERROR, STATUS_OK, authProof, checkProof,
@@ -34,9 +35,14 @@ export class Session {
   readonly #reader: FrameReader
   readonly #out: Outbox
   readonly #proof: Uint8Array
+  // Reused for every decode: msgpackr reads the frame in place from the chunk.
+  readonly #range = { start: 0, end: 0 }
   #authed = false
   #paused = false
   #ending = false
+  // Requests that arrived in the same chunk after the session paused: one chunk of small
+  // requests can ask for gigabytes of replies, so they wait here, unread, until the client drains.
+  #backlog: Uint8Array[] = []
 
   constructor(socket: Socket<Session>, host: SessionHost) {
     this.socket = socket
@@ -59,7 +65,7 @@ export class Session {
     if (this.#ending) return
     if (this.#host.idleTimeout > 0) this.socket.timeout(this.#host.idleTimeout)
     try {
-      this.#reader.push(chunk, (body) => (this.#authed ? this.#onRequest(body) : this.#onProof(body)))
+      this.#reader.pushRanges(chunk, this.#onFrame)
     } catch (error) {
       // FRAME_TOO_LARGE from the reader: the stream cannot be resynchronised.
       this.fail(error as CyberError)
@@ -72,7 +78,12 @@ export class Session {
     this.#out.onDrain()
     if (this.#paused && this.#out.unsent < RESUME_UNSENT_BYTES) {
       this.#paused = false
-      this.socket.resume()
+      while (!this.#paused && !this.#ending && this.#backlog.length > 0) {
+        const body = this.#backlog.shift()!
+        this.#onQueuedRequest(body, 0, body.length)
+      }
+      this.flush()
+      if (!this.#paused && !this.#ending) this.socket.resume()
     }
   }
 
@@ -102,6 +113,12 @@ export class Session {
     else this.socket.end()
   }
 
+  // One bound function for every frame, rather than a closure per data event.
+  readonly #onFrame = (data: Uint8Array, start: number, end: number): boolean => {
+    if (this.#authed) return this.#onQueuedRequest(data, start, end)
+    return this.#onProof(data.subarray(start, end))
+  }
+
   #onProof(body: Uint8Array): boolean {
     if (body.length !== PROOF_BYTES || !checkProof(this.#proof, body)) {
       this.fail(new CyberError('AUTH_FAILED', 'wrong password'))
@@ -112,10 +129,22 @@ export class Session {
     return true
   }
 
-  #onRequest(body: Uint8Array): boolean {
+  #onQueuedRequest(data: Uint8Array, start: number, end: number): boolean {
+    if (this.#paused) {
+      this.#backlog.push(data.slice(start, end)) // the chunk is only valid during the reader's callback
+      return true
+    }
+    const more = this.#onRequest(data, start, end)
+    if (this.#out.unsent > MAX_UNSENT_BYTES) this.flush() // sends what the socket takes; may pause
+    return more
+  }
+
+  #onRequest(data: Uint8Array, start: number, end: number): boolean {
     let id: number, name: string, table: string, args: unknown[]
     try {
-      ;[id, name, table, args] = checkRequest(this.#host.codec.unpack(body))
+      this.#range.start = start
+      this.#range.end = end
+      ;[id, name, table, args] = checkRequest(this.#host.codec.unpack(data, this.#range))
     } catch (error) {
       this.fail(error instanceof CyberError ? error
         : new CyberError('PROTOCOL', 'a frame did not decode as a request', { cause: error }))
@@ -148,16 +177,18 @@ export class Session {
 
   #reply(id: number, status: number, payload: unknown): void {
     if (this.#ending) return
-    let body: Uint8Array
+    const codec = this.#host.codec
+    let packed: Packed
     try {
-      body = this.#host.codec.pack([id, status, payload])
+      packed = packInPlace(codec, [id, status, payload])
     } catch (error) {
-      body = this.#host.codec.pack([id, STATUS_ERROR, ['INTERNAL', `reply did not encode: ${error}`]])
+      packed = packInPlace(codec, [id, STATUS_ERROR, ['INTERNAL', `reply did not encode: ${error}`]])
     }
-    if (body.length > this.#host.maxFrameBytes) {
-      const message = `a reply of ${body.length} bytes exceeds the frame limit of ${this.#host.maxFrameBytes}`
-      body = this.#host.codec.pack([id, STATUS_ERROR, ['FRAME_TOO_LARGE', message]])
+    const bytes = packed.end - packed.start
+    if (bytes > this.#host.maxFrameBytes) {
+      const message = `a reply of ${bytes} bytes exceeds the frame limit of ${this.#host.maxFrameBytes}`
+      packed = packInPlace(codec, [id, STATUS_ERROR, ['FRAME_TOO_LARGE', message]])
     }
-    this.#out.frames.write(body)
+    this.#out.frames.writeRange(packed, packed.start, packed.end)
   }
 }
