@@ -137,6 +137,9 @@ export class Server implements AsyncDisposable, SessionHost {
         },
         timeout(socket) {
           server.log(`idle timeout: ${socket.remoteAddress}`)
+          // Bun only reports the timeout: closing the silent connection is ours to do.
+          if (socket.data) socket.data.onTimeout()
+          else socket.end()
         },
         error(socket, error) {
           server.log(`socket error from ${socket.remoteAddress}: ${error.message}`)

@@ -39,7 +39,11 @@ export class Session {
   readonly #range = { start: 0, end: 0 }
   #authed = false
   #paused = false
+  // Ending: no new requests are read; ended: the socket is closed for writing too.
   #ending = false
+  #ended = false
+  // Replies still being computed (server.save): closing waits for them.
+  #inFlight = 0
   // Requests that arrived in the same chunk after the session paused: one chunk of small
   // requests can ask for gigabytes of replies, so they wait here, unread, until the client drains.
   #backlog: Uint8Array[] = []
@@ -78,13 +82,25 @@ export class Session {
     this.#out.onDrain()
     if (this.#paused && this.#out.unsent < RESUME_UNSENT_BYTES) {
       this.#paused = false
-      while (!this.#paused && !this.#ending && this.#backlog.length > 0) {
+      while (!this.#paused && !this.#ended && this.#backlog.length > 0) {
         const body = this.#backlog.shift()!
         this.#onQueuedRequest(body, 0, body.length)
       }
       this.flush()
       if (!this.#paused && !this.#ending) this.socket.resume()
     }
+    if (this.#ending) this.#endWhenAnswered()
+  }
+
+  /** The client was silent for idleTimeout: close it, and cut it if it is still there next time
+   * (it is not taking the replies it was owed). */
+  onTimeout(): void {
+    if (this.#ending) {
+      this.socket.terminate()
+      return
+    }
+    this.end()
+    if (!this.#ended) this.socket.timeout(this.#host.idleTimeout)
   }
 
   /** Sends what is buffered; stops reading from a client that leaves too much of it unread. */
@@ -98,16 +114,29 @@ export class Session {
 
   /** Sends a connection-level error, then closes: the client learns why. */
   fail(error: CyberError): void {
-    if (this.#ending) return
+    if (this.#ended) return
     this.#host.log(`closing ${this.socket.remoteAddress}: ${error.code} ${error.message}`)
     this.#reply(CONNECTION_ID, STATUS_ERROR, errorPayload(error))
-    this.end()
+    this.#ending = true
+    this.#endSocket()
   }
 
-  /** Flushes what it can and closes the socket gracefully. */
+  /** Stops reading requests; closes the socket gracefully once every request already read is
+   * answered and its reply taken by the socket (the server cuts clients that take too long). */
   end(): void {
     if (this.#ending) return
     this.#ending = true
+    this.#endWhenAnswered()
+  }
+
+  #endWhenAnswered(): void {
+    this.flush()
+    if (this.#inFlight === 0 && this.#backlog.length === 0 && this.#out.unsent === 0) this.#endSocket()
+  }
+
+  #endSocket(): void {
+    if (this.#ended) return
+    this.#ended = true
     const bytes = this.#out.frames.take()
     if (bytes.length > 0) this.socket.end(bytes)
     else this.socket.end()
@@ -158,10 +187,15 @@ export class Session {
       return true
     }
     if (result instanceof Promise) {
+      this.#inFlight++
       result.then(
         (value) => this.#reply(id, STATUS_OK, value),
         (error) => this.#replyError(id, error),
-      ).finally(() => this.flush())
+      ).finally(() => {
+        this.#inFlight--
+        if (this.#ending) this.#endWhenAnswered()
+        else this.flush()
+      })
     } else {
       this.#reply(id, STATUS_OK, result)
     }
@@ -176,7 +210,7 @@ export class Session {
   }
 
   #reply(id: number, status: number, payload: unknown): void {
-    if (this.#ending) return
+    if (this.#ended) return
     const codec = this.#host.codec
     let packed: Packed
     try {
