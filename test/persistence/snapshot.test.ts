@@ -1,0 +1,350 @@
+import { describe, expect, test } from 'bun:test'
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { Store } from '../../src/engine/store.ts'
+import { connect, type Key } from '../../src/index.ts'
+import { encodeHeader } from '../../src/persistence/format.ts'
+import { decodeSnapshot, encodeSnapshot, readSnapshot, writeSnapshot } from '../../src/persistence/snapshot.ts'
+import { createCodec } from '../../src/protocol/codec.ts'
+import { expectCode, tempDir, waitFor } from '../contract/helpers.ts'
+import { mulberry32 } from '../contract/property.contract.ts'
+import { VALUE_CASES, kindOf } from '../contract/values.contract.ts'
+import { spawnFixture } from '../fixtures/spawn.ts'
+
+function fileImage(store: Store): Uint8Array {
+  const { header, body } = encodeSnapshot(store)
+  const file = new Uint8Array(header.length + body.length)
+  file.set(header)
+  file.set(body, header.length)
+  return file
+}
+
+/** A hand-made snapshot: a sound header (right length and checksum) over any body. */
+function craft(body: unknown, tables: number): Uint8Array {
+  const bytes = createCodec().pack(body)
+  const header = encodeHeader(tables, 0, bytes)
+  const file = new Uint8Array(header.length + bytes.length)
+  file.set(header)
+  file.set(bytes, header.length)
+  return file
+}
+
+describe('round trip through a file', () => {
+  for (const [what, make] of VALUE_CASES) {
+    test(`${what} survives close and reopen in a dict and a list`, async () => {
+      using dir = tempDir()
+      const url = `file:${dir.file('values.cdb')}`
+      {
+        await using db = await connect(url)
+        await db.createDict('d', [['k', make()]])
+        await db.createList('l', ['before', make()])
+      }
+      await using db = await connect(url)
+      const [got, listed] = [await db.dict('d').get('k', 'missing'), await db.list('l').toArray()]
+      expect([got, listed]).toEqual([make(), ['before', make()]])
+      expect([kindOf(got), kindOf(listed[1])]).toEqual([kindOf(make()), kindOf(make())])
+    })
+  }
+
+  test('keys, their types and insertion order survive, so popitem still takes the newest', async () => {
+    using dir = tempDir()
+    const url = `file:${dir.file('keys.cdb')}`
+    const keys: Key[] = ['z', '', 0, '0', -1.5, 'é', '😀', 2 ** 53 - 1, '__proto__', 'a']
+    {
+      await using db = await connect(url)
+      await db.createDict('d')
+      for (const key of keys) await db.dict('d').set(key, String(key))
+      await db.dict('d').delete('z')
+      await db.dict('d').set('z', 'again')
+    }
+    await using db = await connect(url)
+    const d = db.dict('d')
+    expect(await d.keys()).toEqual([...keys.slice(1), 'z'])
+    expect([await d.popitem(), await d.popitem()]).toEqual([['z', 'again'], ['a', 'a']])
+  })
+
+  test('every table, empty ones included, comes back with its type, size and order', async () => {
+    using dir = tempDir()
+    const url = `file:${dir.file('tables.cdb')}`
+    {
+      await using db = await connect(url)
+      await db.createList('empty list')
+      await db.createDict('empty dict')
+      await db.createDict('d', { a: 1 })
+      await db.createList('l', Array.from({ length: 10_000 }, (_, i) => i))
+    }
+    await using db = await connect(url)
+    expect(await db.tables()).toEqual([
+      { name: 'empty list', type: 'list', size: 0 },
+      { name: 'empty dict', type: 'dict', size: 0 },
+      { name: 'd', type: 'dict', size: 1 },
+      { name: 'l', type: 'list', size: 10_000 },
+    ])
+    expect((await db.list('l').toArray()).at(-1)).toBe(9999)
+  })
+
+  test('encodeSnapshot and decodeSnapshot round-trip a store and count what they wrote', () => {
+    const store = new Store()
+    store.create('d', 'dict', [[1, 'a'], ['1', new Map([[2n, new Set([1])]])]], undefined)
+    store.create('l', 'list', [null, undefined, new Date(0)], undefined)
+    const { header, body, stats } = encodeSnapshot(store)
+    expect(stats).toEqual({ tables: 2, entries: 5, bytes: header.length + body.length })
+    const tables = decodeSnapshot(fileImage(store), 'mem')
+    const loaded = new Store()
+    loaded.replaceAll(tables)
+    expect(loaded.list()).toEqual(store.list())
+    expect(loaded.apply({ table: 'd', name: 'dict.entries', args: [] }))
+      .toEqual(store.apply({ table: 'd', name: 'dict.entries', args: [] }))
+    expect(loaded.apply({ table: 'l', name: 'list.slice', args: [] })).toEqual([null, undefined, new Date(0)])
+  })
+})
+
+describe('opening a data file', () => {
+  test('a missing file opens an empty database, and close writes the file', async () => {
+    using dir = tempDir()
+    const path = dir.file('new.cdb')
+    const db = await connect(`file:${path}`)
+    expect([await db.tables(), existsSync(path)]).toEqual([[], false])
+    await db.close()
+    expect(existsSync(path)).toBe(true)
+    await using again = await connect(`file:${path}`)
+    expect(await again.tables()).toEqual([])
+  })
+
+  function soundFile(): Uint8Array {
+    const store = new Store()
+    store.create('d', 'dict', { a: 1, b: 'two' }, undefined)
+    store.create('l', 'list', [1, 2, 3], undefined)
+    return fileImage(store)
+  }
+  const damaged: [string, (sound: Uint8Array) => Uint8Array, string?][] = [
+    ['a flipped byte in the body', (f) => flip(f, f.length - 3), 'checksum'],
+    ['a flipped byte in the header checksum', (f) => flip(f, 30), 'checksum'],
+    ['a flipped byte in the header body length', (f) => flip(f, 27), 'truncated'],
+    ['a table count that disagrees with the body', (f) => flip(f, 11, 0x04), 'malformed'],
+    ['a bad magic', (f) => flip(f, 0), 'not a CyberDB snapshot'],
+    ['a newer format version', (f) => set(f, 7, 2), 'format version 2'],
+    ['an empty file', () => new Uint8Array(0), 'truncated'],
+    ['a file cut inside the header', (f) => f.slice(0, 20), 'truncated'],
+    ['a file cut right after the header', (f) => f.slice(0, 32), 'truncated'],
+    ['a file cut in the middle of the body', (f) => f.slice(0, 32 + Math.floor((f.length - 32) / 2)), 'truncated'],
+    ['a file missing its last byte', (f) => f.slice(0, -1), 'truncated'],
+    ['a file with a byte appended', (f) => new Uint8Array([...f, 0]), 'padded'],
+    ['a body that does not decode', () => {
+      const garbage = new Uint8Array([0xc1, 0xc1, 0xc1])
+      const header = encodeHeader(1, 0, garbage)
+      return new Uint8Array([...header, ...garbage])
+    }, 'does not decode'],
+    ['a body that is not a list of tables', () => craft({ d: 1 }, 1), 'malformed'],
+    ['a table entry that is not an array', () => craft(['d'], 1), 'malformed'],
+    ['a table of an unknown type', () => craft([['t', 'set', [1]]], 1), 'malformed'],
+    ['a dict with a key but no value', () => craft([['t', 'dict', ['a', 1, 'b']]], 1), 'malformed'],
+    ['a dict with an object key', () => craft([['t', 'dict', [{ k: 1 }, 1]]], 1), 'bad key'],
+  ]
+  for (const [what, damage, why] of damaged) {
+    test(`${what} fails with SNAPSHOT_CORRUPT, leaves the file untouched and the lock free`, async () => {
+      using dir = tempDir()
+      const path = dir.file('bad.cdb')
+      const bytes = damage(soundFile())
+      writeFileSync(path, bytes)
+      const error = await expectCode(connect(`file:${path}`), 'SNAPSHOT_CORRUPT')
+      expect(error.message).toContain(why!)
+      expect(error.message).toContain(path)
+      // Again: SNAPSHOT_CORRUPT, not LOCKED, so the failed open released the lock.
+      await expectCode(connect(`file:${path}`), 'SNAPSHOT_CORRUPT')
+      expect(readFileSync(path)).toEqual(Buffer.from(bytes))
+      expect(readdirSync(dir.path)).toEqual(['bad.cdb'])
+    })
+  }
+
+  test('the sound file that the damaged ones start from loads', async () => {
+    using dir = tempDir()
+    writeFileSync(dir.file('good.cdb'), soundFile())
+    await using db = await connect(`file:${dir.file('good.cdb')}`)
+    expect([await db.dict('d').toObject(), await db.list('l').toArray()]).toEqual([{ a: 1, b: 'two' }, [1, 2, 3]])
+  })
+
+  test('readSnapshot of a missing file is undefined', async () => {
+    using dir = tempDir()
+    expect(await readSnapshot(dir.file('none.cdb'))).toBeUndefined()
+  })
+
+  test('a leftover .tmp file from a crash neither breaks opening nor survives the next save', async () => {
+    using dir = tempDir()
+    const path = dir.file('data.cdb')
+    writeFileSync(path, soundFile())
+    writeFileSync(`${path}.tmp`, 'half a snapshot from a process that died')
+    await using db = await connect(`file:${path}`)
+    expect(await db.list('l').toArray()).toEqual([1, 2, 3])
+    await db.save()
+    expect(readdirSync(dir.path).toSorted()).toEqual(['data.cdb', 'data.cdb.lock'])
+  })
+})
+
+describe('saving', () => {
+  test('save writes the file now and reports its tables, entries and bytes', async () => {
+    using dir = tempDir()
+    const path = dir.file('s.cdb')
+    await using db = await connect(`file:${path}`)
+    await db.createDict('d', { a: 1, b: 2 })
+    await db.createList('l', [1])
+    const stats = await db.save()
+    expect(stats).toEqual({ tables: 2, entries: 3, bytes: statSync(path).size })
+    expect(readdirSync(dir.path).toSorted()).toEqual(['s.cdb', 's.cdb.lock'])
+    const tables = await readSnapshot(path)
+    expect([...tables!.keys()]).toEqual(['d', 'l'])
+  })
+
+  test('each of several overlapping saves includes what was written before it was called', async () => {
+    using dir = tempDir()
+    const path = dir.file('s.cdb')
+    await using db = await connect(`file:${path}`)
+    await db.createList('l')
+    const saves = []
+    for (let i = 0; i < 10; i++) {
+      await db.list('l').push(i)
+      saves.push(db.save().then(async () => (await readSnapshot(path))!.get('l')!.size))
+    }
+    const sizes = await Promise.all(saves)
+    for (const [i, size] of sizes.entries()) expect(size).toBeGreaterThanOrEqual(i + 1)
+    expect(sizes.at(-1)).toBe(10)
+  })
+
+  test('close takes a final snapshot of what was written since the last save', async () => {
+    using dir = tempDir()
+    const url = `file:${dir.file('c.cdb')}`
+    {
+      await using db = await connect(url)
+      await db.createDict('d', { saved: 1 })
+      await db.save()
+      await db.dict('d').set('after save', 2)
+    }
+    await using db = await connect(url)
+    expect(await db.dict('d').toObject()).toEqual({ saved: 1, 'after save': 2 })
+  })
+
+  test('save(path) in file mode writes a copy elsewhere and leaves the data file as it was', async () => {
+    using dir = tempDir()
+    const path = dir.file('main.cdb')
+    await using db = await connect(`file:${path}`)
+    await db.createDict('d', { a: 1 })
+    await db.save(dir.file('copy.cdb'))
+    expect(existsSync(path)).toBe(false)
+    await using copy = await connect(`file:${dir.file('copy.cdb')}`)
+    expect(await copy.dict('d').toObject()).toEqual({ a: 1 })
+  })
+
+  test('save() on memory:// fails with BAD_ARGUMENT, save(path) writes a loadable file', async () => {
+    using dir = tempDir()
+    await using db = await connect('memory://')
+    await db.createList('l', [1, 2n, { three: 3 }])
+    const error = await expectCode(db.save(), 'BAD_ARGUMENT')
+    expect(error.message).toContain('save(path)')
+    const stats = await db.save(dir.file('m.cdb'))
+    expect(stats).toEqual({ tables: 1, entries: 3, bytes: statSync(dir.file('m.cdb')).size })
+    await using loaded = await connect(`file:${dir.file('m.cdb')}`)
+    expect(await loaded.list('l').toArray()).toEqual([1, 2n, { three: 3 }])
+  })
+
+  test('save after close fails with CONNECTION_CLOSED', async () => {
+    using dir = tempDir()
+    const db = await connect(`file:${dir.file('x.cdb')}`)
+    await db.close()
+    await expectCode(db.save(), 'CONNECTION_CLOSED')
+    const memory = await connect('memory://')
+    await memory.close()
+    await expectCode(memory.save(dir.file('y.cdb')), 'CONNECTION_CLOSED')
+  })
+
+  test('writeSnapshot replaces the file atomically through a .tmp sibling it does not leave behind', async () => {
+    using dir = tempDir()
+    const path = dir.file('w.cdb')
+    const store = new Store()
+    store.create('l', 'list', [1], undefined)
+    await writeSnapshot(store, path)
+    store.apply({ table: 'l', name: 'list.push', args: [2] })
+    await writeSnapshot(store, path)
+    expect(readdirSync(dir.path)).toEqual(['w.cdb'])
+    expect((await readSnapshot(path))!.get('l')!.size).toBe(2)
+  })
+
+  test('?backup= snapshots periodically while the database is open', async () => {
+    using dir = tempDir()
+    const path = dir.file('b.cdb')
+    await using db = await connect(`file:${path}?backup=0.05`)
+    await db.createDict('d', { n: 1 })
+    const stored = async () => {
+      try {
+        return (await readSnapshot(path))?.get('d')?.size
+      } catch {
+        return undefined // a snapshot being renamed in right now: look again
+      }
+    }
+    await waitFor(async () => (await stored()) === 1, 'the first periodic snapshot')
+    await db.dict('d').set('m', 2)
+    await waitFor(async () => (await stored()) === 2, 'a later periodic snapshot with the new key')
+  })
+})
+
+describe('crash during save', () => {
+  const TRIALS = 24
+  const COUNTERS = 50 // as in save-loop-fixture.ts
+
+  test(`a process killed with SIGKILL at ${TRIALS} random moments always leaves a loadable, consistent file`, async () => {
+    using dir = tempDir()
+    const path = dir.file('crash.cdb')
+    const random = mulberry32(0xc0ffee)
+    let generation = 0 // what the file held when the last trial ended
+    for (let trial = 0; trial < TRIALS; trial++) {
+      const child = spawnFixture('save-loop-fixture.ts', [path])
+      // Kill after 0 to 4 finished saves, then after a random number of event-loop turns: the kill
+      // lands anywhere in the child's cycle of writes, encode, write .tmp, fsync and rename.
+      const saves = Math.floor(random() * 5)
+      await child.stdout.until((lines) => lines.length >= 1 + saves, `${saves} saves in trial ${trial}`)
+      for (let turns = Math.floor(random() * 40); turns > 0; turns--) await new Promise(setImmediate)
+      child.proc.kill('SIGKILL')
+      const { stdout, stderr, exitCode, signal } = await child.finish()
+
+      // The child loaded what the previous trial left, then reported consecutive saves.
+      const lines = stdout.split('\n').filter((line) => line !== '')
+      const reported = lines.length - 1
+      expect({ trial, stderr, exitCode, signal, lines }).toEqual({
+        trial, stderr: '', exitCode: null, signal: 'SIGKILL',
+        lines: [`loaded ${generation}`, ...Array.from({ length: reported }, (_, i) => `saved ${generation + i + 1}`)],
+      })
+
+      // The file loads and is one whole generation: every save the child reported, and at most
+      // the one it finished but had no time to report.
+      const lastReported = generation + reported
+      await using db = await connect(`file:${path}`)
+      // Killed before its first save ever finished: no file yet, an empty database.
+      const names = (await db.tables()).map((table) => table.name)
+      const counters = names.includes('counters') ? await db.dict('counters').toObject() : {}
+      const loaded = (counters.generation ?? 0) as number
+      expect({ trial, fresh: loaded === lastReported || loaded === lastReported + 1 }).toEqual({ trial, fresh: true })
+      const expected: Record<string, unknown> = {}
+      if (loaded > 0) {
+        for (let i = 0; i < COUNTERS; i++) expected[`k${i}`] = loaded
+        expected.payload = 'x'.repeat((loaded * 7919) % 20_000)
+        expected.generation = loaded
+      }
+      expect({ trial, counters }).toEqual({ trial, counters: expected })
+      expect({ trial, log: names.includes('log') ? await db.list('log').toArray() : [] })
+        .toEqual({ trial, log: Array.from({ length: loaded }, (_, i) => i + 1) })
+      generation = loaded
+      await db.close()
+    }
+    expect(generation).toBeGreaterThan(0)
+  })
+})
+
+function flip(file: Uint8Array, offset: number, mask = 0xff): Uint8Array {
+  const copy = file.slice()
+  copy[offset]! ^= mask
+  return copy
+}
+
+function set(file: Uint8Array, offset: number, value: number): Uint8Array {
+  const copy = file.slice()
+  copy[offset] = value
+  return copy
+}
