@@ -3,10 +3,14 @@
 
 import { afterAll, describe, expect, spyOn, test } from 'bun:test'
 import { existsSync } from 'node:fs'
+import { Database } from '../../src/client/database.ts'
+import { EmbeddedTransport } from '../../src/client/embedded.ts'
+import { Store } from '../../src/engine/store.ts'
 import { connect } from '../../src/index.ts'
+import { expectCode, tempDir } from '../contract/helpers.ts'
 import { propertyContract } from '../contract/property.contract.ts'
 import { storeContract } from '../contract/store.contract.ts'
-import { tempDir } from '../contract/helpers.ts'
+import { spawnFixture } from '../fixtures/spawn.ts'
 
 storeContract('memory', () => connect('memory://'))
 propertyContract('memory', () => connect('memory://'))
@@ -16,3 +20,95 @@ afterAll(() => dir[Symbol.dispose]())
 let files = 0
 storeContract('file', () => connect(`file:${dir.file(`contract-${++files}.cdb`)}`))
 propertyContract('file', () => connect(`file:${dir.file(`property-${++files}.cdb`)}`))
+
+describe('embedded only', () => {
+  class Point {
+    constructor(readonly x: number, readonly y: number) {}
+  }
+
+  test('a class instance is stored as a plain object of its own fields', async () => {
+    await using db = await connect('memory://')
+    await db.createDict('d')
+    await db.dict('d').set('p', new Point(1, 2))
+    const got = await db.dict('d').get('p')
+    expect([got, Object.getPrototypeOf(got) === Object.prototype]).toEqual([{ x: 1, y: 2 }, true])
+  })
+
+  test('a bad call rejects its promise and never throws synchronously', async () => {
+    await using db = await connect('memory://')
+    await db.createDict('d')
+    let pending: Promise<unknown> | undefined
+    expect(() => {
+      pending = db.dict('d').set('k', (() => 1) as never)
+    }).not.toThrow()
+    await expectCode(pending!, 'BAD_ARGUMENT')
+  })
+
+  test('operations take effect in call order, even when not awaited one by one', async () => {
+    await using db = await connect('memory://')
+    await db.createList('l')
+    const l = db.list<number>('l')
+    const lengths = await Promise.all([l.push(1), l.push(2), l.pop(), l.push(3)])
+    expect([lengths, await l.toArray()]).toEqual([[1, 2, 2, 2], [1, 3]])
+  })
+
+  test('handles do no work until used: a handle on a missing table is made without error', async () => {
+    await using db = await connect('memory://')
+    const handle = db.dict('not yet')
+    expect(handle.name).toBe('not yet')
+    await db.createDict('not yet', { a: 1 })
+    expect(await handle.get('a')).toBe(1)
+  })
+
+  test('a Database over a given Store sees and changes that store', async () => {
+    const store = new Store()
+    store.create('t', 'list', [1], undefined)
+    await using db = new Database(EmbeddedTransport.memory(store))
+    await db.list('t').push(2)
+    expect(store.apply({ table: 't', name: 'list.slice', args: [] })).toEqual([1, 2])
+  })
+
+  test('leaving a for await early closes the engine cursor; finishing one needs no close', async () => {
+    const store = new Store()
+    const closeCursor = spyOn(store, 'closeCursor')
+    await using db = new Database(EmbeddedTransport.memory(store))
+    await db.createList('l', Array.from({ length: 1500 }, (_, i) => i))
+    for await (const value of db.list('l')) if (value === 10) break
+    expect(closeCursor).toHaveBeenCalledTimes(1)
+    const cursor = closeCursor.mock.calls[0]![0]
+    expect(closeCursor.mock.results[0]).toEqual({ type: 'return', value: true })
+    await expectCode(() => store.apply({ table: 'l', name: 'list.scan', args: [cursor, 1] }), 'BAD_ARGUMENT')
+    let n = 0
+    for await (const _ of db.list('l')) n++
+    expect([n, closeCursor.mock.calls.length]).toEqual([1500, 1])
+  })
+
+  test('closing the database also stops its proxies, with CONNECTION_CLOSED', async () => {
+    const db = await connect('memory://')
+    await db.createDict('d')
+    const proxy = await db.proxy()
+    await db.close()
+    await expectCode(proxy.dict('d').get('a'), 'CONNECTION_CLOSED')
+    await proxy.close()
+    await proxy.close()
+  })
+
+  test('close of a file database releases its lock; isClosed follows', async () => {
+    using dir = tempDir()
+    const path = dir.file('x.cdb')
+    const db = await connect(`file:${path}`)
+    expect([db.isClosed, existsSync(`${path}.lock`)]).toEqual([false, true])
+    await db.close()
+    expect([db.isClosed, existsSync(`${path}.lock`), existsSync(path)]).toEqual([true, false, true])
+  })
+
+  test('a script that ends without close() still saves its file on the way out', async () => {
+    using dir = tempDir()
+    const path = dir.file('forgot.cdb')
+    expect(await spawnFixture('forget-close-fixture.ts', [path]).finish())
+      .toEqual({ stdout: 'wrote\n', stderr: '', exitCode: 0, signal: null })
+    expect(existsSync(`${path}.lock`)).toBe(false)
+    await using db = await connect(`file:${path}`)
+    expect(await db.dict('unsaved').toObject()).toEqual({ written: 'without close' })
+  })
+})
