@@ -206,16 +206,14 @@ export class Server implements AsyncDisposable, SessionHost {
   }
 
   #open(socket: Socket<Session>): void {
-    const session = new Session(socket, this)
+    // A refused connection gets the error frame instead of the hello, as the protocol says.
+    const refusal = this.#closing ? new CyberError('CONNECTION_CLOSED', 'the server is shutting down')
+      : this.#sessions.size >= this.#maxConnections
+        ? new CyberError('NOT_ALLOWED', `the server is at its limit of ${this.#maxConnections} connections`)
+        : undefined
+    const session = new Session(socket, this, refusal)
     socket.data = session
-    if (this.#closing) {
-      session.fail(new CyberError('CONNECTION_CLOSED', 'the server is shutting down'))
-      return
-    }
-    if (this.#sessions.size >= this.#maxConnections) {
-      session.fail(new CyberError('NOT_ALLOWED', `the server is at its limit of ${this.#maxConnections} connections`))
-      return
-    }
+    if (refusal) return
     this.#sessions.add(session)
     this.log(`open: ${socket.remoteAddress} (${this.#sessions.size} open)`)
   }

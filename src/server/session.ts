@@ -48,7 +48,8 @@ export class Session {
   // requests can ask for gigabytes of replies, so they wait here, unread, until the client drains.
   #backlog: Uint8Array[] = []
 
-  constructor(socket: Socket<Session>, host: SessionHost) {
+  /** Sends the hello; or, given a `refusal`, only that error frame (no hello), then closes. */
+  constructor(socket: Socket<Session>, host: SessionHost, refusal?: CyberError) {
     this.socket = socket
     this.#host = host
     this.#reader = new FrameReader(host.maxFrameBytes)
@@ -56,6 +57,10 @@ export class Session {
     const nonce = crypto.getRandomValues(new Uint8Array(32))
     this.#proof = authProof(host.password, nonce)
     socket.setNoDelay(true)
+    if (refusal) {
+      this.fail(refusal)
+      return
+    }
     if (host.idleTimeout > 0) socket.timeout(host.idleTimeout)
     this.#out.frames.write(encodeHello({ version: PROTOCOL_VERSION, flags: 0, maxFrameBytes: host.maxFrameBytes, nonce }))
     this.flush()
