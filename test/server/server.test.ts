@@ -1,0 +1,298 @@
+// The Server as a whole: listening, the connection limit, closing (in-flight replies, the final
+// snapshot, a bounded wait), loading and saving snapshots, periodic backups, and signals.
+
+import { describe, expect, test } from 'bun:test'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { Server, connect, type ListenOptions } from '../../src/index.ts'
+import { RawClient } from '../fixtures/wire.ts'
+import { spawnFixture } from '../fixtures/spawn.ts'
+import { expectCode, tempDir, waitFor } from '../contract/helpers.ts'
+
+const PASSWORD = 'server-test'
+
+async function listen(server: Server, options: ListenOptions = {}): Promise<number> {
+  const { port } = await server.listen({ host: '127.0.0.1', port: 0, password: PASSWORD, ...options })
+  return port
+}
+
+const url = (port: number, params = '') => `cyberdb://:${PASSWORD}@127.0.0.1:${port}${params}`
+
+/** The tables of a snapshot file as plain data, read by a fresh server. */
+async function snapshotContent(path: string): Promise<Record<string, unknown>> {
+  const reader = new Server()
+  await reader.load(path)
+  const content: Record<string, unknown> = {}
+  for (const { name, type } of reader.store.list()) {
+    content[name] = reader.store.apply({ table: name, name: type === 'dict' ? 'dict.entries' : 'list.slice', args: [] })
+  }
+  return content
+}
+
+describe('listen', () => {
+  test('listen with port 0 resolves the bound port, and clients reach the server there', async () => {
+    await using server = new Server()
+    const address = await server.listen({ host: '127.0.0.1', port: 0, password: PASSWORD })
+    expect(address.host).toBe('127.0.0.1')
+    expect(address.port).toBeGreaterThan(0)
+    expect(server.address).toEqual(address)
+    await using db = await connect(url(address.port))
+    await db.createDict('here', { a: 1 })
+    expect(server.store.tables.has('here')).toBe(true)
+    expect(server.connections).toBe(1)
+  })
+
+  test('listening twice fails with BAD_ARGUMENT', async () => {
+    await using server = new Server()
+    await listen(server)
+    await expectCode(listen(server), 'BAD_ARGUMENT')
+  })
+})
+
+describe('maxConnections', () => {
+  test('the connection past the limit gets a NOT_ALLOWED error frame instead of a hello, then closes', async () => {
+    await using server = new Server()
+    const port = await listen(server, { maxConnections: 1 })
+    await using first = await RawClient.connect(port)
+    expect(await first.handshake(PASSWORD)).toEqual([0, 0, null])
+    await using second = await RawClient.connect(port)
+    const refusal = (await second.nextMessage()) as [number, number, [string, string]]
+    expect([refusal[0], refusal[1], refusal[2][0]]).toEqual([0, 1, 'NOT_ALLOWED'])
+    await second.closed
+    expect(server.connections).toBe(1)
+  })
+
+  test('connect() past the limit rejects with NOT_ALLOWED, and succeeds once a connection is gone', async () => {
+    await using server = new Server()
+    const port = await listen(server, { maxConnections: 2 })
+    const first = await connect(url(port, '?pool=1'))
+    await using second = await connect(url(port, '?pool=1'))
+    await expectCode(connect(url(port)), 'NOT_ALLOWED')
+    await first.close()
+    await waitFor(() => server.connections === 1, 'the server to see the first client leave')
+    await using third = await connect(url(port))
+    expect(await third.tables()).toEqual([])
+    expect(await second.tables()).toEqual([])
+  })
+})
+
+describe('close', () => {
+  test('close stops accepting: existing clients are closed and new connects fail with CONNECTION_CLOSED', async () => {
+    const server = new Server()
+    const port = await listen(server)
+    await using db = await connect(url(port, '?connectTimeout=2'))
+    await db.createList('l', [1])
+    await server.close()
+    expect(server.connections).toBe(0)
+    expect(server.address).toBeUndefined()
+    await expectCode(db.list('l').length(), 'CONNECTION_CLOSED')
+    await expectCode(connect(url(port)), 'CONNECTION_CLOSED')
+  })
+
+  test('close twice resolves both times', async () => {
+    const server = new Server()
+    await listen(server)
+    await Promise.all([server.close(), server.close()])
+    await server.close()
+    expect(server.connections).toBe(0)
+  })
+
+  test('close sends the replies a slow reader has not taken yet before ending its socket', async () => {
+    const server = new Server()
+    const port = await listen(server)
+    const items = Array.from({ length: 1000 }, (_, i) => `${i}:${'z'.repeat(1000)}`)
+    server.store.apply({ table: 'big', name: 'db.create', args: ['list', items] })
+    await using client = await RawClient.connect(port)
+    await client.handshake(PASSWORD)
+    client.pause()
+    const REQUESTS = 30 // ~30 MB of replies: far more than the socket buffers hold
+    for (let id = 1; id <= REQUESTS; id++) client.sendMessage([id, 'list.slice', 'big', []])
+    // A request on another connection is answered after the flood has been read.
+    {
+      await using db = await connect(url(port))
+      await db.tables()
+    }
+    const closing = server.close()
+    client.resume()
+    for (let id = 1; id <= REQUESTS; id++) {
+      const [replyId, status, list] = (await client.nextMessage()) as [number, number, string[]]
+      expect({ replyId, status, last: list.at(-1) }).toEqual({ replyId: id, status: 0, last: items.at(-1) })
+    }
+    expect(await client.nextFrame()).toBeUndefined()
+    await closing
+  })
+
+  test('close answers a server.save that is still running when it is called', async () => {
+    using dir = tempDir()
+    const server = new Server()
+    await server.setBackup(dir.file('inflight.cdb'), 3600)
+    const port = await listen(server)
+    server.store.apply({ table: 'd', name: 'db.create', args: ['dict', { k: 'v' }] })
+    // Close as soon as the save has started, so its reply is still being computed.
+    const execute = server.execute.bind(server)
+    let closing: Promise<unknown> | undefined
+    server.execute = (name, table, args) => {
+      if (name === 'server.save') queueMicrotask(() => (closing = server.close()))
+      return execute(name, table, args)
+    }
+    await using client = await RawClient.connect(port)
+    await client.handshake(PASSWORD)
+    client.sendMessage([1, 'server.save', '', []])
+    const [id, status, stats] = (await client.nextMessage()) as [number, number, { tables: number }]
+    expect({ id, status, tables: stats.tables }).toEqual({ id: 1, status: 0, tables: 1 })
+    expect(await client.nextFrame()).toBeUndefined()
+    await closing
+  })
+
+  test('close cuts a client that never takes its replies, after a bounded wait', async () => {
+    const server = new Server()
+    const port = await listen(server)
+    server.store.apply({ table: 'big', name: 'db.create', args: ['list', Array.from({ length: 1000 }, () => 'q'.repeat(1000))] })
+    await using client = await RawClient.connect(port)
+    await client.handshake(PASSWORD)
+    client.pause()
+    for (let id = 1; id <= 30; id++) client.sendMessage([id, 'list.slice', 'big', []])
+    {
+      await using db = await connect(url(port))
+      await db.tables()
+    }
+    const started = performance.now()
+    await server.close()
+    expect(performance.now() - started).toBeLessThan(10_000)
+    expect(server.connections).toBe(0)
+  })
+
+  test('close takes a final snapshot when a backup file is set', async () => {
+    using dir = tempDir()
+    const path = dir.file('final.cdb')
+    const server = new Server()
+    await server.setBackup(path, 3600)
+    const port = await listen(server)
+    {
+      await using db = await connect(url(port))
+      await db.createDict('users', { ada: 1 })
+      await db.createList('jobs', ['a', 'b'])
+    }
+    await server.close()
+    expect(await snapshotContent(path)).toEqual({ users: [['ada', 1]], jobs: ['a', 'b'] })
+  })
+})
+
+describe('load and save', () => {
+  test('load of a missing file leaves an empty database', async () => {
+    using dir = tempDir()
+    await using server = new Server()
+    expect(await server.load(dir.file('missing.cdb'))).toEqual({ tables: 0, entries: 0, bytes: 0 })
+    expect(server.store.list()).toEqual([])
+  })
+
+  test('save(path) writes a snapshot that load() reads back', async () => {
+    using dir = tempDir()
+    const path = dir.file('saved.cdb')
+    await using server = new Server()
+    server.store.apply({ table: 'd', name: 'db.create', args: ['dict', { a: 1, b: [2n, new Date(3)] }] })
+    const stats = await server.save(path)
+    expect({ tables: stats.tables, entries: stats.entries }).toEqual({ tables: 1, entries: 2 })
+    await using reader = new Server()
+    expect((await reader.load(path)).entries).toBe(2)
+    expect(reader.store.apply({ table: 'd', name: 'dict.entries', args: [] })).toEqual([['a', 1], ['b', [2n, new Date(3)]]])
+  })
+
+  test('save() without a backup file fails with BAD_ARGUMENT', async () => {
+    await using server = new Server()
+    await expectCode(server.save(), 'BAD_ARGUMENT')
+  })
+
+  const corruptions: [string, (good: Uint8Array) => Uint8Array][] = [
+    ['bytes that are not a snapshot', () => new TextEncoder().encode('definitely not a snapshot file')],
+    ['a truncated snapshot', (good) => good.subarray(0, good.length - 3)],
+    ['a snapshot with one body byte flipped', (good) => {
+      const bad = good.slice()
+      bad[bad.length - 2] = bad[bad.length - 2]! ^ 0xff
+      return bad
+    }],
+    ['an empty file', () => new Uint8Array(0)],
+  ]
+  for (const [what, corrupt] of corruptions) {
+    test(`load of ${what} fails with SNAPSHOT_CORRUPT and changes neither memory nor the file`, async () => {
+      using dir = tempDir()
+      const path = dir.file('corrupt.cdb')
+      {
+        await using writer = new Server()
+        writer.store.apply({ table: 'old', name: 'db.create', args: ['list', [1, 2, 3]] })
+        await writer.save(path)
+      }
+      const bytes = corrupt(readFileSync(path))
+      writeFileSync(path, bytes)
+      await using server = new Server()
+      server.store.apply({ table: 'mine', name: 'db.create', args: ['dict', { keep: true }] })
+      await expectCode(server.load(path), 'SNAPSHOT_CORRUPT')
+      expect(server.store.list()).toEqual([{ name: 'mine', type: 'dict', size: 1 }])
+      expect(new Uint8Array(readFileSync(path))).toEqual(new Uint8Array(bytes))
+    })
+  }
+
+  test('setBackup snapshots periodically', async () => {
+    using dir = tempDir()
+    const path = dir.file('periodic.cdb')
+    await using server = new Server()
+    await server.setBackup(path, 0.05)
+    server.store.apply({ table: 'n', name: 'db.create', args: ['dict', { step: 1 }] })
+    const stepInFile = async () => (await snapshotContent(path).catch(() => ({}) as Record<string, unknown>)).n
+    await waitFor(async () => Bun.file(path).size > 0 && (await stepInFile()) !== undefined, 'a first backup')
+    expect(await stepInFile()).toEqual([['step', 1]])
+    // A later write reaches the file on a later tick, with no save() call.
+    server.store.apply({ table: 'n', name: 'dict.set', args: ['step', 2] })
+    await waitFor(async () => JSON.stringify(await stepInFile()) === '[["step",2]]', 'a second backup')
+  })
+
+  const badIntervals = [0, -1, NaN]
+  for (const seconds of badIntervals) {
+    test(`setBackup with an interval of ${seconds} seconds fails with BAD_ARGUMENT`, async () => {
+      using dir = tempDir()
+      await using server = new Server()
+      await expectCode(server.setBackup(dir.file('x.cdb'), seconds), 'BAD_ARGUMENT')
+    })
+  }
+
+  test('a remote db.save() makes the server write its backup file', async () => {
+    using dir = tempDir()
+    const path = dir.file('remote.cdb')
+    await using server = new Server()
+    await server.setBackup(path, 3600)
+    await using db = await connect(url(await listen(server)))
+    await db.createList('saved', ['remotely'])
+    const stats = await db.save()
+    expect({ tables: stats.tables, entries: stats.entries }).toEqual({ tables: 1, entries: 1 })
+    expect(await snapshotContent(path)).toEqual({ saved: ['remotely'] })
+  })
+})
+
+describe('signals', () => {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    test(`a server with a backup file exits 0 on ${signal} after writing its final snapshot`, async () => {
+      using dir = tempDir()
+      const path = dir.file('signal.cdb')
+      const child = spawnFixture('server-signal-fixture.ts', [path, PASSWORD])
+      await child.stdout.until((lines) => lines.some((line) => line.startsWith('listening ')), 'the server to listen')
+      const port = Number(child.stdout.lines()[0]!.split(' ')[1])
+      {
+        await using db = await connect(url(port))
+        await db.createDict('written', { before: signal })
+        await db.createList('numbers', [1, 2, 3])
+      }
+      child.proc.kill(signal)
+      expect(await child.finish()).toEqual({
+        stdout: [
+          `listening ${port}`,
+          `cyberdb: ${signal}: saving to ${path} and shutting down`,
+          'cyberdb: stopped; saved 2 tables, 4 entries',
+          '',
+        ].join('\n'),
+        stderr: '',
+        exitCode: 0,
+        signal: null,
+      })
+      expect(await snapshotContent(path)).toEqual({ written: [['before', signal]], numbers: [1, 2, 3] })
+    })
+  }
+})
