@@ -79,15 +79,46 @@ function cloneObject(value: object, depth: number): unknown {
   return clonePlain(value, next)
 }
 
+// An object key "__proto__" is stored as "__proto_": msgpackr renames it so on every decode, to
+// guard against prototype pollution, so the wire and snapshots could not keep it anyway. The
+// embedded copier does the same, so both modes store the same data.
+export const PROTO_KEY_STORED_AS = '__proto_'
+
 function clonePlain(value: object, depth: number): Record<string, unknown> {
   const copy: Record<string, unknown> = {}
   for (const key of Object.keys(value)) {
-    setOwn(copy, key, cloneAny((value as Record<string, unknown>)[key], depth))
+    const v = cloneAny((value as Record<string, unknown>)[key], depth)
+    copy[key === '__proto__' ? PROTO_KEY_STORED_AS : key] = v
   }
   return copy
 }
 
-/** Assigns a property, keeping a `__proto__` key as plain data rather than a prototype change. */
+/**
+ * Refuses a value nested deeper than MAX_VALUE_DEPTH, counting levels as cloneValue does. The
+ * server checks what it decodes with this: its values need no copy, but the same limit.
+ */
+export function checkDepth(value: unknown, depth = 0): void {
+  if (typeof value !== 'object' || value === null) return
+  if (depth >= MAX_VALUE_DEPTH) {
+    throw badArgument(`a value may nest at most ${MAX_VALUE_DEPTH} levels (or it refers to itself)`)
+  }
+  const next = depth + 1
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) checkDepth(value[i], next)
+  } else if (value instanceof Map) {
+    for (const [k, v] of value) {
+      checkDepth(k, next)
+      checkDepth(v, next)
+    }
+  } else if (value instanceof Set) {
+    for (const v of value) checkDepth(v, next)
+  } else if (!ArrayBuffer.isView(value) && !(value instanceof Date)) {
+    for (const key of Object.keys(value)) checkDepth((value as Record<string, unknown>)[key], next)
+  }
+}
+
+/** Assigns a property, keeping a `__proto__` key as plain data rather than a prototype change
+ * (toObject: a dict key "__proto__" is data like any other key). */
 export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
   if (key === '__proto__') {
     Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })

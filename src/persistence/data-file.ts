@@ -7,6 +7,8 @@ import type { Store } from '../engine/store.ts'
 import { FileLock } from './lock.ts'
 import { readSnapshot, writeSnapshot, type SnapshotStats } from './snapshot.ts'
 
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 export class Snapshotter {
   readonly store: Store
   #saving: Promise<unknown> = Promise.resolve()
@@ -58,9 +60,11 @@ export class DataFile extends Snapshotter {
   /** Snapshots every `seconds` from now on. The timer does not keep the process alive. */
   setBackup(seconds: number): void {
     clearInterval(this.#timer)
+    // setInterval turns a delay past 2^31-1 ms (~24.8 days) into 1 ms: clamp instead.
+    const intervalMs = Math.min(seconds * 1000, MAX_TIMER_MS)
     this.#timer = setInterval(() => {
       this.save().catch((error) => console.error(`cyberdb: backup of ${this.path} failed:`, error))
-    }, seconds * 1000)
+    }, intervalMs)
     this.#timer.unref()
   }
 

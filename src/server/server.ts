@@ -4,6 +4,7 @@
 import type { Socket, TCPSocketListener } from 'bun'
 import { CyberError, badArgument } from '../errors.ts'
 import { Store } from '../engine/store.ts'
+import { checkDepth } from '../engine/values.ts'
 import { createCodec } from '../protocol/codec.ts'
 import { MAX_FRAME_BYTES } from '../protocol/frame.ts'
 import { DataFile, Snapshotter } from '../persistence/data-file.ts'
@@ -188,6 +189,7 @@ export class Server implements AsyncDisposable, SessionHost {
 
   execute(name: string, table: string, args: unknown[]): unknown {
     if (name === 'server.save') return this.save().then(({ tables, entries, bytes }) => ({ tables, entries, bytes }))
+    for (let i = 0; i < args.length; i++) checkDepth(args[i])
     return this.store.apply({ table, name, args })
   }
 

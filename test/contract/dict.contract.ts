@@ -278,15 +278,26 @@ export function dictContract(open: Open): void {
         expect([await d.get(1.5), await d.get('1.5')]).toEqual([1.5, undefined])
       })
 
-      test('a "__proto__" key is plain data and pollutes nothing', async () => {
+      test('a "__proto__" dict key is plain data and pollutes nothing', async () => {
         await using db = await open()
         const d = await newDict(db)
         await d.set('__proto__', { polluted: true })
-        await d.update(JSON.parse('{"__proto__": {"polluted": 2}, "constructor": 1}'))
+        await d.set('constructor', 1)
         const object = await d.toObject()
         expect(Object.getPrototypeOf(object)).toBe(Object.prototype)
         expect(Object.keys(object)).toEqual(['__proto__', 'constructor'])
-        expect(Object.getOwnPropertyDescriptor(object, '__proto__')?.value).toEqual({ polluted: 2 })
+        expect(Object.getOwnPropertyDescriptor(object, '__proto__')?.value).toEqual({ polluted: true })
+        expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+      })
+
+      test('an object key "__proto__" is stored as "__proto_" in every mode', async () => {
+        await using db = await open()
+        const d = await newDict(db)
+        await d.update(JSON.parse('{"__proto__": {"polluted": 2}, "constructor": 1}'))
+        await d.set('value', JSON.parse('{"__proto__": {"polluted": 3}, "a": 1}'))
+        expect(await d.entries()).toEqual([
+          ['__proto_', { polluted: 2 }], ['constructor', 1], ['value', { __proto_: { polluted: 3 }, a: 1 }],
+        ])
         expect(({} as Record<string, unknown>).polluted).toBeUndefined()
       })
     })

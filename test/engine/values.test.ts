@@ -104,12 +104,12 @@ describe('cloneValue', () => {
     expect(copy).toEqual({ a: { n: 2 }, b: { n: 1 } })
   })
 
-  test('keeps a "__proto__" key as data and never changes a prototype', () => {
+  test('stores a "__proto__" key as "__proto_", as the wire does, and never changes a prototype', () => {
     const hostile = JSON.parse('{"__proto__": {"polluted": true}, "nested": {"__proto__": {"polluted": 1}}}')
     const copy = cloneValue(hostile) as Record<string, unknown>
     expect(Object.getPrototypeOf(copy)).toBe(Object.prototype)
-    expect(Object.keys(copy)).toEqual(['__proto__', 'nested'])
-    expect(Object.getOwnPropertyDescriptor(copy, '__proto__')?.value).toEqual({ polluted: true })
+    expect(Object.keys(copy)).toEqual(['__proto_', 'nested'])
+    expect(copy).toEqual({ __proto_: { polluted: true }, nested: { __proto_: { polluted: 1 } } })
     expect(Object.getPrototypeOf(copy.nested)).toBe(Object.prototype)
     expect((copy as { polluted?: unknown }).polluted).toBeUndefined()
     expect(({} as { polluted?: unknown }).polluted).toBeUndefined()
