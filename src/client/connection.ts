@@ -163,8 +163,14 @@ export class Connection {
     try {
       this.#reader.pushRanges(chunk, this.#onFrame)
     } catch (error) {
+      let reason = error instanceof CyberError ? error : new CyberError('PROTOCOL', String(error))
+      // Before the hello, a huge length prefix is an HTTP or SSH banner read as one: the peer is
+      // no CyberDB server, which is what the caller needs to hear.
+      if (this.#state === 'hello' && reason.code === 'FRAME_TOO_LARGE') {
+        reason = new CyberError('PROTOCOL', 'the peer is not a CyberDB server', { cause: reason })
+      }
       // Record the reason first: terminate() runs the close handler at once.
-      this.#closed(error instanceof CyberError ? error : new CyberError('PROTOCOL', String(error)))
+      this.#closed(reason)
       this.#socket.terminate()
     }
   }
