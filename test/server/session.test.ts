@@ -46,6 +46,13 @@ describe('authentication', () => {
     await client.closed
   })
 
+  test('connect() is refused with AUTH_FAILED for a wrong password', async () => {
+    await using server = new Server()
+    const port = await listen(server)
+    await expectCode(connect(`cyberdb://:wrong@127.0.0.1:${port}`), 'AUTH_FAILED')
+    await expectStillServing(port)
+  })
+
   const beforeProof: [string, Uint8Array][] = [
     ['a msgpack request', codec.pack([1, 'db.create', 'sneaky', ['dict', { a: 1 }]])],
     ['a 32-byte msgpack request', (() => {
@@ -245,12 +252,5 @@ describe('timeouts and backpressure', () => {
     // And it is read from again once drained.
     flooder.sendMessage([REQUESTS + 1, 'list.length', 'big', []])
     expect(await flooder.nextMessage()).toEqual([REQUESTS + 1, 0, ITEMS])
-  })
-
-  test('connect() is refused with AUTH_FAILED for a wrong password', async () => {
-    await using server = new Server()
-    const port = await listen(server)
-    await expectCode(connect(`cyberdb://:wrong@127.0.0.1:${port}`), 'AUTH_FAILED')
-    await expectStillServing(port)
   })
 })
