@@ -8,6 +8,6 @@ const password = process.env.CYBERDB_PASSWORD ?? 'hWjYvVdqRC'
 
 const server = new Server()
 await server.load(file)
-await server.setBackup(file, 300) // every 300 s, and on SIGINT / SIGTERM
+server.setBackup(file, 300) // every 300 s, and on SIGINT / SIGTERM
 const address = await server.listen({ host: '127.0.0.1', port, password })
 console.log(`serve: listening on ${address.host}:${address.port}`)

@@ -79,7 +79,7 @@ async function serve(argv: string[]): Promise<number> {
   const started = performance.now()
   const loaded = await server.load(values.data)
   const loadMs = performance.now() - started
-  await server.setBackup(values.data, number('--backup', values.backup, { min: 0, exclusive: true }))
+  server.setBackup(values.data, number('--backup', values.backup, { min: 0, exclusive: true }))
   const { host, port } = await server.listen({
     host: values.host,
     port: number('--port', values.port, { min: 0, integer: true }),

@@ -19,6 +19,9 @@ export interface ConnectionOptions {
   connectTimeoutMs: number
 }
 
+// How long close() waits for replies still in flight.
+const CLOSE_WAIT_MS = 2000
+
 interface Pending {
   resolve(value: unknown): void
   reject(error: CyberError): void
@@ -139,12 +142,18 @@ export class Connection {
     })
   }
 
-  /** Waits for the replies in flight, then closes. */
+  /** Waits for the replies in flight (at most CLOSE_WAIT_MS: a hung server cannot hold close()
+   * forever; what is still unanswered then fails with CONNECTION_CLOSED), then closes. */
   async close(): Promise<void> {
     if (this.#state === 'closed') return
-    if (this.#pending.size > 0) await new Promise<void>((resolve) => (this.#onIdle = resolve))
-    this.#socket.end()
+    if (this.#pending.size > 0) {
+      await new Promise<void>((resolve) => {
+        this.#onIdle = resolve
+        setTimeout(resolve, CLOSE_WAIT_MS).unref()
+      })
+    }
     this.#closed(new CyberError('CONNECTION_CLOSED', 'the connection was closed by the client'))
+    this.#socket.end()
   }
 
   #flush = (): void => {

@@ -36,7 +36,7 @@ export class EmbeddedTransport implements Transport {
   /** Opens a data file: takes its lock, loads it (missing: empty), starts periodic snapshots. */
   static async file(options: FileOptions): Promise<EmbeddedTransport> {
     const store = new Store()
-    const file = await DataFile.open(store, options.path, { load: true, backup: options.backup })
+    const file = await DataFile.open(store, options.path, { backup: options.backup })
     const transport = new EmbeddedTransport(store, file)
     openFiles.add(transport)
     return transport

@@ -35,20 +35,22 @@ export class DataFile extends Snapshotter {
     this.#lock = lock
   }
 
-  /** Takes the file's lock and, when `load`, replaces the store's tables with the file's
-   * (a missing file leaves the store as it is). Throws LOCKED or SNAPSHOT_CORRUPT. */
-  static async open(store: Store, path: string, options: { load: boolean; backup?: number }): Promise<DataFile> {
-    const lock = FileLock.acquire(path)
+  /** Takes the file's lock (LOCKED when another process holds it), without reading the file. */
+  static lock(store: Store, path: string): DataFile {
+    return new DataFile(store, path, FileLock.acquire(path))
+  }
+
+  /** Takes the file's lock and replaces the store's tables with the file's (a missing file leaves
+   * the store as it is). Throws LOCKED or SNAPSHOT_CORRUPT, holding no lock then. */
+  static async open(store: Store, path: string, options: { backup?: number } = {}): Promise<DataFile> {
+    const file = DataFile.lock(store, path)
     try {
-      if (options.load) {
-        const tables = await readSnapshot(path)
-        if (tables) store.replaceAll(tables)
-      }
+      const tables = await readSnapshot(path)
+      if (tables) store.replaceAll(tables)
     } catch (error) {
-      lock.release()
+      file.#release()
       throw error
     }
-    const file = new DataFile(store, path, lock)
     if (options.backup !== undefined) file.setBackup(options.backup)
     return file
   }
@@ -74,8 +76,12 @@ export class DataFile extends Snapshotter {
     try {
       return await this.save()
     } finally {
-      this.#lock?.release()
-      this.#lock = undefined
+      this.#release()
     }
+  }
+
+  #release(): void {
+    this.#lock?.release()
+    this.#lock = undefined
   }
 }

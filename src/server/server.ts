@@ -84,8 +84,9 @@ export class Server implements AsyncDisposable, SessionHost {
     return { tables: this.store.tables.size, entries, bytes: tables ? Bun.file(path).size : 0 }
   }
 
-  /** Snapshots to `path` every `seconds`, and on close, SIGINT and SIGTERM. Takes the file's lock. */
-  async setBackup(path: string, seconds: number): Promise<void> {
+  /** Snapshots to `path` every `seconds`, and on close, SIGINT and SIGTERM. Takes the file's lock
+   * (LOCKED when another process holds it). A previous backup file gets its final snapshot. */
+  setBackup(path: string, seconds: number): void {
     if (!(seconds > 0)) throw badArgument(`a backup interval is a positive number of seconds, not ${seconds}`)
     const current = this.#snapshotter
     if (current instanceof DataFile && current.path === path) {
@@ -93,8 +94,12 @@ export class Server implements AsyncDisposable, SessionHost {
       return
     }
     if (!this.#ownsSnapshotter) throw badArgument('this server saves through its embedded database')
-    if (current instanceof DataFile) await current.close()
-    this.#snapshotter = await DataFile.open(this.store, path, { load: false, backup: seconds })
+    const next = DataFile.lock(this.store, path)
+    next.setBackup(seconds)
+    this.#snapshotter = next
+    if (current instanceof DataFile) {
+      current.close().catch((error) => console.error(`cyberdb: final snapshot of ${current.path} failed:`, error))
+    }
     this.#watchSignals()
   }
 

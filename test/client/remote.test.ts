@@ -205,6 +205,17 @@ describe('the connection pool', () => {
     expect(await db.tables()).toEqual(['answered'] as never)
   })
 
+  test('close() waits a bounded time for a server that never answers, then fails what is in flight', async () => {
+    await using fake = fakeServer(PASSWORD, () => {}) // reads requests, answers none
+    const db = await connect(`cyberdb://:${PASSWORD}@127.0.0.1:${fake.port}`)
+    const hanging = db.tables()
+    await Promise.resolve() // let the request leave
+    const started = performance.now()
+    await db.close()
+    expect(performance.now() - started).toBeLessThan(5000)
+    await expectCode(hanging, 'CONNECTION_CLOSED')
+  })
+
   test('a server that closes before answering fails the request with CONNECTION_CLOSED', async () => {
     await using fake = fakeServer(PASSWORD, (socket) => socket.end())
     await using db = await connect(`cyberdb://:${PASSWORD}@127.0.0.1:${fake.port}`)
@@ -301,7 +312,7 @@ describe('saving', () => {
     using dir = tempDir()
     const path = dir.file('remote-save.cdb')
     await using backed = new Server()
-    await backed.setBackup(path, 3600)
+    backed.setBackup(path, 3600)
     const address = await backed.listen({ host: '127.0.0.1', port: 0, password: PASSWORD })
     await using db = await connect(`cyberdb://:${PASSWORD}@127.0.0.1:${address.port}`)
     await db.createDict('saved', { a: 1, b: 2 })

@@ -124,7 +124,7 @@ describe('close', () => {
   test('close answers a server.save that is still running when it is called', async () => {
     using dir = tempDir()
     const server = new Server()
-    await server.setBackup(dir.file('inflight.cdb'), 3600)
+    server.setBackup(dir.file('inflight.cdb'), 3600)
     const port = await listen(server)
     server.store.apply({ table: 'd', name: 'db.create', args: ['dict', { k: 'v' }] })
     // Close as soon as the save has started, so its reply is still being computed.
@@ -165,7 +165,7 @@ describe('close', () => {
     using dir = tempDir()
     const path = dir.file('final.cdb')
     const server = new Server()
-    await server.setBackup(path, 3600)
+    server.setBackup(path, 3600)
     const port = await listen(server)
     {
       await using db = await connect(url(port))
@@ -235,7 +235,7 @@ describe('load and save', () => {
     using dir = tempDir()
     const path = dir.file('periodic.cdb')
     await using server = new Server()
-    await server.setBackup(path, 0.05)
+    server.setBackup(path, 0.05)
     server.store.apply({ table: 'n', name: 'db.create', args: ['dict', { step: 1 }] })
     const stepInFile = async () => (await snapshotContent(path).catch(() => ({}) as Record<string, unknown>)).n
     await waitFor(async () => Bun.file(path).size > 0 && (await stepInFile()) !== undefined, 'a first backup')
@@ -250,7 +250,7 @@ describe('load and save', () => {
     test(`setBackup with an interval of ${seconds} seconds fails with BAD_ARGUMENT`, async () => {
       using dir = tempDir()
       await using server = new Server()
-      await expectCode(server.setBackup(dir.file('x.cdb'), seconds), 'BAD_ARGUMENT')
+      await expectCode(() => server.setBackup(dir.file('x.cdb'), seconds), 'BAD_ARGUMENT')
     })
   }
 
@@ -258,7 +258,7 @@ describe('load and save', () => {
     using dir = tempDir()
     const path = dir.file('remote.cdb')
     await using server = new Server()
-    await server.setBackup(path, 3600)
+    server.setBackup(path, 3600)
     await using db = await connect(url(await listen(server)))
     await db.createList('saved', ['remotely'])
     const stats = await db.save()
