@@ -1,0 +1,188 @@
+// Snapshot save and load of 100k and 1M small entries (`user:123456` -> { id, name, score }): time,
+// MB/s and file size, against plain msgpack of the same entries, plus where the time goes
+// (encode, checksum, write, fsync, decode, Map building). These are one-shot I/O operations of a
+// tenth of a second, so each run times every operation once, in turn, and the table quotes the
+// median of RUNS runs (mitata's per-iteration sampling is for nanosecond calls).
+//
+//   bun bench/snapshot.bench.ts          RUNS=9 SNAPSHOT_DIR=/some/disk bun bench/snapshot.bench.ts
+
+import { mkdtemp, open, rename, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Packr } from 'msgpackr'
+import { connect } from '../src/index.ts'
+import { Store } from '../src/engine/store.ts'
+import { DictTable } from '../src/engine/dict-table.ts'
+import { createCodec } from '../src/protocol/codec.ts'
+import {
+  decodeSnapshot, encodeSnapshot, readSnapshot, writeSnapshot,
+} from '../src/persistence/snapshot.ts'
+
+const SIZES = [100_000, 1_000_000]
+const RUNS = Math.max(1, Math.min(25, Number(process.env.RUNS ?? 7)))
+const LOAD_TARGET_MS = 500 // save and load of 1M entries, each
+const SIZE_TARGET = 1.2 // snapshot bytes / plain msgpack bytes
+// Plain msgpack: maps for objects (no records); variableMapSize lets an object of 1M keys through.
+const plain = new Packr({ useRecords: false, variableMapSize: true })
+
+interface User { id: number; name: string; score: number }
+
+const dir = await mkdtemp(join(process.env.SNAPSHOT_DIR ?? tmpdir(), 'cyberdb-bench-'))
+const median = (xs: number[]) => {
+  const s = xs.toSorted((a, b) => a - b)
+  const mid = s.length >> 1
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
+}
+const ms = (t: number) => (t < 10 ? t.toFixed(2) : t.toFixed(1))
+const mb = (bytes: number) => (bytes / 1e6).toFixed(2)
+function fail(why: string): never {
+  throw new Error(`snapshot bench check failed: ${why}`)
+}
+
+async function fsyncPath(path: string, flags: string): Promise<void> {
+  const handle = await open(path, flags)
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+async function timed<T>(fn: () => T | Promise<T>): Promise<[number, T]> {
+  const t0 = performance.now()
+  const result = await fn()
+  return [performance.now() - t0, result]
+}
+
+interface Row {
+  n: number
+  steps: Map<string, number[]>
+  bytes: number
+  plainObject: number
+  plainMap: number
+}
+
+async function measure(n: number): Promise<Row> {
+  const path = join(dir, `users-${n}.cdb`)
+  const dbPath = join(dir, `db-${n}.cdb`)
+  const steps = new Map<string, number[]>()
+  const record = (name: string, t: number) => steps.set(name, [...(steps.get(name) ?? []), t])
+  const user = (i: number): [string, User] =>
+    [`user:${100000 + i}`, { id: i, name: 'user' + i, score: i % 100 }]
+  let bytes = 0
+  let plainObject = 0
+  let plainMap = 0
+
+  // --- saves, with the source entries in memory ---
+  {
+    const entries = Array.from({ length: n }, (_, i) => user(i))
+    const store = new Store()
+    store.create('users', 'dict', new Map(entries), undefined)
+    plainObject = plain.pack(Object.fromEntries(entries)).length
+    plainMap = plain.pack(new Map(entries)).length
+
+    // Checked once: the file loads back to the same entries.
+    const written = await writeSnapshot(store, path)
+    bytes = written.bytes
+    if (written.entries !== n || bytes !== (await stat(path)).size) fail('stats of writeSnapshot')
+    const loaded = (await readSnapshot(path))?.get('users')
+    if (!(loaded instanceof DictTable) || loaded.map.size !== n) fail(`reload of ${n} entries`)
+    for (const i of [0, n >> 1, n - 1]) {
+      if (!Bun.deepEquals(loaded.map.get(user(i)[0]), user(i)[1])) fail(`entry ${i} after reload`)
+    }
+
+    const db = await connect(`file:${dbPath}`)
+    await db.createDict('users', entries)
+    for (let run = 0; run < RUNS; run++) {
+      Bun.gc(true)
+      record('writeSnapshot (save)', (await timed(() => writeSnapshot(store, path)))[0])
+      Bun.gc(true)
+      record('connect(file:) + db.save()', (await timed(() => db.save()))[0])
+      Bun.gc(true)
+      // Where the time goes: the steps of writeSnapshot one by one.
+      const [encode, image] = await timed(() => encodeSnapshot(store))
+      record('  encodeSnapshot (flatten + pack + header)', encode)
+      record('    crc32 of body', (await timed(() => Bun.hash.crc32(image.body)))[0])
+      const tmp = join(dir, 'probe.tmp')
+      const blob = new Blob([image.header, image.body])
+      record('    Bun.write tmp', (await timed(() => Bun.write(tmp, blob)))[0])
+      record('    fsync tmp', (await timed(() => fsyncPath(tmp, 'r+')))[0])
+      record('    rename + fsync dir', (await timed(async () => {
+        await rename(tmp, join(dir, 'probe.cdb'))
+        await fsyncPath(dir, 'r')
+      }))[0])
+    }
+    await db.close()
+  }
+
+  // --- loads, with only the file in memory, as at a start-up ---
+  for (let run = 0; run < RUNS; run++) {
+    Bun.gc(true)
+    record('readSnapshot (load)', (await timed(() => readSnapshot(path)))[0])
+    Bun.gc(true)
+    const [reopen, db] = await timed(() => connect(`file:${dbPath}`))
+    record('connect(file:) reopen (load)', reopen)
+    const [key, value] = user(7)
+    if (run === 0 && !Bun.deepEquals(await db.dict('users').get(key), value)) fail('reopen')
+    await db.close() // takes a final snapshot: untimed
+    Bun.gc(true)
+    // Where the time goes: the steps of readSnapshot one by one.
+    const [read, file] = await timed(() => Bun.file(path).bytes())
+    record('  read file', read)
+    const [decode] = await timed(() => decodeSnapshot(file, path))
+    record('  decodeSnapshot (verify + unpack + Map)', decode)
+    Bun.gc(true)
+    const body = file.subarray(32)
+    record('    crc32 of body ', (await timed(() => Bun.hash.crc32(body)))[0])
+    const [unpack, decoded] = await timed(() =>
+      createCodec().unpack(body) as [string, string, unknown[]][])
+    record('    msgpack unpack', unpack)
+    record('    Map building (map.set per entry)', (await timed(() => {
+      const flat = decoded[0]![2]
+      const map = new Map()
+      for (let i = 0; i < flat.length; i += 2) map.set(flat[i], flat[i + 1])
+      return map
+    }))[0])
+  }
+  return { n, steps, bytes, plainObject, plainMap }
+}
+
+const rows: Row[] = []
+try {
+  for (const n of SIZES) rows.push(await measure(n))
+} finally {
+  await rm(dir, { recursive: true, force: true })
+}
+
+// --- report ---
+
+console.log(`snapshot bench: ${RUNS} runs each, median ms; files in ` +
+  `${process.env.SNAPSHOT_DIR ?? tmpdir()}`)
+let missed = 0
+for (const { n, steps, bytes, plainObject, plainMap } of rows) {
+  const label = n >= 1e6 ? `${n / 1e6}M` : `${n / 1e3}k`
+  console.log(`\n${label} entries: snapshot ${mb(bytes)} MB; plain msgpack ` +
+    `${mb(plainObject)} MB (object), ${mb(plainMap)} MB (Map); ` +
+    `ratio ${(bytes / plainObject).toFixed(3)}× / ${(bytes / plainMap).toFixed(3)}× ` +
+    `(target ≤ ${SIZE_TARGET}×)`)
+  if (bytes / Math.min(plainObject, plainMap) > SIZE_TARGET) missed++
+  console.log('| step | median ms | min–max ms | MB/s |')
+  console.log('|---|---:|---:|---:|')
+  for (const [name, times] of steps) {
+    const t = median(times)
+    console.log(`| ${name.replace(/^ +/, (s) => '· '.repeat(s.length / 2))} | ${ms(t)} | ` +
+      `${ms(Math.min(...times))}–${ms(Math.max(...times))} | ` +
+      `${(bytes / 1e6 / (t / 1e3)).toFixed(0)} |`)
+  }
+  if (n === 1_000_000) {
+    const targets = ['writeSnapshot (save)', 'readSnapshot (load)', 'connect(file:) reopen (load)']
+    for (const name of targets) {
+      const t = median(steps.get(name)!)
+      const ok = t < LOAD_TARGET_MS
+      if (!ok) missed++
+      console.log(`1M ${name}: ${ms(t)} ms, target < ${LOAD_TARGET_MS} ms: ` +
+        `${ok ? 'met' : 'MISSED'}`)
+    }
+  }
+}
+console.log(missed === 0 ? '\nall targets met' : `\n${missed} target(s) missed`)
