@@ -6,7 +6,8 @@ import { RemoteTransport, type RemoteOptions } from './client/remote.ts'
 import { CyberError } from './errors.ts'
 
 const FORMS = 'memory://, file:PATH[?backup=SECONDS], ' +
-  'cyberdb://[:PASSWORD@]HOST:PORT[?timeout=SECONDS&pool=N&connectTimeout=SECONDS&password=PASSWORD]'
+  'cyberdb://[:PASSWORD@]HOST:PORT[?timeout=SECONDS&pool=N&connectTimeout=SECONDS&password=PASSWORD&encrypt=true], ' +
+  'cyberdbs://... (the same over TLS; &ca=PEM_FILE for a private CA)'
 
 export const DEFAULT_PORT = 9980
 const DEFAULT_POOL = 4
@@ -16,6 +17,8 @@ const DEFAULT_CONNECT_TIMEOUT_SECONDS = 10
 export interface ConnectOptions {
   /** The server's password, instead of putting it in the URL. */
   password?: string
+  /** cyberdbs://: the certificate authority (PEM) to trust, for a self-signed deployment. */
+  ca?: string
 }
 
 /**
@@ -28,7 +31,9 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
   if (typeof url !== 'string') throw badUrl(String(url), 'it is not a string')
   if (url === 'memory://' || url === 'memory:') return new Database(EmbeddedTransport.memory())
   if (url.startsWith('file:')) return new Database(await EmbeddedTransport.file(parseFileUrl(url)))
-  if (url.startsWith('cyberdb://')) return new Database(await RemoteTransport.open(parseRemoteUrl(url, options)))
+  if (url.startsWith('cyberdb://') || url.startsWith('cyberdbs://')) {
+    return new Database(await RemoteTransport.open(await parseRemoteUrl(url, options)))
+  }
   throw badUrl(url, 'unknown scheme')
 }
 
@@ -51,7 +56,7 @@ function parseFileUrl(url: string): { path: string; backup?: number } {
   return options
 }
 
-export function parseRemoteUrl(url: string, options: ConnectOptions = {}): RemoteOptions {
+export async function parseRemoteUrl(url: string, options: ConnectOptions = {}): Promise<RemoteOptions> {
   let parsed: URL
   try {
     parsed = new URL(url)
@@ -67,16 +72,34 @@ export function parseRemoteUrl(url: string, options: ConnectOptions = {}): Remot
     pool: DEFAULT_POOL,
     idleTimeout: DEFAULT_IDLE_SECONDS,
     connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_SECONDS * 1000,
+    encrypt: false,
   }
+  let caFile: string | undefined
   for (const [name, value] of parsed.searchParams) {
     if (name === 'timeout') remote.idleTimeout = positiveNumber(url, name, value)
     else if (name === 'pool') remote.pool = positiveInteger(url, name, value)
     else if (name === 'connectTimeout') remote.connectTimeoutMs = positiveNumber(url, name, value) * 1000
     else if (name === 'password') remote.password = options.password ?? value
-    else if (name === 'encrypt') throw badUrl(url, 'encrypt is not supported by this version yet')
+    else if (name === 'encrypt') remote.encrypt = flag(url, name, value)
+    else if (name === 'ca' && parsed.protocol === 'cyberdbs:') caFile = value
     else throw badUrl(url, `unknown parameter "${name}"`)
   }
+  if (parsed.protocol === 'cyberdbs:') {
+    let ca = options.ca
+    if (ca === undefined && caFile !== undefined) {
+      const file = Bun.file(caFile)
+      if (!(await file.exists())) throw badUrl(url, `the ca file "${caFile}" does not exist`)
+      ca = await file.text()
+    }
+    remote.tls = ca === undefined ? {} : { ca }
+  }
   return remote
+}
+
+function flag(url: string, name: string, value: string): boolean {
+  if (value === 'true' || value === '1') return true
+  if (value === 'false' || value === '0') return false
+  throw badUrl(url, `${name} must be true or false`)
 }
 
 function positiveNumber(url: string, name: string, value: string): number {

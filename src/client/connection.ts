@@ -6,7 +6,8 @@ import type { Packr } from 'msgpackr'
 import { CyberError, badArgument } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
 import { createCodec, packInPlace, type Packed } from '../protocol/codec.ts'
-import { FrameReader, MAX_FRAME_BYTES, Outbox } from '../protocol/frame.ts'
+import { Inbox, MAX_FRAME_BYTES, Outbox } from '../protocol/frame.ts'
+import { Opener, Sealer, masterKey, sessionKeys } from '../security/seal.ts'
 import {
   CONNECTION_ID, FLAG_ENCRYPT, PROTOCOL_VERSION, STATUS_OK, authProof, decodeHello, errorFromPayload,
 } from '../protocol/messages.ts'
@@ -17,6 +18,10 @@ export interface ConnectionOptions {
   password: string
   /** Milliseconds for the TCP connect, the hello and the password proof together. */
   connectTimeoutMs: number
+  /** Seal every frame after the hello (the server must listen with encrypt: true). */
+  encrypt?: boolean
+  /** Connect over TLS, verifying the server's certificate (against `ca` when given). */
+  tls?: { ca?: string; serverName?: string }
 }
 
 // How long close() waits for replies still in flight.
@@ -27,12 +32,17 @@ interface Pending {
   reject(error: CyberError): void
 }
 
+/** A request sent on a connection the server then retired unread: safe to send again. */
+export interface Unanswered extends Pending {
+  op: Op
+}
+
 type State = 'hello' | 'auth' | 'ready' | 'closed'
 
 export class Connection {
   readonly #codec: Packr = createCodec()
-  readonly #reader = new FrameReader(MAX_FRAME_BYTES)
-  readonly #pending = new Map<number, Pending>()
+  readonly #reader = new Inbox(MAX_FRAME_BYTES)
+  readonly #pending = new Map<number, Unanswered>()
   #socket!: Socket<Connection>
   #out!: Outbox
   #state: State = 'hello'
@@ -40,6 +50,7 @@ export class Connection {
   #flushQueued = false
   #maxFrameBytes = MAX_FRAME_BYTES
   #password: string
+  #encrypt: boolean
   #opened: Pending
   #closeReason: CyberError | undefined
   #onIdle: (() => void) | undefined
@@ -47,9 +58,13 @@ export class Connection {
   lastUsed = Date.now()
   /** Called once when the connection is gone, whoever closed it. */
   onClose: ((connection: Connection) => void) | undefined
+  /** Given the requests a server's goodbye left unread (they were never applied), to send again;
+   * without it they fail with CONNECTION_CLOSED. */
+  onRetry: ((requests: Unanswered[]) => void) | undefined
 
-  private constructor(password: string, opened: Pending) {
-    this.#password = password
+  private constructor(options: ConnectionOptions, opened: Pending) {
+    this.#password = options.password
+    this.#encrypt = options.encrypt ?? false
     this.#opened = opened
   }
 
@@ -68,7 +83,7 @@ export class Connection {
         clearTimeout(timer)
         reject(error)
       }
-      const connection: Connection = new Connection(options.password, {
+      const connection: Connection = new Connection(options, {
         resolve: () => {
           if (settled) return
           settled = true
@@ -81,6 +96,7 @@ export class Connection {
         hostname: options.host,
         port: options.port,
         data: connection,
+        ...(options.tls ? { tls: { ...options.tls, rejectUnauthorized: true } } : {}),
         socket: {
           open(socket) {
             connection.#attach(socket)
@@ -96,6 +112,14 @@ export class Connection {
           },
           error(socket, error) {
             socket.data.#closed(new CyberError('CONNECTION_CLOSED', `the connection to ${where} failed: ${error.message}`))
+          },
+          handshake(socket, success, authorizationError) {
+            // TLS only: a certificate that does not verify is refused here, and said so.
+            if (!success || authorizationError) {
+              const why = authorizationError?.message ?? 'the TLS handshake failed'
+              socket.data.#closed(new CyberError('CONNECTION_CLOSED', `TLS with ${where} refused: ${why}`))
+              socket.terminate()
+            }
           },
           connectError(_socket, error) {
             connection.#closed(new CyberError('CONNECTION_CLOSED', `could not connect to ${where}: ${error.message}`))
@@ -138,7 +162,7 @@ export class Connection {
       queueMicrotask(this.#flush)
     }
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject })
+      this.#pending.set(id, { resolve, reject, op })
     })
   }
 
@@ -170,7 +194,7 @@ export class Connection {
 
   #onData(chunk: Uint8Array): void {
     try {
-      this.#reader.pushRanges(chunk, this.#onFrame)
+      this.#reader.push(chunk, this.#onFrame)
     } catch (error) {
       let reason = error instanceof CyberError ? error : new CyberError('PROTOCOL', String(error))
       // Before the hello, a huge length prefix is an HTTP or SSH banner read as one: the peer is
@@ -224,22 +248,71 @@ export class Connection {
     if (hello.version !== PROTOCOL_VERSION) {
       throw new CyberError('PROTOCOL', `the server speaks protocol ${hello.version}, this client ${PROTOCOL_VERSION}`)
     }
-    if (hello.flags & FLAG_ENCRYPT) {
-      throw new CyberError('PROTOCOL', 'the server requires encryption, which this connection did not ask for')
+    const serverEncrypts = (hello.flags & FLAG_ENCRYPT) !== 0
+    if (serverEncrypts !== this.#encrypt) {
+      throw new CyberError('PROTOCOL', serverEncrypts
+        ? 'the server encrypts: connect with ?encrypt=true'
+        : 'this connection asked for encryption (encrypt=true), but the server does not encrypt')
     }
     this.#maxFrameBytes = hello.maxFrameBytes
     this.#state = 'auth'
-    this.#out.frames.write(authProof(this.#password, hello.nonce))
-    this.#out.flush()
+    const key = masterKey(this.#password)
+    this.#out.frames.write(authProof(key, hello.nonce))
+    this.#out.flush() // the proof leaves plain; everything after it is sealed
+    if (this.#encrypt) this.#startSealing(key, hello.nonce)
     return true
   }
 
+  #startSealing(key: Uint8Array, nonce: Uint8Array): void {
+    const keys = sessionKeys(key, nonce)
+    const sealer = new Sealer(keys.clientToServer)
+    const opener = new Opener(keys.serverToClient)
+    this.#out.sealWith((plain) => sealer.seal(plain))
+    this.#reader.openWith((sealed) => {
+      try {
+        return opener.open(sealed)
+      } catch (error) {
+        // A refused proof is answered in plain (the server cannot seal for a wrong password).
+        if (this.#state === 'auth') throw this.#plainRefusal(sealed) ?? error
+        throw error
+      }
+    })
+  }
+
+  #plainRefusal(body: Uint8Array): CyberError | undefined {
+    try {
+      const reply = this.#codec.unpack(body)
+      if (Array.isArray(reply) && reply[0] === CONNECTION_ID && reply[1] !== STATUS_OK) return errorFromPayload(reply[2])
+    } catch {
+      // not a plain reply either
+    }
+    return undefined
+  }
+
   #onConnectionReply(status: number, payload: unknown): boolean {
-    if (status !== STATUS_OK) throw errorFromPayload(payload)
+    if (status !== STATUS_OK) {
+      const error = errorFromPayload(payload)
+      if (this.#state === 'ready' && error.code === 'CONNECTION_CLOSED') {
+        this.#retire(error)
+        return false
+      }
+      throw error
+    }
     if (this.#state !== 'auth') throw new CyberError('PROTOCOL', 'the server sent an unexpected connection reply')
     this.#state = 'ready'
     this.#opened.resolve(this)
     return true
+  }
+
+  // The server's goodbye: it read nothing after the replies that came before it, so what is
+  // still pending was never applied and can go again on a fresh connection.
+  #retire(goodbye: CyberError): void {
+    const unanswered = [...this.#pending.values()]
+    this.#pending.clear()
+    this.#closed(goodbye)
+    this.#socket.end()
+    if (this.onRetry) this.onRetry(unanswered)
+    else for (const request of unanswered) request.reject(goodbye)
   }
 
   #closed(reason: CyberError): void {

@@ -102,6 +102,11 @@ export class RemoteTransport implements Transport {
       connection.onClose = () => {
         if (this.#slots[slot] === connection) this.#slots[slot] = undefined
       }
+      // The server retired the connection (idle, shutting down) with requests it never read:
+      // they go again, in order, on the slot's next connection; the caller notices nothing.
+      connection.onRetry = (requests) => {
+        for (const request of requests) this.callOn(slot, request.op).then(request.resolve, request.reject)
+      }
       return connection
     }, (error) => {
       if (this.#slots[slot] === opening) this.#slots[slot] = undefined

@@ -156,35 +156,115 @@ export function encodeFrame(body: Uint8Array): Uint8Array {
   return frame
 }
 
+// An encrypted connection seals its write batches in pieces of at most this many bytes; inner
+// frames may span pieces (the inner stream is a byte stream), so no reply is too big to seal.
+export const SEAL_CHUNK_BYTES = 256 * 1024
+// Room for the cipher's tag and any padding past the sealed piece itself.
+const SEAL_OVERHEAD_BYTES = 64
+
 /**
- * Frames waiting for one socket: gathered by `frames.write()`, sent by `flush()` in one write.
- * What the socket does not take waits for `onDrain()`; `unsent` tells how much is held, so the
- * owner can stop reading from a peer that does not read.
+ * Frames waiting for one socket: gathered by `frames.write()`, sent by `flush()` in one write
+ * (sealed first, in SEAL_CHUNK_BYTES pieces, once the connection is encrypted). What the socket
+ * does not take waits for `onDrain()`; `unsent` tells how much is held, so the owner can stop
+ * reading from a peer that does not read.
  */
 export class Outbox {
   readonly frames = new FrameWriter()
+  // Bytes ready for the socket that it did not take yet (sealed already, when sealing).
+  readonly #wire = new FrameWriter(0)
   readonly #write: (bytes: Uint8Array) => number
+  #seal: ((plain: Uint8Array) => Uint8Array) | undefined
   #waitingDrain = false
 
   constructor(write: (bytes: Uint8Array) => number) {
     this.#write = write
   }
 
+  /** From now on, every batch is sealed with `seal` before it is written. */
+  sealWith(seal: (plain: Uint8Array) => Uint8Array): void {
+    this.#seal = seal
+  }
+
   get unsent(): number {
-    return this.frames.length
+    return this.frames.length + this.#wire.length
   }
 
   flush(): void {
-    if (this.#waitingDrain || this.frames.length === 0) return
-    const bytes = this.frames.take()
-    const written = this.#write(bytes)
-    if (written === bytes.length || written < 0) return // all sent, or closed (its close event follows)
-    this.frames.writeRaw(bytes.subarray(written))
-    this.#waitingDrain = true
+    if (this.#waitingDrain) return
+    if (this.#seal) {
+      this.#sealPending()
+    } else if (this.frames.length > 0) {
+      const plain = this.frames.take()
+      if (this.#wire.length === 0) {
+        this.#send(plain) // the common case: straight from the batch, no copy
+        return
+      }
+      this.#wire.writeRaw(plain)
+    }
+    if (this.#wire.length > 0) this.#send(this.#wire.take())
   }
 
   onDrain(): void {
     this.#waitingDrain = false
     this.flush()
+  }
+
+  /** Everything still to send, sealed when sealing, for a final socket.end(bytes). */
+  takeAll(): Uint8Array {
+    this.#sealPending()
+    if (this.#wire.length === 0) return this.frames.take()
+    this.#wire.writeRaw(this.frames.take())
+    return this.#wire.take()
+  }
+
+  #sealPending(): void {
+    if (this.#seal === undefined || this.frames.length === 0) return
+    const plain = this.frames.take()
+    for (let at = 0; at < plain.length; at += SEAL_CHUNK_BYTES) {
+      this.#wire.write(this.#seal(plain.subarray(at, Math.min(at + SEAL_CHUNK_BYTES, plain.length))))
+    }
+  }
+
+  #send(bytes: Uint8Array): void {
+    const written = this.#write(bytes)
+    if (written === bytes.length || written < 0) return // all sent, or closed (its close event follows)
+    this.#wire.writeRaw(bytes.subarray(written))
+    this.#waitingDrain = true
+  }
+}
+
+/**
+ * Frames arriving from one socket, opened first once the connection is encrypted: the sealed
+ * pieces are frames of their own, and what they open to is the inner stream of frames.
+ */
+export class Inbox {
+  readonly #inner: FrameReader
+  readonly #outer = new FrameReader(SEAL_CHUNK_BYTES + SEAL_OVERHEAD_BYTES)
+  #open: ((sealed: Uint8Array) => Uint8Array) | undefined
+
+  constructor(maxFrameBytes = MAX_FRAME_BYTES) {
+    this.#inner = new FrameReader(maxFrameBytes)
+  }
+
+  /** From now on, every frame is a sealed piece to open with `open` (which throws PROTOCOL). */
+  openWith(open: (sealed: Uint8Array) => Uint8Array): void {
+    this.#open = open
+  }
+
+  /** As FrameReader.pushRanges; throws FRAME_TOO_LARGE or the opener's PROTOCOL. */
+  push(chunk: Uint8Array, onFrame: (data: Uint8Array, start: number, end: number) => boolean | void): void {
+    const open = this.#open
+    if (open === undefined) {
+      this.#inner.pushRanges(chunk, onFrame)
+      return
+    }
+    this.#outer.pushRanges(chunk, (data, start, end) => {
+      this.#inner.pushRanges(open(data.subarray(start, end)), onFrame)
+    })
+  }
+
+  /** Bytes received but not yet part of a complete frame. */
+  get buffered(): number {
+    return this.#inner.buffered + this.#outer.buffered
   }
 }

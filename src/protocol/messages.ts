@@ -54,9 +54,10 @@ export function decodeHello(body: Uint8Array): Hello | undefined {
   }
 }
 
-/** The client's proof that it knows the password. */
-export function authProof(password: string, nonce: Uint8Array): Uint8Array {
-  return createHmac('sha256', password).update(nonce).digest()
+/** The client's proof that it knows the password: an HMAC of the nonce keyed by the password's
+ * master key (a slow KDF of it), so a captured handshake does not make guessing cheap. */
+export function authProof(key: Uint8Array, nonce: Uint8Array): Uint8Array {
+  return createHmac('sha256', key).update(nonce).digest()
 }
 
 /** Compares a received proof with the expected one in constant time. */

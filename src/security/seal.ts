@@ -32,7 +32,7 @@ export interface SessionKeys {
 }
 
 /** Per-connection keys: the master key stretched with the hello's fresh nonce (HKDF-SHA256). */
-export function sessionKeys(master: Buffer, nonce: Uint8Array): SessionKeys {
+export function sessionKeys(master: Uint8Array, nonce: Uint8Array): SessionKeys {
   const derive = (info: string) => Buffer.from(hkdfSync('sha256', master, nonce, info, 32))
   return { clientToServer: derive('cyberdb client->server'), serverToClient: derive('cyberdb server->client') }
 }

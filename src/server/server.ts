@@ -9,6 +9,9 @@ import { createCodec } from '../protocol/codec.ts'
 import { MAX_FRAME_BYTES } from '../protocol/frame.ts'
 import { DataFile, Snapshotter } from '../persistence/data-file.ts'
 import { readSnapshot, type SnapshotStats } from '../persistence/snapshot.ts'
+import { AllowList } from '../security/allow-list.ts'
+import { masterKey } from '../security/seal.ts'
+import { AuthThrottle } from '../security/throttle.ts'
 import { Session, type SessionHost } from './session.ts'
 
 export interface ListenOptions {
@@ -26,6 +29,23 @@ export interface ListenOptions {
   maxFrameBytes?: number
   /** One line per connection event on stdout. Default false. */
   log?: boolean
+  /** Seal every frame after the hello with AES-256-GCM (clients connect with ?encrypt=true). */
+  encrypt?: boolean
+  /** Addresses and CIDR ranges that may connect ("127.0.0.1", "10.0.0.0/8", "fd00::/8"); others
+   * are closed before a byte from them is read. Default: everyone. */
+  allow?: string[]
+  /** Serve over TLS (clients connect with cyberdbs://). PEM strings or files. */
+  tls?: { cert: string | Bun.BunFile; key: string | Bun.BunFile }
+  /** Seconds from connecting by which a client must have proved the password. Default 5. */
+  authTimeout?: number
+}
+
+/** Connections the server turned away, by reason, since it started listening. */
+export interface RefusalCounts {
+  notAllowed: number
+  tooMany: number
+  lockedOut: number
+  authFailed: number
 }
 
 export interface ServerOptions {
@@ -56,7 +76,12 @@ export class Server implements AsyncDisposable, SessionHost {
   readonly codec = createCodec()
   maxFrameBytes = MAX_FRAME_BYTES
   idleTimeout = 900
-  password = ''
+  masterKey: Uint8Array = new Uint8Array(0)
+  encrypt = false
+  authTimeoutMs = 5000
+  readonly throttle = new AuthThrottle()
+  readonly refused: RefusalCounts = { notAllowed: 0, tooMany: 0, lockedOut: 0, authFailed: 0 }
+  #allow: AllowList | undefined
   #snapshotter: Snapshotter
   #ownsSnapshotter: boolean
   #listener: TCPSocketListener<Session> | undefined
@@ -67,7 +92,7 @@ export class Server implements AsyncDisposable, SessionHost {
   #closing: Promise<SnapshotStats | undefined> | undefined
   // Sessions close() is waiting for, with what to call when each is gone.
   readonly #onSessionClosed = new Map<Session, () => void>()
-  // Sessions close() is waiting for, with what to call when each is gone.
+
   constructor(options: ServerOptions = {}) {
     this.store = options.store ?? new Store()
     this.#snapshotter = options.snapshotter ?? new Snapshotter(this.store)
@@ -119,7 +144,15 @@ export class Server implements AsyncDisposable, SessionHost {
   async listen(options: ListenOptions = {}): Promise<Address> {
     if (this.#listener) throw badArgument('this server is already listening')
     const host = options.host ?? '127.0.0.1'
-    this.password = options.password ?? ''
+    const password = options.password ?? ''
+    if (password === '' && !isLoopback(host)) {
+      throw badArgument(`refusing to listen on ${host} without a password: anyone who can reach it ` +
+        'could read and change everything (give a password, or listen on 127.0.0.1)')
+    }
+    this.#allow = options.allow === undefined ? undefined : new AllowList(options.allow)
+    this.masterKey = masterKey(password)
+    this.encrypt = options.encrypt ?? false
+    this.authTimeoutMs = (options.authTimeout ?? 5) * 1000
     this.idleTimeout = options.idleTimeout ?? 900
     this.maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES
     this.#maxConnections = options.maxConnections ?? 10_000
@@ -128,6 +161,7 @@ export class Server implements AsyncDisposable, SessionHost {
     this.#listener = Bun.listen<Session>({
       hostname: host,
       port: options.port ?? 9980,
+      ...(options.tls ? { tls: options.tls } : {}),
       socket: {
         open(socket) {
           server.#open(socket)
@@ -176,7 +210,7 @@ export class Server implements AsyncDisposable, SessionHost {
     this.#listener?.stop(false)
     const drained = Promise.all([...this.#sessions].map((session) => new Promise<void>((resolve) => {
       this.#onSessionClosed.set(session, resolve)
-      session.end()
+      session.end('the server is shutting down')
     })))
     const grace = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref())
     await Promise.race([drained, grace])
@@ -203,6 +237,7 @@ export class Server implements AsyncDisposable, SessionHost {
   }
 
   closed(session: Session): void {
+    session.dispose()
     this.#sessions.delete(session)
     this.log(`closed: ${session.socket.remoteAddress} (${this.#sessions.size} open)`)
     const resolve = this.#onSessionClosed.get(session)
@@ -213,16 +248,34 @@ export class Server implements AsyncDisposable, SessionHost {
   }
 
   #open(socket: Socket<Session>): void {
+    const address = socket.remoteAddress
+    if (this.#allow && !this.#allow.allows(address)) {
+      // Not even a hello: nothing from this address is read or answered.
+      this.refused.notAllowed++
+      this.log(`refused ${address}: not on the allow-list`)
+      socket.terminate()
+      return
+    }
     // A refused connection gets the error frame instead of the hello, as the protocol says.
-    const refusal = this.#closing ? new CyberError('CONNECTION_CLOSED', 'the server is shutting down')
-      : this.#sessions.size >= this.#maxConnections
-        ? new CyberError('NOT_ALLOWED', `the server is at its limit of ${this.#maxConnections} connections`)
-        : undefined
+    const refusal = this.#refusal(address)
     const session = new Session(socket, this, refusal)
     socket.data = session
     if (refusal) return
     this.#sessions.add(session)
     this.log(`open: ${socket.remoteAddress} (${this.#sessions.size} open)`)
+  }
+
+  #refusal(address: string): CyberError | undefined {
+    if (this.#closing) return new CyberError('CONNECTION_CLOSED', 'the server is shutting down')
+    if (this.#sessions.size >= this.#maxConnections) {
+      this.refused.tooMany++
+      return new CyberError('NOT_ALLOWED', `the server is at its limit of ${this.#maxConnections} connections`)
+    }
+    if (this.throttle.isLocked(address)) {
+      this.refused.lockedOut++
+      return new CyberError('NOT_ALLOWED', `too many failed passwords from ${address}: try again later`)
+    }
+    return undefined
   }
 
   // A server with a backup file snapshots on SIGINT and SIGTERM before it exits, so stopping it
@@ -253,4 +306,9 @@ export class Server implements AsyncDisposable, SessionHost {
     this.#signals?.()
     this.#signals = undefined
   }
+}
+
+/** Whether a listen address is reachable from this machine only. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host)
 }

@@ -6,11 +6,13 @@ import type { Socket } from 'bun'
 import type { Packr } from 'msgpackr'
 import { CyberError } from '../errors.ts'
 import { packInPlace, type Packed } from '../protocol/codec.ts'
-import { FrameReader, Outbox } from '../protocol/frame.ts'
+import { Inbox, Outbox } from '../protocol/frame.ts'
 import {
-  CONNECTION_ID, PROOF_BYTES, PROTOCOL_VERSION, STATUS_ERROR, STATUS_OK, authProof, checkProof,
-  checkRequest, encodeHello, errorPayload,
+  CONNECTION_ID, FLAG_ENCRYPT, PROOF_BYTES, PROTOCOL_VERSION, STATUS_ERROR, STATUS_OK, authProof,
+  checkProof, checkRequest, encodeHello, errorPayload,
 } from '../protocol/messages.ts'
+import { Opener, Sealer, sessionKeys } from '../security/seal.ts'
+import type { AuthThrottle } from '../security/throttle.ts'
 
 // Past this much unsent output the session stops reading the client's requests (it is not
 // reading its replies); it reads again once the socket has drained below the low mark.
@@ -22,7 +24,13 @@ export interface SessionHost {
   readonly codec: Packr
   readonly maxFrameBytes: number
   readonly idleTimeout: number
-  readonly password: string
+  /** The password's master key: proofs are HMACs keyed by it, session keys derive from it. */
+  readonly masterKey: Uint8Array
+  readonly encrypt: boolean
+  /** Milliseconds from connecting by which the proof must have arrived. */
+  readonly authTimeoutMs: number
+  readonly throttle: AuthThrottle
+  readonly refused: { authFailed: number }
   /** Runs one request; may return a promise (server.save). Throws CyberError. */
   execute(name: string, table: string, args: unknown[]): unknown
   log(message: string): void
@@ -32,9 +40,11 @@ export interface SessionHost {
 export class Session {
   readonly socket: Socket<Session>
   readonly #host: SessionHost
-  readonly #reader: FrameReader
+  readonly #reader: Inbox
   readonly #out: Outbox
+  readonly #nonce: Uint8Array
   readonly #proof: Uint8Array
+  #authTimer: Timer | undefined
   // Reused for every decode: msgpackr reads the frame in place from the chunk.
   readonly #range = { start: 0, end: 0 }
   #authed = false
@@ -42,6 +52,7 @@ export class Session {
   // Ending: no new requests are read; ended: the socket is closed for writing too.
   #ending = false
   #ended = false
+  #goodbye: string | undefined
   // Replies still being computed (server.save): closing waits for them.
   #inFlight = 0
   // Requests that arrived in the same chunk after the session paused: one chunk of small
@@ -52,18 +63,27 @@ export class Session {
   constructor(socket: Socket<Session>, host: SessionHost, refusal?: CyberError) {
     this.socket = socket
     this.#host = host
-    this.#reader = new FrameReader(host.maxFrameBytes)
+    this.#reader = new Inbox(host.maxFrameBytes)
     this.#out = new Outbox((bytes) => socket.write(bytes))
-    const nonce = crypto.getRandomValues(new Uint8Array(32))
-    this.#proof = authProof(host.password, nonce)
+    this.#nonce = crypto.getRandomValues(new Uint8Array(32))
+    this.#proof = authProof(host.masterKey, this.#nonce)
     socket.setNoDelay(true)
     if (refusal) {
       this.fail(refusal)
       return
     }
     if (host.idleTimeout > 0) socket.timeout(host.idleTimeout)
-    this.#out.frames.write(encodeHello({ version: PROTOCOL_VERSION, flags: 0, maxFrameBytes: host.maxFrameBytes, nonce }))
+    this.#authTimer = setTimeout(() => {
+      this.fail(new CyberError('TIMEOUT', `authentication must finish within ${host.authTimeoutMs} ms of connecting`))
+    }, host.authTimeoutMs)
+    const flags = host.encrypt ? FLAG_ENCRYPT : 0
+    this.#out.frames.write(encodeHello({ version: PROTOCOL_VERSION, flags, maxFrameBytes: host.maxFrameBytes, nonce: this.#nonce }))
     this.flush()
+  }
+
+  /** The socket is gone: stop its timers. */
+  dispose(): void {
+    clearTimeout(this.#authTimer)
   }
 
   get isAuthenticated(): boolean {
@@ -74,9 +94,9 @@ export class Session {
     if (this.#ending) return
     if (this.#host.idleTimeout > 0) this.socket.timeout(this.#host.idleTimeout)
     try {
-      this.#reader.pushRanges(chunk, this.#onFrame)
+      this.#reader.push(chunk, this.#onFrame)
     } catch (error) {
-      // FRAME_TOO_LARGE from the reader: the stream cannot be resynchronised.
+      // FRAME_TOO_LARGE, or a sealed frame that does not open: the stream cannot be resynchronised.
       this.fail(error as CyberError)
       return
     }
@@ -104,7 +124,7 @@ export class Session {
       this.socket.terminate()
       return
     }
-    this.end()
+    this.end(`idle for ${this.#host.idleTimeout} s`)
     if (!this.#ended) this.socket.timeout(this.#host.idleTimeout)
   }
 
@@ -123,26 +143,33 @@ export class Session {
     this.#host.log(`closing ${this.socket.remoteAddress}: ${error.code} ${error.message}`)
     this.#reply(CONNECTION_ID, STATUS_ERROR, errorPayload(error))
     this.#ending = true
-    this.#endSocket()
+    this.#endSocket(undefined)
   }
 
-  /** Stops reading requests; closes the socket gracefully once every request already read is
-   * answered and its reply taken by the socket (the server cuts clients that take too long). */
-  end(): void {
+  /**
+   * Stops reading requests; closes the socket gracefully once every request already read is
+   * answered and its reply taken by the socket (the server cuts clients that take too long).
+   * The last frame is a goodbye (CONNECTION_CLOSED on id 0): every request the client sent that
+   * was not answered before it was never read, so the client may safely send it again elsewhere.
+   */
+  end(why = 'the server closed the connection'): void {
     if (this.#ending) return
     this.#ending = true
+    this.#goodbye = why
     this.#endWhenAnswered()
   }
 
   #endWhenAnswered(): void {
     this.flush()
-    if (this.#inFlight === 0 && this.#backlog.length === 0 && this.#out.unsent === 0) this.#endSocket()
+    if (this.#inFlight === 0 && this.#backlog.length === 0 && this.#out.unsent === 0) this.#endSocket(this.#goodbye)
   }
 
-  #endSocket(): void {
+  #endSocket(goodbye: string | undefined): void {
     if (this.#ended) return
+    if (goodbye !== undefined && this.#authed) this.#reply(CONNECTION_ID, STATUS_ERROR, ['CONNECTION_CLOSED', goodbye])
     this.#ended = true
-    const bytes = this.#out.frames.take()
+    clearTimeout(this.#authTimer)
+    const bytes = this.#out.takeAll()
     if (bytes.length > 0) this.socket.end(bytes)
     else this.socket.end()
   }
@@ -154,13 +181,30 @@ export class Session {
   }
 
   #onProof(body: Uint8Array): boolean {
+    clearTimeout(this.#authTimer)
+    const address = this.socket.remoteAddress
     if (body.length !== PROOF_BYTES || !checkProof(this.#proof, body)) {
-      this.fail(new CyberError('AUTH_FAILED', 'wrong password'))
+      // Slow the guesser down: answer late, growing per failure from this address, and read
+      // nothing more from it meanwhile.
+      const delay = this.#host.throttle.fail(address)
+      this.#host.refused.authFailed++
+      this.#ending = true
+      setTimeout(() => this.fail(new CyberError('AUTH_FAILED', 'wrong password')), delay)
       return false
     }
+    this.#host.throttle.succeed(address)
     this.#authed = true
-    this.#reply(CONNECTION_ID, STATUS_OK, null)
-    return true
+    if (this.#host.encrypt) {
+      const keys = sessionKeys(this.#host.masterKey, this.#nonce)
+      const sealer = new Sealer(keys.serverToClient)
+      const opener = new Opener(keys.clientToServer)
+      this.#out.sealWith((plain) => sealer.seal(plain))
+      this.#reader.openWith((sealed) => opener.open(sealed))
+    }
+    this.#reply(CONNECTION_ID, STATUS_OK, null) // sealed when encrypting: the server proves the key too
+    // When encrypting, what follows the proof is sealed: the rest of this chunk (our client sends
+    // nothing before the reply) is dropped rather than read as plain frames.
+    return !this.#host.encrypt
   }
 
   #onQueuedRequest(data: Uint8Array, start: number, end: number): boolean {

@@ -129,10 +129,12 @@ describe('URL parameters', () => {
     ['?pool=16&timeout=30', { pool: 16, idleTimeout: 30 }],
     ['?timeout=0.5', { idleTimeout: 0.5 }],
     ['?connectTimeout=0.25', { connectTimeoutMs: 250 }],
+    ['?encrypt=true', { encrypt: true }],
+    ['?encrypt=false', { encrypt: false }],
   ]
   for (const [suffix, expected] of good) {
-    test(`cyberdb://h${suffix} parses to ${JSON.stringify(expected)}`, () => {
-      const options = parseRemoteUrl(`cyberdb://h${suffix}`)
+    test(`cyberdb://h${suffix} parses to ${JSON.stringify(expected)}`, async () => {
+      const options = await parseRemoteUrl(`cyberdb://h${suffix}`)
       expect({ ...options, host: 'h' }).toMatchObject({ ...expected, host: 'h' })
     })
   }
@@ -149,6 +151,8 @@ describe('URL parameters', () => {
     ['connectTimeout=-1', 'connectTimeout must be a positive number'],
     ['connectTimeout=', 'connectTimeout must be a positive number'],
     ['poll=4', 'unknown parameter "poll"'],
+    ['encrypt=yes', 'encrypt must be true or false'],
+    ['ca=/tmp/ca.pem', 'unknown parameter "ca"'],
   ]
   for (const [query, why] of bad) {
     test(`?${query} fails with BAD_ARGUMENT before connecting`, async () => {
@@ -203,6 +207,28 @@ describe('the connection pool', () => {
     const inFlight = [db.tables(), db.tables(), db.tables()]
     for (const request of inFlight) await expectCode(request, 'CONNECTION_CLOSED')
     expect(await db.tables()).toEqual(['answered'] as never)
+  })
+
+  test('requests a server retired unread (its goodbye) go again on a new connection; the caller notices nothing', async () => {
+    let retired: unknown
+    const seen: number[] = []
+    await using fake = fakeServer(PASSWORD, (socket, request) => {
+      const [id] = request as [number]
+      seen.push(id)
+      retired ??= socket
+      if (socket === retired) {
+        // As an idle or closing server does: a goodbye instead of replies, then the end.
+        socket.end(frame(codec.pack([0, 1, ['CONNECTION_CLOSED', 'idle for 1 s']])))
+        return
+      }
+      socket.write(frame(codec.pack([id, 0, [`answer ${id}`]])))
+    })
+    await using db = await connect(`cyberdb://:${PASSWORD}@127.0.0.1:${fake.port}?pool=1`)
+    const results = await Promise.all([db.tables(), db.tables(), db.tables()])
+    expect(results).toEqual([['answer 1'], ['answer 2'], ['answer 3']] as never)
+    // The retiring connection got all three (ids are per connection) and answered none; the
+    // next connection got them again and answered each once.
+    expect(seen).toEqual([1, 2, 3, 1, 2, 3])
   })
 
   test('close() waits a bounded time for a server that never answers, then fails what is in flight', async () => {

@@ -7,6 +7,7 @@ import {
   encodeHello, errorFromPayload, errorPayload,
 } from '../../src/protocol/messages.ts'
 import { createCodec } from '../../src/protocol/codec.ts'
+import { masterKey } from '../../src/security/seal.ts'
 import { expectCode } from '../contract/helpers.ts'
 
 const nonce = Uint8Array.from({ length: NONCE_BYTES }, (_, i) => (i * 37) & 0xff)
@@ -45,32 +46,32 @@ describe('hello', () => {
 })
 
 describe('password proof', () => {
-  test('authProof is a 32-byte HMAC that depends on both password and nonce', () => {
-    const proof = authProof('secret', nonce)
+  test('authProof is a 32-byte HMAC keyed by the password master key, over the nonce', () => {
+    const proof = authProof(masterKey('secret'), nonce)
     expect(proof.length).toBe(PROOF_BYTES)
-    expect(authProof('secret', nonce)).toEqual(proof)
-    expect(authProof('Secret', nonce)).not.toEqual(proof)
-    expect(authProof('secret', nonce.map((b) => b ^ 1))).not.toEqual(proof)
+    expect(authProof(masterKey('secret'), nonce)).toEqual(proof)
+    expect(authProof(masterKey('Secret'), nonce)).not.toEqual(proof)
+    expect(authProof(masterKey('secret'), nonce.map((b) => b ^ 1))).not.toEqual(proof)
   })
 
   test('checkProof accepts the expected proof', () => {
-    expect(checkProof(authProof('pw', nonce), authProof('pw', nonce))).toBe(true)
+    expect(checkProof(authProof(masterKey('pw'), nonce), authProof(masterKey('pw'), nonce))).toBe(true)
   })
 
   const wrong: [string, Uint8Array][] = [
-    ['a proof for another password', authProof('other', nonce)],
+    ['a proof for another password', authProof(masterKey('other'), nonce)],
     ['a proof with one byte flipped', (() => {
-      const proof = authProof('pw', nonce)
+      const proof = authProof(masterKey('pw'), nonce)
       proof[31] = proof[31]! ^ 0x80
       return proof
     })()],
-    ['a proof one byte short', authProof('pw', nonce).subarray(0, 31)],
-    ['a proof one byte long', new Uint8Array([...authProof('pw', nonce), 0])],
+    ['a proof one byte short', authProof(masterKey('pw'), nonce).subarray(0, 31)],
+    ['a proof one byte long', new Uint8Array([...authProof(masterKey('pw'), nonce), 0])],
     ['an empty proof', new Uint8Array(0)],
   ]
   for (const [what, received] of wrong) {
     test(`checkProof refuses ${what}`, () => {
-      expect(checkProof(authProof('pw', nonce), received)).toBe(false)
+      expect(checkProof(authProof(masterKey('pw'), nonce), received)).toBe(false)
     })
   }
 })

@@ -117,6 +117,7 @@ describe('close', () => {
       const [replyId, status, list] = (await client.nextMessage()) as [number, number, string[]]
       expect({ replyId, status, last: list.at(-1) }).toEqual({ replyId: id, status: 0, last: items.at(-1) })
     }
+    expect(await client.nextMessage()).toEqual([0, 1, ['CONNECTION_CLOSED', 'the server is shutting down']])
     expect(await client.nextFrame()).toBeUndefined()
     await closing
   })
@@ -139,6 +140,7 @@ describe('close', () => {
     client.sendMessage([1, 'server.save', '', []])
     const [id, status, stats] = (await client.nextMessage()) as [number, number, { tables: number }]
     expect({ id, status, tables: stats.tables }).toEqual({ id: 1, status: 0, tables: 1 })
+    expect(await client.nextMessage()).toEqual([0, 1, ['CONNECTION_CLOSED', 'the server is shutting down']])
     expect(await client.nextFrame()).toBeUndefined()
     await closing
   })

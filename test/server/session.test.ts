@@ -205,6 +205,8 @@ describe('timeouts and backpressure', () => {
     // Bun checks socket timeouts every few seconds: wait for the close, bounded.
     await waitFor(() => client.isClosed, 'the idle connection to close')
     await waitFor(() => server.connections === 0, 'the server to drop the session')
+    // The goodbye says why, and that nothing sent after the replies before it was read.
+    expect(await client.nextMessage()).toEqual([0, 1, ['CONNECTION_CLOSED', 'idle for 1 s']])
     expect(await client.nextFrame()).toBeUndefined()
     await expectStillServing(port)
   })
