@@ -31,12 +31,17 @@ function parseRange(entry: string): Range {
   if (bytes === undefined || extra !== undefined) {
     throw badArgument(`"${entry}" is not an IP address or CIDR range (like 10.0.0.0/8 or fd00::/8)`)
   }
-  const bits = bytes.length * 8
-  const prefix = prefixText === undefined ? bits : Number(prefixText)
-  if (prefixText === '' || !Number.isInteger(prefix) || prefix < 0 || prefix > bits) {
-    throw badArgument(`"${entry}" has a prefix length outside 0..${bits}`)
+  // An IPv4-mapped entry (::ffff:10.0.0.0/104) is matched as IPv4, so its prefix counts IPv6 bits
+  // of which the first 96 are the mapping itself.
+  const mapped = address!.includes(':') && bytes.length === 4
+  const bits = mapped ? 128 : bytes.length * 8
+  const lowest = mapped ? 96 : 0
+  // Digits only: Number() would also take "0x8", " 8" or "8e0".
+  const prefix = prefixText === undefined ? bits : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN
+  if (!(prefix >= lowest && prefix <= bits)) {
+    throw badArgument(`"${entry}" has a prefix length outside ${lowest}..${bits}`)
   }
-  return { bytes, prefix }
+  return { bytes, prefix: prefix - (mapped ? 96 : 0) }
 }
 
 function matches(range: Range, bytes: Uint8Array): boolean {
@@ -67,7 +72,8 @@ function parseIPv4(text: string): Uint8Array | undefined {
   const bytes = new Uint8Array(4)
   for (let i = 0; i < 4; i++) {
     const part = parts[i]!
-    if (!/^\d{1,3}$/.test(part) || Number(part) > 255) return undefined
+    // No leading zeros: some parsers read 010 as octal 8, so an entry like that is ambiguous.
+    if (!/^(0|[1-9]\d{0,2})$/.test(part) || Number(part) > 255) return undefined
     bytes[i] = Number(part)
   }
   return bytes

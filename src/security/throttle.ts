@@ -3,11 +3,11 @@
 // refused outright for LOCKOUT_MS. A success clears the address. The table is bounded: past
 // MAX_ADDRESSES the oldest entry is forgotten, so spoofed sources cannot grow memory.
 
-const BASE_DELAY_MS = 100
-const MAX_DELAY_MS = 5_000
+export const BASE_DELAY_MS = 100
+export const MAX_DELAY_MS = 5_000
 export const MAX_FAILURES = 10
 export const LOCKOUT_MS = 60_000
-const MAX_ADDRESSES = 10_000
+export const MAX_ADDRESSES = 10_000
 
 interface Record {
   failures: number
