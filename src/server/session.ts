@@ -6,7 +6,7 @@ import type { Socket } from 'bun'
 import type { Packr } from 'msgpackr'
 import { CyberError } from '../errors.ts'
 import { packInPlace, type Packed } from '../protocol/codec.ts'
-import { Inbox, Outbox } from '../protocol/frame.ts'
+import { Inbox, LENGTH_BYTES, Outbox } from '../protocol/frame.ts'
 import {
   CONNECTION_ID, FLAG_ENCRYPT, PROOF_BYTES, PROTOCOL_VERSION, STATUS_ERROR, STATUS_OK, authProof,
   checkProof, checkRequest, encodeHello, errorPayload,
@@ -100,6 +100,9 @@ export class Session {
       this.fail(error as CyberError)
       return
     }
+    // Before the proof nothing longer than a proof is kept: a stranger must not make the server
+    // buffer up to maxFrameBytes per connection until the auth deadline.
+    if (!this.#authed && !this.#ending && this.#reader.buffered > LENGTH_BYTES + PROOF_BYTES) this.#refuseProof()
     this.flush()
   }
 
@@ -184,12 +187,7 @@ export class Session {
     clearTimeout(this.#authTimer)
     const address = this.socket.remoteAddress
     if (body.length !== PROOF_BYTES || !checkProof(this.#proof, body)) {
-      // Slow the guesser down: answer late, growing per failure from this address, and read
-      // nothing more from it meanwhile.
-      const delay = this.#host.throttle.fail(address)
-      this.#host.refused.authFailed++
-      this.#ending = true
-      setTimeout(() => this.fail(new CyberError('AUTH_FAILED', 'wrong password')), delay)
+      this.#refuseProof()
       return false
     }
     this.#host.throttle.succeed(address)
@@ -205,6 +203,16 @@ export class Session {
     // When encrypting, what follows the proof is sealed: the rest of this chunk (our client sends
     // nothing before the reply) is dropped rather than read as plain frames.
     return !this.#host.encrypt
+  }
+
+  // Slows the guesser down: answers late, growing per failure from this address, and reads
+  // nothing more from it meanwhile. The timer goes with the socket (dispose) if it leaves first.
+  #refuseProof(): void {
+    clearTimeout(this.#authTimer)
+    const delay = this.#host.throttle.fail(this.socket.remoteAddress)
+    this.#host.refused.authFailed++
+    this.#ending = true
+    this.#authTimer = setTimeout(() => this.fail(new CyberError('AUTH_FAILED', 'wrong password')), delay)
   }
 
   #onQueuedRequest(data: Uint8Array, start: number, end: number): boolean {
