@@ -1,0 +1,556 @@
+// dict.get and dict.set over TCP, the CyberDB server in its own process, against the floor (a Bun
+// TCP echo server in its own process: one frame of a CyberDB request's size out, the same bytes
+// back) and against Redis (redis-server, Bun's RedisClient with its auto-pipelining). String keys,
+// 20-byte string values, 10k keys prefilled on each side.
+//
+// "D in flight" is a sliding window: D async loops, each awaiting its own request before sending
+// the next, so exactly D requests are outstanding until the count runs out (D = 1: sequential round
+// trips). All clients gather the requests of one tick into one socket write.
+//
+// The machine is shared and noisy (an idle core takes ~45 µs to wake), so every (op, depth) runs
+// the sides back to back, in an order that rotates each round, ROUNDS times; the tables quote
+// medians per side, and the ratios are medians of the ratios taken within each round. CPU time of
+// the client (this process) and of the server process is read from /proc per measurement. A last,
+// untimed pass counts system calls and context switches per request with `perf stat`.
+//
+//   bun bench/remote.ts
+//   ROUNDS=7 SEQ_OPS=5000 PIPE_OPS=50000 ACCOUNT=0 bun bench/remote.ts
+//   (ACCOUNT=0 skips the perf pass; REDIS=0 skips Redis; SERVER_BUN_FLAGS='--cpu-prof
+//   --cpu-prof-dir=DIR' profiles the CyberDB server, written when it stops)
+
+import { RedisClient, type Socket } from 'bun'
+import { join } from 'node:path'
+import { connect, type Database, type DictHandle } from '../src/index.ts'
+import { createCodec } from '../src/protocol/codec.ts'
+import {
+  HOST,
+  SyscallCounter,
+  cpuNs,
+  cpuTicks,
+  fmt,
+  machine,
+  median,
+  start,
+  startRedis,
+  stop,
+  stopAll,
+  runMain,
+  stopAllOnSignals,
+  tempDir,
+  table,
+  verdict,
+  type Child,
+} from './fixtures/harness.ts'
+
+const ROUNDS = clamp(Number(process.env.ROUNDS ?? 7), 1, 21)
+const SEQ_OPS = clamp(Number(process.env.SEQ_OPS ?? 5000), 100, 200_000)
+const PIPE_OPS = clamp(Number(process.env.PIPE_OPS ?? 50_000), 1000, 2_000_000)
+// Extra flags for the CyberDB server's bun,
+// e.g. SERVER_BUN_FLAGS='--cpu-prof-md --cpu-prof-dir=/tmp/prof'.
+const SERVER_BUN_FLAGS = (process.env.SERVER_BUN_FLAGS ?? '')
+  .split(' ')
+  .filter((flag) => flag !== '')
+const ACCOUNT = process.env.ACCOUNT !== '0'
+const WITH_REDIS = process.env.REDIS !== '0'
+const KEYS = 10_000
+const DEPTHS = [1, 16, 128] as const
+const OPS = ['dict.get', 'dict.set'] as const
+const PASSWORD = 'bench'
+type OpName = (typeof OPS)[number]
+type SideName = 'echo' | 'cyberdb' | 'redis'
+
+function clamp(n: number, min: number, max: number): number {
+  return Number.isFinite(n) ? Math.max(min, Math.min(max, Math.round(n))) : min
+}
+
+// 20-byte values: 'value-000042-xxxxxxx' (prefilled) and 'other-000042-yyyyyyy' (written by set).
+const keys = Array.from({ length: KEYS }, (_, i) => `user:${100000 + i}`)
+const values = keys.map((_, i) => `value-${String(i).padStart(6, '0')}-xxxxxxx`)
+const others = keys.map((_, i) => `other-${String(i).padStart(6, '0')}-yyyyyyy`)
+
+// --- the echo client: frames out, the same byte count back ---
+
+class EchoClient {
+  #socket!: Socket<undefined>
+  #batch: Uint8Array[] = []
+  #batchBytes = 0
+  #flushQueued = false
+  #unsent: Uint8Array | undefined
+  #sent = 0
+  #received = 0
+  #waiting: { until: number; resolve: () => void }[] = []
+  #head = 0
+  #capture: Uint8Array[] | undefined
+
+  static async open(port: number): Promise<EchoClient> {
+    const client = new EchoClient()
+    client.#socket = await Bun.connect({
+      hostname: HOST,
+      port,
+      socket: {
+        data: (_socket, chunk) => client.#onData(chunk),
+        drain: () => client.#onDrain(),
+      },
+    })
+    client.#socket.setNoDelay(true)
+    return client
+  }
+
+  /** Sends one frame; resolves once as many bytes as were sent so far have come back. */
+  request(frame: Uint8Array): Promise<void> {
+    this.#batch.push(frame)
+    this.#batchBytes += frame.length
+    this.#sent += frame.length
+    if (!this.#flushQueued) {
+      this.#flushQueued = true
+      queueMicrotask(this.#flush)
+    }
+    return new Promise((resolve) => this.#waiting.push({ until: this.#sent, resolve }))
+  }
+
+  /** Sends one frame and returns the bytes that came back (the correctness check). */
+  async roundTrip(frame: Uint8Array): Promise<Uint8Array> {
+    this.#capture = []
+    await this.request(frame)
+    const bytes = Buffer.concat(this.#capture)
+    this.#capture = undefined
+    return bytes
+  }
+
+  close(): void {
+    this.#socket.end()
+  }
+
+  #flush = (): void => {
+    this.#flushQueued = false
+    // One write per tick, as the CyberDB client does: the frames are copied into one buffer.
+    const bytes =
+      this.#batch.length === 1 ? this.#batch[0]! : Buffer.concat(this.#batch, this.#batchBytes)
+    this.#batch = []
+    this.#batchBytes = 0
+    if (this.#unsent) {
+      this.#unsent = Buffer.concat([this.#unsent, bytes])
+      return
+    }
+    const written = this.#socket.write(bytes)
+    if (written >= 0 && written < bytes.length) this.#unsent = bytes.slice(written)
+  }
+
+  #onDrain(): void {
+    if (!this.#unsent) return
+    const bytes = this.#unsent
+    this.#unsent = undefined
+    const written = this.#socket.write(bytes)
+    if (written >= 0 && written < bytes.length) this.#unsent = bytes.slice(written)
+  }
+
+  #onData(chunk: Uint8Array): void {
+    if (this.#capture) this.#capture.push(chunk.slice())
+    this.#received += chunk.length
+    const waiting = this.#waiting
+    while (this.#head < waiting.length && waiting[this.#head]!.until <= this.#received) {
+      waiting[this.#head++]!.resolve()
+    }
+    if (this.#head === waiting.length) {
+      this.#waiting = []
+      this.#head = 0
+    }
+  }
+}
+
+// --- sides ---
+
+interface Side {
+  name: SideName
+  /** The process serving it, for its CPU time. */
+  serverPid: number
+  op(name: OpName): (i: number) => Promise<unknown>
+  check(): Promise<void>
+  close(): Promise<void>
+}
+
+function expectEqual(actual: unknown, expected: unknown, what: string): void {
+  if (actual !== expected)
+    throw new Error(
+      `check failed: ${what}: got ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`,
+    )
+}
+
+async function startFixture(
+  name: string,
+  script: string,
+  args: string[] = [],
+  flags: string[] = [],
+): Promise<{ child: Child; port: number; pid: number }> {
+  const child = start(
+    name,
+    [process.execPath, ...flags, join(import.meta.dir, 'fixtures', script), ...args],
+    { stdin: true },
+  )
+  const match = await child.lines.waitFor(/^\{.*"port".*\}$/, 10_000, name)
+  const { port, pid } = JSON.parse(match[0]) as { port: number; pid: number }
+  return { child, port, pid }
+}
+
+async function cyberdbSide(): Promise<Side & { child: Child }> {
+  const { child, port, pid } = await startFixture(
+    'cyberdb server',
+    'server.ts',
+    [PASSWORD],
+    SERVER_BUN_FLAGS,
+  )
+  const db: Database = await connect(`cyberdb://127.0.0.1:${port}`, { password: PASSWORD })
+  await db.createDict(
+    'kv',
+    keys.map((k, i) => [k, values[i]!] as const),
+  )
+  const kv: DictHandle<string> = db.dict<string>('kv')
+  return {
+    name: 'cyberdb',
+    child,
+    serverPid: pid,
+    op: (name) =>
+      name === 'dict.get'
+        ? (i) => kv.get(keys[i % KEYS]!)
+        : (i) => kv.set(keys[i % KEYS]!, others[i % KEYS]!),
+    async check() {
+      expectEqual(await kv.size(), KEYS, 'cyberdb size')
+      const sample = (await kv.get(keys[42]!))!
+      expectEqual(
+        sample === values[42] || sample === others[42],
+        true,
+        'cyberdb get of a prefilled key',
+      )
+      await kv.set('check:key', 'check-value-12345678')
+      expectEqual(await kv.get('check:key'), 'check-value-12345678', 'cyberdb get after set')
+      await kv.set(keys[7]!, others[7]!)
+      expectEqual(await kv.get(keys[7]!), others[7], 'cyberdb get of an overwritten key')
+      expectEqual(await kv.delete('check:key'), true, 'cyberdb delete')
+    },
+    async close() {
+      await db.close()
+    },
+  }
+}
+
+async function redisSide(dir: string): Promise<(Side & { child: Child }) | string> {
+  if (!WITH_REDIS) return 'skipped: REDIS=0'
+  const started = await startRedis(dir).catch((error: Error) => error.message)
+  if (started === undefined || typeof started === 'string') {
+    const why = typeof started === 'string' ? ` (${started})` : ''
+    return `skipped: redis-server is not installed and could not be installed${why}`
+  }
+  const redis = new RedisClient(`redis://${HOST}:${started.port}`, { autoReconnect: false })
+  await redis.connect()
+  for (let i = 0; i < KEYS; i += 1000) {
+    await redis.send(
+      'MSET',
+      keys.slice(i, i + 1000).flatMap((k, j) => [k, values[i + j]!]),
+    )
+  }
+  return {
+    name: 'redis',
+    child: started.child,
+    serverPid: started.child.proc.pid,
+    op: (name) =>
+      name === 'dict.get'
+        ? (i) => redis.get(keys[i % KEYS]!)
+        : (i) => redis.set(keys[i % KEYS]!, others[i % KEYS]!),
+    async check() {
+      expectEqual(Number(await redis.send('DBSIZE', [])), KEYS, 'redis size')
+      const sample = await redis.get(keys[42]!)
+      expectEqual(
+        sample === values[42] || sample === others[42],
+        true,
+        'redis get of a prefilled key',
+      )
+      await redis.set('check:key', 'check-value-12345678')
+      expectEqual(await redis.get('check:key'), 'check-value-12345678', 'redis get after set')
+      await redis.set(keys[7]!, others[7]!)
+      expectEqual(await redis.get(keys[7]!), others[7], 'redis get of an overwritten key')
+      expectEqual(await redis.del('check:key'), 1, 'redis del')
+    },
+    async close() {
+      redis.close()
+    },
+  }
+}
+
+/** Frames the size of CyberDB's get and set requests (with a 5-byte request id, as after 65535). */
+function requestFrames(): Record<OpName, Uint8Array> {
+  const codec = createCodec()
+  const frame = (body: Uint8Array) => {
+    const bytes = new Uint8Array(4 + body.length)
+    new DataView(bytes.buffer).setUint32(0, body.length)
+    bytes.set(body, 4)
+    return bytes
+  }
+  return {
+    'dict.get': frame(codec.pack([100_000, 'dict.get', 'kv', [keys[4242]!]])),
+    'dict.set': frame(codec.pack([100_000, 'dict.set', 'kv', [keys[4242]!, others[4242]!]])),
+  }
+}
+
+async function echoSide(): Promise<Side & { child: Child; frames: Record<OpName, Uint8Array> }> {
+  const { child, port, pid } = await startFixture('echo server', 'echo-server.ts')
+  const echo = await EchoClient.open(port)
+  const frames = requestFrames()
+  return {
+    name: 'echo',
+    child,
+    frames,
+    serverPid: pid,
+    op: (name) => {
+      const frame = frames[name]
+      return () => echo.request(frame)
+    },
+    async check() {
+      for (const name of OPS) {
+        const back = await echo.roundTrip(frames[name])
+        expectEqual(Buffer.compare(back, frames[name]), 0, `echo of a ${name}-sized frame`)
+      }
+    },
+    async close() {
+      echo.close()
+    },
+  }
+}
+
+// --- measuring ---
+
+interface Sample {
+  ms: number
+  clientNs: number
+  serverNs: number
+  /** Clock ticks (user, kernel) of both processes, summed over rounds for the kernel share. */
+  clientTicks: { user: number; system: number }
+  serverTicks: { user: number; system: number }
+}
+
+function ticksSince(
+  before: { user: number; system: number },
+  pid: number,
+): { user: number; system: number } {
+  const now = cpuTicks(pid)
+  return { user: now.user - before.user, system: now.system - before.system }
+}
+
+async function measure(side: Side, name: OpName, depth: number, count: number): Promise<Sample> {
+  const op = side.op(name)
+  let next = 0
+  const loop = async () => {
+    while (next < count) await op(next++)
+  }
+  const clientTicks = cpuTicks(process.pid)
+  const serverTicks = cpuTicks(side.serverPid)
+  const client0 = cpuNs(process.pid)
+  const server0 = cpuNs(side.serverPid)
+  const t0 = performance.now()
+  await Promise.all(Array.from({ length: depth }, loop))
+  const ms = performance.now() - t0
+  return {
+    ms,
+    clientNs: cpuNs(process.pid) - client0,
+    serverNs: cpuNs(side.serverPid) - server0,
+    clientTicks: ticksSince(clientTicks, process.pid),
+    serverTicks: ticksSince(serverTicks, side.serverPid),
+  }
+}
+
+const countFor = (depth: number) => (depth === 1 ? SEQ_OPS : PIPE_OPS)
+
+async function main(): Promise<void> {
+  stopAllOnSignals()
+  const dir = tempDir('cyberdb-remote-bench-')
+  const sides: Side[] = []
+  try {
+    console.log(`remote.ts: ${machine()}`)
+    console.log(
+      `ROUNDS=${ROUNDS} SEQ_OPS=${SEQ_OPS} PIPE_OPS=${PIPE_OPS}; ${KEYS} keys, 20-byte values\n`,
+    )
+    const echo = await echoSide()
+    sides.push(echo)
+    sides.push(await cyberdbSide())
+    const redis = await redisSide(dir)
+    if (typeof redis === 'string') console.log(`NOTE: Redis column ${redis}\n`)
+    else sides.push(redis)
+    console.log(
+      `echo frames: dict.get ${echo.frames['dict.get'].length} bytes, dict.set ${echo.frames['dict.set'].length} bytes`,
+    )
+
+    for (const side of sides) await side.check()
+    console.log(`checked: ${sides.map((s) => s.name).join(', ')} return what was set\n`)
+
+    // Warm-up: JIT both ends of every path before anything counts.
+    for (const side of sides)
+      for (const name of OPS)
+        for (const depth of DEPTHS) await measure(side, name, depth, countFor(depth) / 4)
+
+    const samples = new Map<string, Sample[]>() // `${op}|${depth}|${side}` -> one per round
+    const key = (name: OpName, depth: number, side: string) => `${name}|${depth}|${side}`
+    const started = performance.now()
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = sides.map((_, i) => sides[(i + round) % sides.length]!)
+      for (const name of OPS) {
+        for (const depth of DEPTHS) {
+          for (const side of order) {
+            const sample = await measure(side, name, depth, countFor(depth))
+            const list = samples.get(key(name, depth, side.name)) ?? []
+            list.push(sample)
+            samples.set(key(name, depth, side.name), list)
+          }
+        }
+      }
+      process.stdout.write(
+        `round ${round + 1}/${ROUNDS} done (${((performance.now() - started) / 1000).toFixed(1)} s)\n`,
+      )
+    }
+    for (const side of sides) await side.check() // still right after the timed writes
+
+    // --- report ---
+    const has = (name: SideName) => sides.some((s) => s.name === name)
+    const perOpUs = (s: Sample, count: number) => (s.ms * 1000) / count
+    const opsPerSec = (s: Sample, count: number) => count / (s.ms / 1000)
+    const names = sides.map((s) => s.name)
+    const header = [
+      'op',
+      'in flight',
+      ...names.map((n) => `${n} µs/op`),
+      ...names.map((n) => `${n} ops/s`),
+      'cyberdb/echo time',
+      ...(has('redis') ? ['cyberdb/redis ops/s'] : []),
+    ]
+    const rows: string[][] = []
+    const ratios = new Map<string, number>()
+    for (const name of OPS) {
+      for (const depth of DEPTHS) {
+        const count = countFor(depth)
+        const of = (side: string) => samples.get(key(name, depth, side)) ?? []
+        const withinRound = (a: string, b: string, f: (s: Sample) => number) =>
+          median(of(a).map((s, r) => f(s) / f(of(b)[r]!)))
+        const echoRatio = withinRound('cyberdb', 'echo', (s) => perOpUs(s, count))
+        const redisRatio = has('redis')
+          ? withinRound('cyberdb', 'redis', (s) => opsPerSec(s, count))
+          : NaN
+        ratios.set(`${name}|${depth}|echo`, echoRatio)
+        ratios.set(`${name}|${depth}|redis`, redisRatio)
+        rows.push([
+          name,
+          String(depth),
+          ...names.map((n) => fmt(median(of(n).map((s) => perOpUs(s, count))), 2)),
+          ...names.map((n) => fmt(median(of(n).map((s) => opsPerSec(s, count))), 0)),
+          `${fmt(echoRatio, 2)}×`,
+          ...(has('redis') ? [`${fmt(redisRatio, 2)}×`] : []),
+        ])
+      }
+    }
+    console.log(
+      `\nMedians of ${ROUNDS} rounds (${SEQ_OPS} ops at 1 in flight, ${PIPE_OPS} at 16 and 128; ` +
+        'ratios: median of the per-round ratios)\n',
+    )
+    console.log(table(header, rows))
+
+    const cpuRows: string[][] = []
+    for (const name of OPS) {
+      for (const depth of DEPTHS) {
+        const count = countFor(depth)
+        const of = (side: string) => samples.get(key(name, depth, side)) ?? []
+        const kernel = (list: Sample[], which: 'clientTicks' | 'serverTicks') => {
+          const system = list.reduce((sum, s) => sum + s[which].system, 0)
+          const total = list.reduce((sum, s) => sum + s[which].user + s[which].system, 0)
+          return total > 0 ? `${fmt((100 * system) / total, 0)}%` : 'n/a'
+        }
+        cpuRows.push([
+          name,
+          String(depth),
+          ...names.flatMap((n) => [
+            `${fmt(median(of(n).map((s) => s.clientNs / count / 1000)), 2)} (${kernel(of(n), 'clientTicks')})`,
+            `${fmt(median(of(n).map((s) => s.serverNs / count / 1000)), 2)} (${kernel(of(n), 'serverTicks')})`,
+          ]),
+        ])
+      }
+    }
+    console.log(
+      '\nCPU time per request, µs (client = this process, server = the server process; all threads),\n' +
+        'with the share of it spent in the kernel (all rounds)\n',
+    )
+    console.log(
+      table(['op', 'in flight', ...names.flatMap((n) => [`${n} client`, `${n} server`])], cpuRows),
+    )
+
+    console.log('\nTargets')
+    console.log(
+      `  sequential dict.get round trip, cyberdb/echo:  ${verdict(ratios.get('dict.get|1|echo')!, '<=', 1.3)}`,
+    )
+    if (has('redis')) {
+      for (const name of OPS) {
+        for (const depth of [16, 128]) {
+          const result = verdict(ratios.get(`${name}|${depth}|redis`)!, '>=', 1.0)
+          console.log(
+            `  ${name} at ${String(depth).padStart(3)} in flight, cyberdb/redis ops/s: ${result}`,
+          )
+        }
+      }
+    }
+
+    if (ACCOUNT) await account(sides, dir)
+  } finally {
+    for (const side of sides) await side.close().catch(() => {})
+    await stopAll()
+  }
+}
+
+/** Untimed: system calls and context switches per request, client and server, from perf stat. */
+async function account(sides: Side[], dir: string): Promise<void> {
+  const rows: string[][] = []
+  for (const name of OPS) {
+    for (const depth of [1, 128]) {
+      const count = depth === 1 ? 2000 : 20_000
+      for (const side of sides) {
+        const label = `${side.name}-${name}-${depth}`
+        const client = await SyscallCounter.open([process.pid], dir, `${label}-client`)
+        const server = await SyscallCounter.open([side.serverPid], dir, `${label}-server`)
+        if (!client || !server) {
+          console.log('\n(perf stat with raw_syscalls is not available: no system call counts)')
+          return
+        }
+        await client.begin()
+        await server.begin()
+        await measure(side, name, depth, count)
+        await server.end()
+        await client.end()
+        const c = await client.close(dir, `${label}-client`)
+        const s = await server.close(dir, `${label}-server`)
+        rows.push([
+          name,
+          String(depth),
+          side.name,
+          fmt(c.syscalls / count, 2),
+          fmt(s.syscalls / count, 2),
+          fmt(c.switches / count, 2),
+          fmt(s.switches / count, 2),
+        ])
+      }
+    }
+  }
+  console.log(
+    '\nPer request, main (event-loop) threads, untimed pass under perf stat ' +
+      '(raw_syscalls:sys_enter, context-switches)\n',
+  )
+  console.log(
+    table(
+      [
+        'op',
+        'in flight',
+        'side',
+        'client syscalls',
+        'server syscalls',
+        'client switches',
+        'server switches',
+      ],
+      rows,
+    ),
+  )
+}
+
+await runMain(main)
