@@ -176,8 +176,12 @@ describe('TLS', () => {
     'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', dir.file('key.pem'), '-out', dir.file('cert.pem'),
     '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'])
 
-  test('openssl made a self-signed certificate for 127.0.0.1', () => {
-    expect(generated.exitCode).toBe(0)
+  const otherHost = Bun.spawnSync(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
+    'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', dir.file('other-key.pem'), '-out', dir.file('other.pem'),
+    '-days', '1', '-subj', '/CN=other.example', '-addext', 'subjectAltName=IP:127.0.0.2'])
+
+  test('openssl made self-signed certificates for 127.0.0.1 and 127.0.0.2', () => {
+    expect([generated.exitCode, otherHost.exitCode]).toEqual([0, 0])
   })
 
   async function tlsServer(server: Server): Promise<number> {
@@ -206,6 +210,15 @@ describe('TLS', () => {
     const port = await tlsServer(server)
     const error = await expectCode(connect(`cyberdbs://:${PASSWORD}@127.0.0.1:${port}?connectTimeout=10`), 'CONNECTION_CLOSED')
     expect(error.message.toLowerCase()).toContain('certificate')
+  })
+
+  test('a trusted certificate for another address is refused: the host name is verified too', async () => {
+    await using server = new Server()
+    const tls = { cert: await Bun.file(dir.file('other.pem')).text(), key: await Bun.file(dir.file('other-key.pem')).text() }
+    const port = await listen(server, { tls })
+    const url = `cyberdbs://:${PASSWORD}@127.0.0.1:${port}?ca=${dir.file('other.pem')}&connectTimeout=10`
+    const error = await expectCode(connect(url), 'CONNECTION_CLOSED')
+    expect(error.message).toContain('127.0.0.1 is not in the cert')
   })
 
   test('a plain client against a TLS server fails within its connectTimeout', async () => {
