@@ -159,7 +159,13 @@ export class Connection {
     this.#out.frames.writeRange(packed, packed.start, packed.end)
     if (!this.#flushQueued) {
       this.#flushQueued = true
-      queueMicrotask(this.#flush)
+      // An idle connection sends at the end of this tick: a lone request pays no extra latency,
+      // and the requests of one synchronous burst (Promise.all) still share the write. A busy
+      // one waits for the end of the event-loop turn instead, so that requests made by separate
+      // callbacks of one wakeup (the handlers of many HTTP requests, each followed by its own
+      // microtask checkpoint) share one write too: one system call instead of one per request.
+      if (this.#pending.size === 0) queueMicrotask(this.#flush)
+      else setImmediate(this.#flush)
     }
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, op })

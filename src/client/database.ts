@@ -74,8 +74,12 @@ export class Database extends TableClient implements AsyncDisposable {
   }
 
   /** A view pinned to one connection for a unit of work (a web request); close it when done. */
-  async proxy(): Promise<DatabaseProxy> {
-    return new DatabaseProxy(await this.transport.pin())
+  proxy(): Promise<DatabaseProxy> {
+    try {
+      return Promise.resolve(new DatabaseProxy(this.transport.pin()))
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   /**

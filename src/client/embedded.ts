@@ -9,7 +9,7 @@ import { cloneValue } from '../engine/values.ts'
 import { DataFile, Snapshotter } from '../persistence/data-file.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
 import type { Address, ListenOptions } from '../server/server.ts'
-import type { Transport } from './transport.ts'
+import { DONE, type Transport } from './transport.ts'
 
 export interface FileOptions {
   path: string
@@ -72,7 +72,7 @@ export class EmbeddedTransport implements Transport {
     return this.snapshotter.save(target)
   }
 
-  async pin(): Promise<Transport> {
+  pin(): Transport {
     if (this.#closed) throw closedError('database')
     return new PinnedTransport(this)
   }
@@ -122,16 +122,18 @@ class PinnedTransport implements Transport {
     return this.#closed ? Promise.reject(closedError('proxy')) : this.#inner.save(path)
   }
 
-  pin(): Promise<Transport> {
-    return this.#closed ? Promise.reject(closedError('proxy')) : this.#inner.pin()
+  pin(): Transport {
+    if (this.#closed) throw closedError('proxy')
+    return this.#inner.pin()
   }
 
   serve(options: ListenOptions): Promise<Address> {
     return this.#closed ? Promise.reject(closedError('proxy')) : this.#inner.serve(options)
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.#closed = true
+    return DONE
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -8,7 +8,10 @@ import type { Op } from '../engine/commands.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
 import type { Address, ListenOptions } from '../server/server.ts'
 import { Connection, type ConnectionOptions } from './connection.ts'
-import type { Transport } from './transport.ts'
+import { DONE, type Transport } from './transport.ts'
+
+// Requests in flight on a connection past which a new proxy prefers another connection.
+const CONGESTED_IN_FLIGHT = 256
 
 export interface RemoteOptions extends ConnectionOptions {
   /** Connections in the pool. */
@@ -20,7 +23,6 @@ export interface RemoteOptions extends ConnectionOptions {
 export class RemoteTransport implements Transport {
   readonly #options: RemoteOptions
   readonly #slots: (Connection | Promise<Connection> | undefined)[]
-  #nextPin = 0
   #closed = false
   #reaper: Timer | undefined
 
@@ -65,10 +67,29 @@ export class RemoteTransport implements Transport {
     return this.call({ table: '', name: 'server.save', args: [] }) as Promise<SnapshotStats>
   }
 
-  async pin(): Promise<Transport> {
+  pin(): Transport {
     if (this.#closed) throw new CyberError('CONNECTION_CLOSED', 'this database is closed')
-    const slot = this.#options.pool > 1 ? 1 + (this.#nextPin++ % (this.#options.pool - 1)) : 0
-    return new PinnedRemote(this, slot)
+    return new PinnedRemote(this, this.#pickSlot())
+  }
+
+  // A proxy takes the first open connection that is not congested, so that under ordinary load
+  // every request shares one connection and its writes batch fully; only when each open
+  // connection has many requests in flight (a large reply holding the line) does the pool
+  // open its next connection.
+  #pickSlot(): number {
+    let leastLoaded = 0
+    let fewest = Infinity
+    for (let slot = 0; slot < this.#slots.length; slot++) {
+      const connection = this.#slots[slot]
+      if (connection === undefined) return slot
+      if (!(connection instanceof Connection)) continue // opening: its requests wait
+      if (connection.inFlight < CONGESTED_IN_FLIGHT) return slot
+      if (connection.inFlight < fewest) {
+        fewest = connection.inFlight
+        leastLoaded = slot
+      }
+    }
+    return leastLoaded
   }
 
   serve(_options: ListenOptions): Promise<Address> {
@@ -151,7 +172,7 @@ class PinnedRemote implements Transport {
     return this.#pool.save(path)
   }
 
-  pin(): Promise<Transport> {
+  pin(): Transport {
     return this.#pool.pin()
   }
 
@@ -159,8 +180,9 @@ class PinnedRemote implements Transport {
     return this.#pool.serve(options)
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.#closed = true
+    return DONE
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -10,10 +10,14 @@ export interface Transport extends AsyncDisposable {
   call(op: Op): Promise<unknown>
   /** Snapshots now: embedded, to its file (or `path`); remote, the server to its backup file. */
   save(path?: string): Promise<SnapshotStats>
-  /** A transport bound to one connection for a unit of work; closing it gives the connection back. */
-  pin(): Promise<Transport>
+  /** A transport bound to one connection for a unit of work; closing it gives the connection back.
+   * Synchronous (a proxy is made once per web request): throws CONNECTION_CLOSED when closed. */
+  pin(): Transport
   /** Serves this database to other processes (embedded only); closing the database stops it. */
   serve(options: ListenOptions): Promise<Address>
   close(): Promise<void>
   readonly isClosed: boolean
 }
+
+/** Closing a proxy does no I/O: one settled promise serves every close. */
+export const DONE: Promise<void> = Promise.resolve()
