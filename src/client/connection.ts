@@ -48,6 +48,7 @@ export class Connection {
   #state: State = 'hello'
   #nextId = 1
   #flushQueued = false
+  #readSinceFlush = false
   #maxFrameBytes = MAX_FRAME_BYTES
   #password: string
   #encrypt: boolean
@@ -159,12 +160,13 @@ export class Connection {
     this.#out.frames.writeRange(packed, packed.start, packed.end)
     if (!this.#flushQueued) {
       this.#flushQueued = true
-      // An idle connection sends at the end of this tick: a lone request pays no extra latency,
-      // and the requests of one synchronous burst (Promise.all) still share the write. A busy
-      // one waits for the end of the event-loop turn instead, so that requests made by separate
-      // callbacks of one wakeup (the handlers of many HTTP requests, each followed by its own
-      // microtask checkpoint) share one write too: one system call instead of one per request.
-      if (this.#pending.size === 0) queueMicrotask(this.#flush)
+      // Requests made in answer to replies (a sequential caller, a sliding window) or with nothing
+      // in flight leave at the end of this tick: they pay no extra latency, and those of one
+      // synchronous burst (Promise.all) share the write. Requests made since our last write by
+      // other callbacks of this wakeup (the handlers of concurrent HTTP requests, each followed by
+      // its own microtask checkpoint) wait for the end of the event-loop turn, so they too share
+      // one write instead of costing a system call each.
+      if (this.#pending.size === 0 || this.#readSinceFlush) queueMicrotask(this.#flush)
       else setImmediate(this.#flush)
     }
     return new Promise((resolve, reject) => {
@@ -188,6 +190,7 @@ export class Connection {
 
   #flush = (): void => {
     this.#flushQueued = false
+    this.#readSinceFlush = false
     this.lastUsed = Date.now()
     this.#out.flush()
   }
@@ -199,6 +202,7 @@ export class Connection {
   }
 
   #onData(chunk: Uint8Array): void {
+    this.#readSinceFlush = true
     try {
       this.#reader.push(chunk, this.#onFrame)
     } catch (error) {

@@ -31,7 +31,7 @@ export class Store {
   /** Runs one operation. Throws CyberError; returns stored values as they are (callers copy). */
   apply(op: Op): unknown {
     const command = COMMANDS.get(op.name)
-    if (command === undefined) throw badArgument(`unknown operation ${JSON.stringify(op.name)}`)
+    if (command === undefined) throw badArgument(`unknown operation ${quote(op.name)}`)
     const { args, table: name } = op
     if (typeof name !== 'string') throw badArgument(`a table name must be a string, not ${describe(name)}`)
     if (!Array.isArray(args) || args.length < command.minArgs || args.length > command.maxArgs) {
@@ -57,7 +57,7 @@ export class Store {
   create(name: string, type: unknown, content: unknown, ifNotExists: unknown): boolean {
     if (name === '') throw badArgument('a table name must not be empty')
     if (type !== 'dict' && type !== 'list') {
-      throw badArgument(`a table type is "dict" or "list", not ${JSON.stringify(type) ?? 'undefined'}`)
+      throw badArgument(`a table type is "dict" or "list", not ${quote(type)}`)
     }
     const existing = this.tables.get(name)
     if (existing !== undefined) {
@@ -128,6 +128,12 @@ export class Store {
   closeCursor(cursor: number): boolean {
     return this.#cursors.delete(cursor)
   }
+}
+
+/** A value in a message: strings quoted, anything else described (JSON.stringify throws on a
+ * bigint, and a message must never fail to build). */
+function quote(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : describe(value)
 }
 
 function arity(min: number, max: number): string {

@@ -143,6 +143,9 @@ export function describe(value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'an array'
   const type = typeof value
-  if (type === 'object') return `a ${Object.getPrototypeOf(value)?.constructor?.name ?? 'object'}`
-  return type === 'undefined' ? 'undefined' : `a ${type}`
+  if (type === 'undefined') return 'undefined'
+  if (type !== 'object') return `a ${type}`
+  const proto = Object.getPrototypeOf(value)
+  if (proto === Object.prototype || proto === null) return 'an object'
+  return `a ${proto?.constructor?.name ?? 'object'}`
 }
