@@ -160,14 +160,20 @@ export class Connection {
     this.#out.frames.writeRange(packed, packed.start, packed.end)
     if (!this.#flushQueued) {
       this.#flushQueued = true
-      // Requests made in answer to replies (a sequential caller, a sliding window) or with nothing
-      // in flight leave at the end of this tick: they pay no extra latency, and those of one
-      // synchronous burst (Promise.all) share the write. Requests made since our last write by
-      // other callbacks of this wakeup (the handlers of concurrent HTTP requests, each followed by
-      // its own microtask checkpoint) wait for the end of the event-loop turn, so they too share
-      // one write instead of costing a system call each.
-      if (this.#pending.size === 0 || this.#readSinceFlush) queueMicrotask(this.#flush)
-      else setImmediate(this.#flush)
+      // A request made in answer to replies (a sequential caller, a sliding window) or with nothing
+      // in flight leaves at once: an idle server takes tens of microseconds to wake, and it
+      // starts waking while this tick makes the rest of its burst, which leaves together at the
+      // end of the tick (Promise.all: two writes, not one per request). Requests made since our
+      // last write by other callbacks of this wakeup (the handlers of concurrent HTTP requests,
+      // each followed by its own microtask checkpoint) wait for the end of the event-loop turn,
+      // so they too share one write instead of costing a system call each.
+      if (this.#pending.size === 0 || this.#readSinceFlush) {
+        this.#out.flush()
+        this.#readSinceFlush = false
+        queueMicrotask(this.#flush)
+      } else {
+        setImmediate(this.#flush)
+      }
     }
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, op })

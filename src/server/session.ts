@@ -49,6 +49,7 @@ export class Session {
   readonly #range = { start: 0, end: 0 }
   #authed = false
   #paused = false
+  #repliesThisChunk = 0
   // Ending: no new requests are read; ended: the socket is closed for writing too.
   #ending = false
   #ended = false
@@ -93,6 +94,7 @@ export class Session {
   onData(chunk: Uint8Array): void {
     if (this.#ending) return
     if (this.#host.idleTimeout > 0) this.socket.timeout(this.#host.idleTimeout)
+    this.#repliesThisChunk = 0
     try {
       this.#reader.push(chunk, this.#onFrame)
     } catch (error) {
@@ -221,7 +223,9 @@ export class Session {
       return true
     }
     const more = this.#onRequest(data, start, end)
-    if (this.#out.unsent > MAX_UNSENT_BYTES) this.flush() // sends what the socket takes; may pause
+    // The first reply of a chunk leaves at once, so the client starts waking while the rest is
+    // computed; the rest leave together at the end of the chunk.
+    if (++this.#repliesThisChunk === 1 || this.#out.unsent > MAX_UNSENT_BYTES) this.flush() // may pause
     return more
   }
 
