@@ -26,6 +26,11 @@ const SERVE_HELP = `usage: cyberdb serve [options]
                           generated and printed once)
   --max-connections N     connections past N are refused (default 10000)
   --idle-timeout SECONDS  close connections silent this long, 0 for never (default 900)
+  --encrypt               seal every frame with AES-256-GCM (clients add ?encrypt=true)
+  --allow LIST            comma-separated addresses and CIDR ranges that may connect
+                          (e.g. 127.0.0.1,10.0.0.0/8,fd00::/8; default: any)
+  --tls-cert FILE         serve TLS with this certificate (PEM; clients use cyberdbs://)
+  --tls-key FILE          the certificate's private key (PEM)
   --log                   one line per connection event`
 
 const INSPECT_HELP = `usage: cyberdb inspect FILE [--json] [--first N]
@@ -45,10 +50,19 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`cyberdb: unknown command "${command}"\n\n${HELP}`)
     return 1
   } catch (error) {
-    const message = error instanceof CyberError ? `${error.code}: ${error.message}` : (error as Error).message
-    console.error(`cyberdb: ${message}`)
+    console.error(`cyberdb: ${describeFailure(error)}`)
     return 1
   }
+}
+
+function describeFailure(error: unknown): string {
+  if (error instanceof CyberError) return `${error.code}: ${error.message}`
+  // parseArgs rejects unknown or malformed options with its own error codes.
+  const code = (error as NodeJS.ErrnoException)?.code
+  if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+    return `BAD_ARGUMENT: ${(error as Error).message} (see --help)`
+  }
+  return (error as Error)?.message ?? String(error)
 }
 
 async function serve(argv: string[]): Promise<number> {
@@ -62,6 +76,10 @@ async function serve(argv: string[]): Promise<number> {
       password: { type: 'string' },
       'max-connections': { type: 'string', default: '10000' },
       'idle-timeout': { type: 'string', default: '900' },
+      encrypt: { type: 'boolean', default: false },
+      allow: { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
       log: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -75,6 +93,7 @@ async function serve(argv: string[]): Promise<number> {
     password = randomBytes(18).toString('base64url')
     console.log(`cyberdb: no password given; generated one for this run: ${password}`)
   }
+  const tls = await tlsFiles(values['tls-cert'], values['tls-key'])
   const server = new Server()
   const started = performance.now()
   const loaded = await server.load(values.data)
@@ -86,10 +105,14 @@ async function serve(argv: string[]): Promise<number> {
     password,
     maxConnections: number('--max-connections', values['max-connections'], { min: 1, integer: true }),
     idleTimeout: number('--idle-timeout', values['idle-timeout'], { min: 0 }),
+    encrypt: values.encrypt,
+    ...(values.allow === undefined ? {} : { allow: values.allow.split(',').map((entry) => entry.trim()) }),
+    ...(tls ? { tls } : {}),
     log: values.log,
   })
-  console.log(`cyberdb: serving ${values.data} on ${host}:${port}: loaded ${loaded.tables} tables, ` +
-    `${loaded.entries} entries in ${loadMs.toFixed(0)} ms; backup every ${values.backup} s`)
+  const modes = [tls && 'tls', values.encrypt && 'encrypted', values.allow && `allow ${values.allow}`].filter(Boolean)
+  console.log(`cyberdb: serving ${values.data} on ${host}:${port}${modes.length ? ` (${modes.join(', ')})` : ''}: ` +
+    `loaded ${loaded.tables} tables, ${loaded.entries} entries in ${loadMs.toFixed(0)} ms; backup every ${values.backup} s`)
   return new Promise<number>(() => {}) // runs until SIGINT/SIGTERM (the server saves, then exits 0)
 }
 
@@ -132,6 +155,17 @@ async function inspect(argv: string[]): Promise<number> {
   const widths = [0, 1, 2].map((col) => Math.max(...lines.map((line) => line[col]!.length)))
   for (const line of lines) console.log(line.map((cell, col) => (col < 3 ? cell.padEnd(widths[col]!) : cell)).join('  '))
   return 0
+}
+
+async function tlsFiles(cert: string | undefined, key: string | undefined): Promise<{ cert: string; key: string } | undefined> {
+  if (cert === undefined && key === undefined) return undefined
+  if (cert === undefined || key === undefined) {
+    throw new CyberError('BAD_ARGUMENT', '--tls-cert and --tls-key go together')
+  }
+  for (const file of [cert, key]) {
+    if (!(await Bun.file(file).exists())) throw new CyberError('BAD_ARGUMENT', `no such file: ${file}`)
+  }
+  return { cert: await Bun.file(cert).text(), key: await Bun.file(key).text() }
 }
 
 /** JSON has no bigint, Map, Set or bytes: show them as what they hold. */
