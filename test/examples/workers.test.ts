@@ -1,0 +1,59 @@
+// The workers tutorial as a user runs it: init the data file, serve it, start the app as two
+// processes sharing one port, and ask it over HTTP.
+
+import { afterAll, expect, test } from 'bun:test'
+import { join } from 'node:path'
+import { tempDir } from '../contract/helpers.ts'
+import { Output } from '../fixtures/spawn.ts'
+
+const WORKERS = join(import.meta.dir, '..', '..', 'examples', 'workers')
+const dir = tempDir()
+afterAll(() => dir[Symbol.dispose]())
+
+function run(script: string, args: string[]) {
+  const proc = Bun.spawn([process.execPath, join(WORKERS, script), ...args], {
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    env: { ...process.env, CYBERDB_PASSWORD: 'tutorial', NO_COLOR: '1' },
+  })
+  return { proc, stdout: new Output(proc.stdout), stderr: new Output(proc.stderr) }
+}
+
+/** A port that was free a moment ago: the app's workers share one fixed port (reusePort). */
+function freePort(): number {
+  const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
+  const port = listener.port
+  listener.stop(true)
+  return port
+}
+
+test('two app workers answer {"code":1,"content":"Hello CyberDB!"} from one shared server', async () => {
+  const data = dir.file('tutorial.cdb')
+  const init = run('init.ts', [data])
+  expect(await init.proc.exited).toBe(0)
+  expect(init.stdout.text).toContain('"centre"')
+
+  const serve = run('serve.ts', [data, '0'])
+  const app = { current: undefined as ReturnType<typeof run> | undefined }
+  try {
+    await serve.stdout.until((lines) => lines.some((l) => l.startsWith('serve: listening on')), 'the server')
+    const dbPort = /:(\d+)$/.exec(serve.stdout.lines().find((l) => l.startsWith('serve: listening on'))!)![1]!
+    const httpPort = String(freePort())
+    app.current = run('app.ts', ['2', httpPort, dbPort])
+    await app.current.stdout.until((lines) => lines.filter((l) => l.startsWith('app: worker')).length === 2, 'two workers')
+    const answers = await Promise.all(Array.from({ length: 20 }, async () => {
+      const response = await fetch(`http://127.0.0.1:${httpPort}/`)
+      return response.json()
+    }))
+    for (const answer of answers) expect(answer).toEqual({ code: 1, content: 'Hello CyberDB!' })
+  } finally {
+    app.current?.proc.kill('SIGTERM')
+    await app.current?.proc.exited
+    serve.proc.kill('SIGTERM')
+  }
+  // The server saves on SIGTERM and exits 0.
+  expect(await serve.proc.exited).toBe(0)
+  await serve.stdout.done
+  expect(serve.stdout.text).toContain('stopped; saved 1 tables, 1 entries')
+})
