@@ -2,8 +2,9 @@
 // remote save goes through the embedded data file, and closing the database stops the server.
 
 import { describe, expect, test } from 'bun:test'
-import { Server, connect } from '../../src/index.ts'
+import { connect } from '../../src/index.ts'
 import { expectCode, tempDir } from '../contract/helpers.ts'
+import { snapshotContent } from '../fixtures/snapshot-content.ts'
 
 const PASSWORD = 'serve-test'
 
@@ -11,17 +12,6 @@ async function served(url: string) {
   const db = await connect(url)
   const address = await db.serve({ host: '127.0.0.1', port: 0, password: PASSWORD })
   return { db, address, remoteUrl: `cyberdb://:${PASSWORD}@127.0.0.1:${address.port}` }
-}
-
-/** What a snapshot file holds, read by a fresh server (no lock needed to read). */
-async function fileContent(path: string): Promise<Record<string, unknown>> {
-  const reader = new Server()
-  await reader.load(path)
-  const content: Record<string, unknown> = {}
-  for (const { name, type } of reader.store.list()) {
-    content[name] = reader.store.apply({ table: name, name: type === 'dict' ? 'dict.entries' : 'list.slice', args: [] })
-  }
-  return content
 }
 
 describe('db.serve()', () => {
@@ -66,7 +56,7 @@ describe('db.serve()', () => {
     await remote.createList('numbers', [1, 2, 3])
     const stats = await remote.save()
     expect({ tables: stats.tables, entries: stats.entries }).toEqual({ tables: 2, entries: 4 })
-    expect(await fileContent(path)).toEqual({ remote: [['written', 'remotely']], numbers: [1, 2, 3] })
+    expect(await snapshotContent(path)).toEqual({ remote: [['written', 'remotely']], numbers: [1, 2, 3] })
   })
 
   test('closing the embedded database takes a final snapshot with the remote writes', async () => {

@@ -7,6 +7,7 @@ import { Server, connect, type ListenOptions } from '../../src/index.ts'
 import { RawClient } from '../fixtures/wire.ts'
 import { spawnFixture } from '../fixtures/spawn.ts'
 import { expectCode, tempDir, waitFor } from '../contract/helpers.ts'
+import { snapshotContent } from '../fixtures/snapshot-content.ts'
 
 const PASSWORD = 'server-test'
 
@@ -16,17 +17,6 @@ async function listen(server: Server, options: ListenOptions = {}): Promise<numb
 }
 
 const url = (port: number, params = '') => `cyberdb://:${PASSWORD}@127.0.0.1:${port}${params}`
-
-/** The tables of a snapshot file as plain data, read by a fresh server. */
-async function snapshotContent(path: string): Promise<Record<string, unknown>> {
-  const reader = new Server()
-  await reader.load(path)
-  const content: Record<string, unknown> = {}
-  for (const { name, type } of reader.store.list()) {
-    content[name] = reader.store.apply({ table: name, name: type === 'dict' ? 'dict.entries' : 'list.slice', args: [] })
-  }
-  return content
-}
 
 describe('listen', () => {
   test('listen with port 0 resolves the bound port, and clients reach the server there', async () => {
