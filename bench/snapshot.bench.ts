@@ -17,6 +17,7 @@ import { createCodec } from '../src/protocol/codec.ts'
 import {
   decodeSnapshot, encodeSnapshot, readSnapshot, writeSnapshot,
 } from '../src/persistence/snapshot.ts'
+import { HEADER_BYTES } from '../src/persistence/format.ts'
 
 const SIZES = [100_000, 1_000_000]
 const RUNS = Math.max(1, Math.min(25, Number(process.env.RUNS ?? 7)))
@@ -101,7 +102,7 @@ async function measure(n: number): Promise<Row> {
       Bun.gc(true)
       // Where the time goes: the steps of writeSnapshot one by one.
       const [encode, image] = await timed(() => encodeSnapshot(store))
-      record('  encodeSnapshot (flatten + pack + header)', encode)
+      record('  encodeSnapshot (copy + pack in chunks + header)', encode)
       record('    crc32 of body', (await timed(() => Bun.hash.crc32(image.body)))[0])
       const tmp = join(dir, 'probe.tmp')
       const blob = new Blob([image.header, image.body])
@@ -132,15 +133,17 @@ async function measure(n: number): Promise<Row> {
     const [decode] = await timed(() => decodeSnapshot(file, path))
     record('  decodeSnapshot (verify + unpack + Map)', decode)
     Bun.gc(true)
-    const body = file.subarray(32)
+    const body = file.subarray(HEADER_BYTES)
     record('    crc32 of body ', (await timed(() => Bun.hash.crc32(body)))[0])
-    const [unpack, decoded] = await timed(() =>
-      createCodec().unpack(body) as [string, string, unknown[]][])
-    record('    msgpack unpack', unpack)
+    // Format 2: a msgpack sequence, the table list then the chunks of alternating keys and values.
+    const [unpack, decoded] = await timed(() => createCodec().unpackMultiple(body) as unknown[][])
+    record('    msgpack unpack (sequence)', unpack)
     record('    Map building (map.set per entry)', (await timed(() => {
-      const flat = decoded[0]![2]
       const map = new Map()
-      for (let i = 0; i < flat.length; i += 2) map.set(flat[i], flat[i + 1])
+      for (let c = 1; c < decoded.length; c++) {
+        const flat = decoded[c]!
+        for (let i = 0; i < flat.length; i += 2) map.set(flat[i], flat[i + 1])
+      }
       return map
     }))[0])
   }

@@ -1,11 +1,12 @@
 // connect(url): parse the URL and return a Database on the matching transport.
 
-import { EmbeddedTransport } from './client/embedded.ts'
+import { EmbeddedTransport, type FileOptions } from './client/embedded.ts'
 import { Database } from './client/database.ts'
 import { RemoteTransport, type RemoteOptions } from './client/remote.ts'
 import { CyberError } from './errors.ts'
+import { DURABILITIES, type Durability } from './persistence/log-format.ts'
 
-const FORMS = 'memory://, file:PATH[?backup=SECONDS], ' +
+const FORMS = 'memory://, file:PATH[?backup=SECONDS&durability=always|everysec|no&compact=BYTES], ' +
   'cyberdb://[:PASSWORD@]HOST:PORT[?timeout=SECONDS&pool=N&connectTimeout=SECONDS&password=PASSWORD&encrypt=true], ' +
   'cyberdbs://... (the same over TLS; &ca=PEM_FILE for a private CA)'
 
@@ -37,7 +38,7 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
   throw badUrl(url, 'unknown scheme')
 }
 
-function parseFileUrl(url: string): { path: string; backup?: number } {
+function parseFileUrl(url: string): FileOptions {
   const query = url.indexOf('?')
   let path: string
   try {
@@ -48,9 +49,11 @@ function parseFileUrl(url: string): { path: string; backup?: number } {
   if (path.startsWith('//')) path = path.slice(2) // file:///abs/path
   if (path === '') throw badUrl(url, 'the file path is empty')
   const params = new URLSearchParams(query < 0 ? '' : url.slice(query + 1))
-  const options: { path: string; backup?: number } = { path }
+  const options: FileOptions = { path }
   for (const [name, value] of params) {
     if (name === 'backup') options.backup = positiveNumber(url, name, value)
+    else if (name === 'durability') options.durability = durability(url, value)
+    else if (name === 'compact') options.compactBytes = positiveInteger(url, name, value)
     else throw badUrl(url, `unknown parameter "${name}"`)
   }
   return options
@@ -94,6 +97,11 @@ export async function parseRemoteUrl(url: string, options: ConnectOptions = {}):
     remote.tls = ca === undefined ? {} : { ca }
   }
   return remote
+}
+
+function durability(url: string, value: string): Durability {
+  if ((DURABILITIES as string[]).includes(value)) return value as Durability
+  throw badUrl(url, `durability must be one of ${DURABILITIES.join(', ')}`)
 }
 
 function flag(url: string, name: string, value: string): boolean {

@@ -6,27 +6,29 @@ import { CyberError } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
 import { Store } from '../engine/store.ts'
 import { cloneValue } from '../engine/values.ts'
-import { DataFile, Snapshotter } from '../persistence/data-file.ts'
+import { DataFile, Snapshotter, type DataFileOptions } from '../persistence/data-file.ts'
+import type { OpLog } from '../persistence/op-log.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
 import type { Address, ListenOptions } from '../server/server.ts'
 import { DONE, type Transport } from './transport.ts'
 
-export interface FileOptions {
+export interface FileOptions extends DataFileOptions {
   path: string
-  /** Seconds between automatic snapshots; none when absent. */
-  backup?: number
 }
 
 export class EmbeddedTransport implements Transport {
   readonly store: Store
   // Saves go through here: memory:// saves to the path it is given, file: owns its data file.
   readonly snapshotter: Snapshotter
+  // file: mode only; memory:// never logs, and its calls never look further than this field.
+  readonly #log: OpLog | undefined
   readonly #onClose: (() => Promise<void>)[] = []
   #closed = false
 
   private constructor(store: Store, snapshotter: Snapshotter) {
     this.store = store
     this.snapshotter = snapshotter
+    this.#log = snapshotter.log
   }
 
   static memory(store = new Store()): EmbeddedTransport {
@@ -36,7 +38,7 @@ export class EmbeddedTransport implements Transport {
   /** Opens a data file: takes its lock, loads it (missing: empty), starts periodic snapshots. */
   static async file(options: FileOptions): Promise<EmbeddedTransport> {
     const store = new Store()
-    const file = await DataFile.open(store, options.path, { backup: options.backup })
+    const file = await DataFile.open(store, options.path, options)
     const transport = new EmbeddedTransport(store, file)
     openFiles.add(transport)
     return transport
@@ -56,11 +58,23 @@ export class EmbeddedTransport implements Transport {
           args[i] = cloneValue(arg)
         }
       }
+      const log = this.#log
+      if (log !== undefined && Store.writes(op.name)) return this.#applyLogged(op, log)
       const result = this.store.apply(op)
       return Promise.resolve(typeof result === 'object' && result !== null ? cloneValue(result) : result)
     } catch (error) {
       return Promise.reject(error)
     }
+  }
+
+  // A write resolves once its record is durable as the file's policy says; the writes of one tick
+  // share one log write (and under `always` one fdatasync).
+  #applyLogged(op: Op, log: OpLog): Promise<unknown> {
+    log.check()
+    const result = this.store.apply(op)
+    log.append(op)
+    const copy = typeof result === 'object' && result !== null ? cloneValue(result) : result
+    return log.whenDurable().then(() => copy)
   }
 
   save(path?: string): Promise<SnapshotStats> {

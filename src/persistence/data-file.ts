@@ -1,13 +1,30 @@
 // Who writes snapshots of a store: one save at a time (a second caller waits for the running one,
 // then takes its own, so what it wrote before calling is in the file when its promise resolves),
-// and, for a data file, the lock that keeps other processes out plus the periodic backup timer.
-// Used by the embedded file mode and by the Server alike.
+// and, for a data file, the lock that keeps other processes out, the operation log, the periodic
+// backup timer and automatic compaction. Used by the embedded file mode and by the Server alike.
 
+import { closeSync, existsSync, openSync, readSync, renameSync, unlinkSync } from 'node:fs'
 import type { Store } from '../engine/store.ts'
+import { crashPoint } from './crash-points.ts'
 import { FileLock } from './lock.ts'
-import { readSnapshot, writeSnapshot, type SnapshotStats } from './snapshot.ts'
+import { DEFAULT_DURABILITY, LOG_HEADER_BYTES, LOG_MAGIC, logPath, rotatedLogPath, type Durability } from './log-format.ts'
+import { listLogFiles, recover } from './log-reader.ts'
+import { OpLog, type OpenLog } from './op-log.ts'
+import { takeView, writeSnapshot, writeView, type SnapshotStats } from './snapshot.ts'
 
 const MAX_TIMER_MS = 2 ** 31 - 1
+// The log is compacted (a snapshot rewrites it) once it passes max(this, 2 x the last snapshot):
+// a log as big as the data it describes costs as much to replay as a snapshot does to load.
+export const COMPACT_BYTES = 64 * 1024 * 1024
+
+export interface DataFileOptions {
+  /** Seconds between automatic snapshots; none when absent. */
+  backup?: number
+  /** When an acknowledged write is on disk; default everysec. */
+  durability?: Durability
+  /** The log size past which a snapshot compacts it: max(this, 2 x the last snapshot). Default 64 MiB. */
+  compactBytes?: number
+}
 
 export class Snapshotter {
   readonly store: Store
@@ -17,8 +34,18 @@ export class Snapshotter {
     this.store = store
   }
 
+  /** The operation log, when this writes a data file with one. */
+  get log(): OpLog | undefined {
+    return undefined
+  }
+
   save(path: string): Promise<SnapshotStats> {
-    const next = this.#saving.then(() => writeSnapshot(this.store, path))
+    return this.serialize(() => writeSnapshot(this.store, path))
+  }
+
+  /** Runs `task` after every save already asked for. */
+  protected serialize<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.#saving.then(task)
     this.#saving = next.catch(() => {})
     return next
   }
@@ -28,6 +55,9 @@ export class DataFile extends Snapshotter {
   readonly path: string
   #lock: FileLock | undefined
   #timer: Timer | undefined
+  #log: OpLog | undefined
+  #compactBytes = COMPACT_BYTES
+  #compacting = false
 
   private constructor(store: Store, path: string, lock: FileLock) {
     super(store)
@@ -40,13 +70,15 @@ export class DataFile extends Snapshotter {
     return new DataFile(store, path, FileLock.acquire(path))
   }
 
-  /** Takes the file's lock and replaces the store's tables with the file's (a missing file leaves
-   * the store as it is). Throws LOCKED or SNAPSHOT_CORRUPT, holding no lock then. */
-  static async open(store: Store, path: string, options: { backup?: number } = {}): Promise<DataFile> {
+  /** Takes the file's lock, recovers it (snapshot, then its logs) into the store (a missing file
+   * leaves the store as it is) and goes on logging. Throws LOCKED or SNAPSHOT_CORRUPT, holding no
+   * lock and changing nothing then. */
+  static async open(store: Store, path: string, options: DataFileOptions = {}): Promise<DataFile> {
     const file = DataFile.lock(store, path)
     try {
-      const tables = await readSnapshot(path)
-      if (tables) store.replaceAll(tables)
+      const recovered = await recover(path)
+      if (recovered.tables) store.replaceAll(recovered.tables)
+      file.startLog(recovered.log, recovered.snapshotBytes, options)
     } catch (error) {
       file.#release()
       throw error
@@ -55,8 +87,63 @@ export class DataFile extends Snapshotter {
     return file
   }
 
+  override get log(): OpLog | undefined {
+    return this.#log
+  }
+
+  /**
+   * Starts the operation log where recovery left it (`at`), or, given no `at` (the store was not
+   * loaded from this file, as Server.setBackup without load), sets the file's old logs aside and
+   * snapshots the store at once: from then on the file holds this store.
+   */
+  startLog(at: OpenLog | undefined, snapshotBytes: number, options: DataFileOptions = {}): void {
+    if (this.#log) return
+    const durability = options.durability ?? DEFAULT_DURABILITY
+    this.#compactBytes = options.compactBytes ?? COMPACT_BYTES
+    const fresh = at === undefined
+    const log = OpLog.open(this.path, durability, at ?? { generation: setAsideLogs(this.path) })
+    this.#log = log
+    log.onGrow = () => this.#compact()
+    this.#setCompactAt(snapshotBytes)
+    if (fresh) this.save().catch((error) => console.error(`cyberdb: first snapshot of ${this.path} failed:`, error))
+  }
+
+  /** Snapshots to `path`. To the data file itself, the log rotates at the snapshot's moment. */
   override save(path: string = this.path): Promise<SnapshotStats> {
-    return super.save(path)
+    if (path !== this.path || this.#log === undefined) return super.save(path)
+    return this.serialize(() => this.#saveRotating(true))
+  }
+
+  async #saveRotating(next: boolean): Promise<SnapshotStats> {
+    const log = this.#log!
+    log.compactAt = Infinity // this is the compaction: the rotation's write must not ask for another
+    let snapshotBytes = 0
+    try {
+      // One synchronous moment: the view the snapshot will hold, and the first record it will not.
+      const view = takeView(this.store)
+      const generation = log.rotate(next)
+      const stats = await writeView(view, this.path, generation)
+      // The snapshot is durable: the logs it contains can go.
+      for (const file of listLogFiles(this.path)) {
+        if (file !== logPath(this.path)) unlinkSync(file)
+      }
+      crashPoint('snapshot:logs-deleted')
+      snapshotBytes = stats.bytes
+      return stats
+    } finally {
+      this.#setCompactAt(snapshotBytes)
+    }
+  }
+
+  #setCompactAt(snapshotBytes: number): void {
+    if (this.#log) this.#log.compactAt = Math.max(this.#compactBytes, 2 * snapshotBytes)
+  }
+
+  #compact(): void {
+    if (this.#compacting) return
+    this.#compacting = true
+    this.save().catch((error) => console.error(`cyberdb: compaction of ${this.path} failed:`, error))
+      .finally(() => (this.#compacting = false))
   }
 
   /** Snapshots every `seconds` from now on. The timer does not keep the process alive. */
@@ -70,12 +157,15 @@ export class DataFile extends Snapshotter {
     this.#timer.unref()
   }
 
-  /** Takes the final snapshot and releases the lock (also when the snapshot fails). */
+  /** Takes the final snapshot (the log goes with it), closes the log and releases the lock (also
+   * when the snapshot fails: the log then keeps every write). */
   async close(): Promise<SnapshotStats> {
     clearInterval(this.#timer)
     try {
-      return await this.save()
+      if (this.#log === undefined) return await super.save(this.path)
+      return await this.serialize(() => this.#saveRotating(false))
     } finally {
+      this.#log?.close()
       this.#release()
     }
   }
@@ -84,4 +174,45 @@ export class DataFile extends Snapshotter {
     this.#lock?.release()
     this.#lock = undefined
   }
+}
+
+/**
+ * Before a store that was not loaded from this data file starts logging to it: renames PATH.log
+ * aside (so it is not truncated before the first snapshot of the new store is durable) and returns
+ * the generation the new log takes, one past every generation on disk.
+ */
+function setAsideLogs(dataPath: string): number {
+  let newest = snapshotGeneration(dataPath)
+  for (const file of listLogFiles(dataPath)) {
+    const generation = logGeneration(file)
+    if (generation === undefined) {
+      if (file === logPath(dataPath)) unlinkSync(file) // no header: it holds nothing
+      continue
+    }
+    newest = Math.max(newest, generation)
+    if (file === logPath(dataPath)) renameSync(file, rotatedLogPath(dataPath, generation))
+  }
+  return newest + 1
+}
+
+function readHead(path: string, bytes: number): Uint8Array {
+  const head = new Uint8Array(bytes)
+  const fd = openSync(path, 'r')
+  try {
+    return head.subarray(0, readSync(fd, head, 0, bytes, 0))
+  } finally {
+    closeSync(fd)
+  }
+}
+
+function logGeneration(path: string): number | undefined {
+  const head = readHead(path, LOG_HEADER_BYTES)
+  if (head.length < LOG_HEADER_BYTES || new TextDecoder().decode(head.subarray(0, 6)) !== LOG_MAGIC) return undefined
+  return Number(new DataView(head.buffer, head.byteOffset).getBigUint64(8))
+}
+
+function snapshotGeneration(path: string): number {
+  if (!existsSync(path)) return 0
+  const head = readHead(path, 40)
+  return head.length === 40 && head[7]! >= 2 ? Number(new DataView(head.buffer, head.byteOffset).getBigUint64(32)) : 0
 }

@@ -1,11 +1,13 @@
 import { describe, expect, test } from 'bun:test'
-import { FORMAT_VERSION, HEADER_BYTES, MAGIC, encodeHeader, verifySnapshot } from '../../src/persistence/format.ts'
+import {
+  FORMAT_VERSION, HEADER_BYTES, MAGIC, V1_HEADER_BYTES, encodeHeader, verifySnapshot,
+} from '../../src/persistence/format.ts'
 import { expectCode } from '../contract/helpers.ts'
 
 const BODY = new TextEncoder().encode('any body bytes: the header does not care what they mean')
 
-function image(body = BODY, tables = 3, entries = 42): Uint8Array {
-  const header = encodeHeader(tables, entries, body)
+function image(body = BODY, tables = 3, entries = 42, generation = 0, version = FORMAT_VERSION): Uint8Array {
+  const header = encodeHeader(tables, entries, body, generation, version)
   const file = new Uint8Array(header.length + body.length)
   file.set(header)
   file.set(body, header.length)
@@ -19,8 +21,8 @@ function flipped(file: Uint8Array, offset: number, mask = 0xff): Uint8Array {
 }
 
 describe('encodeHeader', () => {
-  test('lays out magic, version, counts, body length and CRC-32 in 32 bytes, big-endian', () => {
-    const header = encodeHeader(3, 2 ** 40 + 5, BODY)
+  test('lays out magic, version, counts, body length, CRC-32 and log generation in 40 bytes, big-endian', () => {
+    const header = encodeHeader(3, 2 ** 40 + 5, BODY, 2 ** 33 + 7)
     const view = new DataView(header.buffer)
     expect({
       length: header.length,
@@ -30,6 +32,7 @@ describe('encodeHeader', () => {
       entries: view.getBigUint64(12),
       bodyBytes: view.getBigUint64(20),
       checksum: view.getUint32(28),
+      generation: view.getBigUint64(32),
     }).toEqual({
       length: HEADER_BYTES,
       magic: MAGIC,
@@ -38,7 +41,12 @@ describe('encodeHeader', () => {
       entries: 2n ** 40n + 5n,
       bodyBytes: BigInt(BODY.length),
       checksum: Bun.hash.crc32(BODY),
+      generation: 2n ** 33n + 7n,
     })
+  })
+
+  test('version 1 has no generation field: 32 bytes, as files written before the operation log', () => {
+    expect(encodeHeader(1, 2, BODY, 0, 1).length).toBe(V1_HEADER_BYTES)
   })
 })
 
@@ -46,9 +54,29 @@ describe('verifySnapshot', () => {
   test('returns the header and the body of a sound image', () => {
     const { header, body } = verifySnapshot(image(), 'x.cdb')
     expect({ header, body: [...body] }).toEqual({
-      header: { version: FORMAT_VERSION, tables: 3, entries: 42, bodyBytes: BODY.length, checksum: Bun.hash.crc32(BODY) },
+      header: {
+        version: FORMAT_VERSION, tables: 3, entries: 42, bodyBytes: BODY.length, checksum: Bun.hash.crc32(BODY),
+        generation: 0,
+      },
       body: [...BODY],
     })
+  })
+
+  test('reads the log generation of version 2, and generation 0 for a version 1 file', () => {
+    expect(verifySnapshot(image(BODY, 3, 42, 9), 'x').header.generation).toBe(9)
+    const old = verifySnapshot(image(BODY, 3, 42, 0, 1), 'x')
+    expect({ version: old.header.version, generation: old.header.generation, body: [...old.body] })
+      .toEqual({ version: 1, generation: 0, body: [...BODY] })
+  })
+
+  test('a version 1 file cut anywhere or flipped anywhere in its body fails with SNAPSHOT_CORRUPT', async () => {
+    const sound = image(BODY, 3, 42, 0, 1)
+    for (let length = 0; length < sound.length; length++) {
+      await expectCode(() => verifySnapshot(sound.subarray(0, length), 'x'), 'SNAPSHOT_CORRUPT')
+    }
+    for (let offset = V1_HEADER_BYTES; offset < sound.length; offset++) {
+      await expectCode(() => verifySnapshot(flipped(sound, offset), 'x'), 'SNAPSHOT_CORRUPT')
+    }
   })
 
   test('accepts an empty body and an image inside a larger buffer', () => {
