@@ -43,6 +43,8 @@ export class OpLog {
   /** Called (once per write) when the file has grown past `compactAt` bytes. */
   onGrow: (() => void) | undefined
   compactAt = Infinity
+  /** Write and fdatasync calls on the log so far: what group commit saves (tests, benchmarks). */
+  readonly counts = { writes: 0, syncs: 0 }
   readonly #codec = createCodec()
   #fd: number
   #buffer = new Uint8Array(64 * 1024)
@@ -227,6 +229,7 @@ export class OpLog {
       return
     }
     this.#length = 0
+    this.counts.writes++
     this.bytes += bytes.length
     this.#written = this.appended
     const batch = this.#batch
@@ -266,6 +269,7 @@ export class OpLog {
       this.#dirDirty = false
     }
     fdatasyncSync(this.#fd)
+    this.counts.syncs++
     this.#synced = upTo
     this.#settle(upTo)
   }
