@@ -100,8 +100,9 @@ export class DataFile extends Snapshotter {
     if (this.#log) return
     const durability = options.durability ?? DEFAULT_DURABILITY
     this.#compactBytes = options.compactBytes ?? COMPACT_BYTES
-    const fresh = at === undefined
-    const log = OpLog.open(this.path, durability, at ?? { generation: setAsideLogs(this.path) })
+    // Nothing on disk yet: a new file needs no first snapshot.
+    const fresh = at === undefined && (existsSync(this.path) || listLogFiles(this.path).length > 0)
+    const log = OpLog.open(this.path, durability, at ?? { generation: fresh ? setAsideLogs(this.path) : 0 })
     this.#log = log
     log.onGrow = () => this.#compact()
     this.#setCompactAt(snapshotBytes)

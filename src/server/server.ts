@@ -7,8 +7,10 @@ import { Store } from '../engine/store.ts'
 import { checkDepth } from '../engine/values.ts'
 import { createCodec } from '../protocol/codec.ts'
 import { MAX_FRAME_BYTES } from '../protocol/frame.ts'
-import { DataFile, Snapshotter } from '../persistence/data-file.ts'
-import { readSnapshot, type SnapshotStats } from '../persistence/snapshot.ts'
+import { DataFile, Snapshotter, type DataFileOptions } from '../persistence/data-file.ts'
+import { recover, type Recovered } from '../persistence/log-reader.ts'
+import type { OpLog } from '../persistence/op-log.ts'
+import type { SnapshotStats } from '../persistence/snapshot.ts'
 import { AllowList } from '../security/allow-list.ts'
 import { masterKey } from '../security/seal.ts'
 import { AuthThrottle } from '../security/throttle.ts'
@@ -84,6 +86,10 @@ export class Server implements AsyncDisposable, SessionHost {
   #allow: AllowList | undefined
   #snapshotter: Snapshotter
   #ownsSnapshotter: boolean
+  // The data file's operation log, when there is one: every write is appended before its reply.
+  #opLog: OpLog | undefined
+  // What load() recovered, so that setBackup() on the same file continues its log.
+  #loaded: { path: string; recovered: Recovered } | undefined
   #listener: TCPSocketListener<Session> | undefined
   #sessions = new Set<Session>()
   #maxConnections = 10_000
@@ -97,21 +103,31 @@ export class Server implements AsyncDisposable, SessionHost {
     this.store = options.store ?? new Store()
     this.#snapshotter = options.snapshotter ?? new Snapshotter(this.store)
     this.#ownsSnapshotter = options.snapshotter === undefined
+    this.#opLog = this.#snapshotter.log
   }
 
-  /** Replaces the tables with a snapshot's. Missing file: nothing changes. Corrupt: SNAPSHOT_CORRUPT,
-   * nothing changes and the file is left as it is. */
+  /** Replaces the tables with a data file's: its snapshot, then its operation log. Missing file:
+   * nothing changes. Corrupt: SNAPSHOT_CORRUPT, nothing changes and the files are left as they are.
+   * Call it before setBackup() on the same file, so that the log goes on where it stopped. */
   async load(path: string): Promise<SnapshotStats> {
-    const tables = await readSnapshot(path)
-    if (tables) this.store.replaceAll(tables)
+    const recovered = await recover(path)
+    if (recovered.tables) this.store.replaceAll(recovered.tables)
+    this.#loaded = { path, recovered }
+    // A log already running describes the tables just replaced: snapshot the new ones at once.
+    if (this.#opLog !== undefined) void this.save().catch((error) => console.error('cyberdb: snapshot after load failed:', error))
     let entries = 0
     for (const table of this.store.tables.values()) entries += table.size
-    return { tables: this.store.tables.size, entries, bytes: tables ? Bun.file(path).size : 0 }
+    return { tables: this.store.tables.size, entries, bytes: recovered.snapshotBytes }
   }
 
-  /** Snapshots to `path` every `seconds`, and on close, SIGINT and SIGTERM. Takes the file's lock
-   * (LOCKED when another process holds it). A previous backup file gets its final snapshot. */
-  setBackup(path: string, seconds: number): void {
+  /**
+   * Snapshots to `path` every `seconds`, and on close, SIGINT and SIGTERM; logs every write to
+   * `path.log` with the given durability (default everysec: see DataFileOptions), which is fixed
+   * once the file is set. Takes the file's lock (LOCKED when another process holds it). A previous
+   * backup file gets its final snapshot. Without a load() of the same file first, the file is
+   * rewritten with this server's tables at once.
+   */
+  setBackup(path: string, seconds: number, options: Omit<DataFileOptions, 'backup'> = {}): void {
     if (!(seconds > 0)) throw badArgument(`a backup interval is a positive number of seconds, not ${seconds}`)
     const current = this.#snapshotter
     if (current instanceof DataFile && current.path === path) {
@@ -120,8 +136,17 @@ export class Server implements AsyncDisposable, SessionHost {
     }
     if (!this.#ownsSnapshotter) throw badArgument('this server saves through its embedded database')
     const next = DataFile.lock(this.store, path)
+    const loaded = this.#loaded?.path === path ? this.#loaded.recovered : undefined
+    try {
+      next.startLog(loaded?.log, loaded?.snapshotBytes ?? 0, options)
+    } catch (error) {
+      void next.close().catch(() => {})
+      throw error
+    }
+    this.#loaded = undefined
     next.setBackup(seconds)
     this.#snapshotter = next
+    this.#opLog = next.log
     if (current instanceof DataFile) {
       current.close().catch((error) => console.error(`cyberdb: final snapshot of ${current.path} failed:`, error))
     }
@@ -226,10 +251,21 @@ export class Server implements AsyncDisposable, SessionHost {
 
   // --- SessionHost ---
 
+  get opLog(): OpLog | undefined {
+    return this.#opLog
+  }
+
   execute(name: string, table: string, args: unknown[]): unknown {
     if (name === 'server.save') return this.save().then(({ tables, entries, bytes }) => ({ tables, entries, bytes }))
     for (let i = 0; i < args.length; i++) checkDepth(args[i])
-    return this.store.apply({ table, name, args })
+    const log = this.#opLog
+    if (log === undefined || !Store.writes(name)) return this.store.apply({ table, name, args })
+    // Refused before it is applied when the log cannot take it: memory never holds what the log lost.
+    log.check()
+    const op = { table, name, args }
+    const result = this.store.apply(op)
+    log.append(op)
+    return result
   }
 
   log(message: string): void {

@@ -11,6 +11,7 @@ import {
   CONNECTION_ID, FLAG_ENCRYPT, PROOF_BYTES, PROTOCOL_VERSION, STATUS_ERROR, STATUS_OK, authProof,
   checkProof, checkRequest, encodeHello, errorPayload,
 } from '../protocol/messages.ts'
+import type { OpLog } from '../persistence/op-log.ts'
 import { Opener, Sealer, sessionKeys } from '../security/seal.ts'
 import type { AuthThrottle } from '../security/throttle.ts'
 
@@ -31,6 +32,8 @@ export interface SessionHost {
   readonly authTimeoutMs: number
   readonly throttle: AuthThrottle
   readonly refused: { authFailed: number }
+  /** The operation log writes are appended to (execute appends them), when there is one. */
+  readonly opLog: OpLog | undefined
   /** Runs one request; may return a promise (server.save). Throws CyberError. */
   execute(name: string, table: string, args: unknown[]): unknown
   log(message: string): void
@@ -59,6 +62,10 @@ export class Session {
   // Requests that arrived in the same chunk after the session paused: one chunk of small
   // requests can ask for gigabytes of replies, so they wait here, unread, until the client drains.
   #backlog: Uint8Array[] = []
+  // The log record this session's buffered replies wait for (0: none): no reply leaves before
+  // the writes it acknowledges are durable as the log's policy says.
+  #mustCommit = 0
+  #committing = false
 
   /** Sends the hello; or, given a `refusal`, only that error frame (no hello), then closes. */
   constructor(socket: Socket<Session>, host: SessionHost, refusal?: CyberError) {
@@ -133,8 +140,10 @@ export class Session {
     if (!this.#ended) this.socket.timeout(this.#host.idleTimeout)
   }
 
-  /** Sends what is buffered; stops reading from a client that leaves too much of it unread. */
+  /** Sends what is buffered (once the writes it acknowledges are durable); stops reading from a
+   * client that leaves too much of it unread. */
   flush(): void {
+    if (this.#mustCommit !== 0 && !this.#commit()) return
     this.#out.flush()
     if (!this.#paused && this.#out.unsent > MAX_UNSENT_BYTES) {
       this.#paused = true
@@ -148,7 +157,43 @@ export class Session {
     this.#host.log(`closing ${this.socket.remoteAddress}: ${error.code} ${error.message}`)
     this.#reply(CONNECTION_ID, STATUS_ERROR, errorPayload(error))
     this.#ending = true
+    this.#goodbye = undefined
+    // Replies to writes still waiting for the log leave with the error once the log has them.
+    if (this.#mustCommit !== 0 && !this.#commit()) return
     this.#endSocket(undefined)
+  }
+
+  /**
+   * Whether the log has made this session's writes durable; if not, starts waiting for it (the
+   * replies stay buffered, and closing waits too) and flushes when it has. Under everysec and no
+   * the log writes at once and this is true; under always it waits for the turn's fdatasync.
+   */
+  #commit(): boolean {
+    if (this.#committing) return false
+    const log = this.#host.opLog
+    const seq = this.#mustCommit
+    const wait = log?.commit(seq)
+    if (wait === undefined) {
+      this.#mustCommit = 0
+      return true
+    }
+    this.#committing = true
+    this.#inFlight++
+    wait.then(() => {
+      this.#committing = false
+      this.#inFlight--
+      if (this.#mustCommit === seq) this.#mustCommit = 0
+      if (this.#ending) this.#endWhenAnswered()
+      else this.flush()
+    }, () => {
+      // The log failed: these writes are not durable, so their replies must never be sent. The
+      // client sees the connection close, as after a crash, and knows nothing was acknowledged.
+      this.#committing = false
+      this.#inFlight--
+      this.#ended = true
+      this.socket.terminate()
+    })
+    return false
   }
 
   /**
@@ -224,8 +269,11 @@ export class Session {
     }
     const more = this.#onRequest(data, start, end)
     // The first reply of a chunk leaves at once, so the client starts waking while the rest is
-    // computed; the rest leave together at the end of the chunk.
-    if (++this.#repliesThisChunk === 1 || this.#out.unsent > MAX_UNSENT_BYTES) this.flush() // may pause
+    // computed; the rest leave together at the end of the chunk. Not a reply to a write: the
+    // writes of one chunk share one log write, before any of their replies.
+    if ((++this.#repliesThisChunk === 1 && this.#mustCommit === 0) || this.#out.unsent > MAX_UNSENT_BYTES) {
+      this.flush() // may pause
+    }
     return more
   }
 
@@ -241,12 +289,15 @@ export class Session {
       return false
     }
     let result: unknown
+    const log = this.#host.opLog
+    const appended = log === undefined ? 0 : log.appended
     try {
       result = this.#host.execute(name, table, args)
     } catch (error) {
       this.#replyError(id, error)
       return true
     }
+    if (log !== undefined && log.appended !== appended) this.#mustCommit = log.appended
     if (result instanceof Promise) {
       this.#inFlight++
       result.then(
