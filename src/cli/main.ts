@@ -1,11 +1,13 @@
 #!/usr/bin/env bun
 // The cyberdb command: `serve` runs a server on a data file, `inspect` shows what a snapshot
-// holds. Argument parsing lives only here.
+// holds, `repair` cuts a damaged operation log. Argument parsing lives only here.
 
 import { parseArgs } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import { CyberError } from '../errors.ts'
 import { DEFAULT_PORT } from '../connect.ts'
+import { DURABILITIES, type Durability } from '../persistence/log-format.ts'
+import { applyRepair, describePlan, planRepair } from '../persistence/repair.ts'
 import { readSnapshot } from '../persistence/snapshot.ts'
 import { Server } from '../server/server.ts'
 
@@ -14,6 +16,7 @@ const HELP = `cyberdb: dict and list tables for Bun, in process or over TCP
 usage:
   cyberdb serve [options]     serve a data file over TCP
   cyberdb inspect FILE        show the tables of a snapshot file
+  cyberdb repair FILE         cut an operation log at its last good record
   cyberdb COMMAND --help      the options of a command`
 
 const SERVE_HELP = `usage: cyberdb serve [options]
@@ -22,6 +25,8 @@ const SERVE_HELP = `usage: cyberdb serve [options]
   --port PORT             port to listen on, 0 for any free one (default ${DEFAULT_PORT})
   --data FILE             snapshot file to load and save (default ./data.cdb)
   --backup SECONDS        snapshot every SECONDS, and on SIGINT/SIGTERM (default 300)
+  --durability MODE       when a write is on disk, in FILE.log: always (fsync before the reply),
+                          everysec (within a second), no (when the OS flushes) (default everysec)
   --password PASSWORD     clients must prove it (default: $CYBERDB_PASSWORD, else one is
                           generated and printed once)
   --max-connections N     connections past N are refused (default 10000)
@@ -32,6 +37,14 @@ const SERVE_HELP = `usage: cyberdb serve [options]
   --tls-cert FILE         serve TLS with this certificate (PEM; clients use cyberdbs://)
   --tls-key FILE          the certificate's private key (PEM)
   --log                   one line per connection event`
+
+const REPAIR_HELP = `usage: cyberdb repair FILE [--dry-run]
+
+  FILE is an operation log (data.cdb.log) or a data file (data.cdb: each of its logs). Prints
+  what each log keeps and what it drops (byte offset, records), then cuts the log at its last
+  good record. What follows a bad record is lost. The database must not be open.
+
+  --dry-run   print what would be dropped, change nothing`
 
 const INSPECT_HELP = `usage: cyberdb inspect FILE [--json] [--first N]
 
@@ -47,6 +60,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'serve') return await serve(rest)
     if (command === 'inspect') return await inspect(rest)
+    if (command === 'repair') return repair(rest)
     console.error(`cyberdb: unknown command "${command}"\n\n${HELP}`)
     return 1
   } catch (error) {
@@ -76,6 +90,7 @@ async function serve(argv: string[]): Promise<number> {
       password: { type: 'string' },
       'max-connections': { type: 'string', default: '10000' },
       'idle-timeout': { type: 'string', default: '900' },
+      durability: { type: 'string', default: 'everysec' },
       encrypt: { type: 'boolean', default: false },
       allow: { type: 'string' },
       'tls-cert': { type: 'string' },
@@ -98,7 +113,8 @@ async function serve(argv: string[]): Promise<number> {
   const started = performance.now()
   const loaded = await server.load(values.data)
   const loadMs = performance.now() - started
-  server.setBackup(values.data, number('--backup', values.backup, { min: 0, exclusive: true }))
+  server.setBackup(values.data, number('--backup', values.backup, { min: 0, exclusive: true }),
+    { durability: durability(values.durability) })
   const { host, port } = await server.listen({
     host: values.host,
     port: number('--port', values.port, { min: 0, integer: true }),
@@ -114,6 +130,34 @@ async function serve(argv: string[]): Promise<number> {
   console.log(`cyberdb: serving ${values.data} on ${host}:${port}${modes.length ? ` (${modes.join(', ')})` : ''}: ` +
     `loaded ${loaded.tables} tables, ${loaded.entries} entries in ${loadMs.toFixed(0)} ms; backup every ${values.backup} s`)
   return new Promise<number>(() => {}) // runs until SIGINT/SIGTERM (the server saves, then exits 0)
+}
+
+function repair(argv: string[]): number {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      'dry-run': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  })
+  if (values.help) {
+    console.log(REPAIR_HELP)
+    return 0
+  }
+  if (positionals.length !== 1) {
+    console.error(REPAIR_HELP)
+    return 1
+  }
+  const plans = planRepair(positionals[0]!)
+  if (plans.length === 0) console.log(`cyberdb: ${positionals[0]} has no operation log`)
+  for (const plan of plans) console.log(describePlan(plan))
+  if (!values['dry-run']) {
+    applyRepair(plans)
+    const cut = plans.filter((plan) => plan.drop !== undefined).length
+    console.log(cut === 0 ? 'cyberdb: nothing to repair' : `cyberdb: cut ${cut} log${cut === 1 ? '' : 's'}`)
+  }
+  return 0
 }
 
 async function inspect(argv: string[]): Promise<number> {
@@ -175,6 +219,11 @@ function jsonValue(_key: string, value: unknown): unknown {
   if (value instanceof Set) return [...value]
   if (value instanceof Uint8Array) return Buffer.from(value).toString('base64')
   return value
+}
+
+function durability(text: string): Durability {
+  if ((DURABILITIES as string[]).includes(text)) return text as Durability
+  throw new CyberError('BAD_ARGUMENT', `--durability takes ${DURABILITIES.join(', ')}, not "${text}"`)
 }
 
 function number(flag: string, text: string, rule: { min: number; exclusive?: boolean; integer?: boolean }): number {
