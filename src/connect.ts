@@ -6,7 +6,8 @@ import { RemoteTransport, type RemoteOptions } from './client/remote.ts'
 import { CyberError } from './errors.ts'
 import { DURABILITIES, type Durability } from './persistence/log-format.ts'
 
-const FORMS = 'memory://, file:PATH[?backup=SECONDS&durability=always|everysec|no&compact=BYTES], ' +
+const FORMS = 'memory://, ' +
+  'file:PATH[?backup=SECONDS&durability=always|everysec|no&compact=BYTES], ' +
   'cyberdb://[:PASSWORD@]HOST:PORT[?timeout=SECONDS&pool=N&connectTimeout=SECONDS&password=PASSWORD&encrypt=true], ' +
   'cyberdbs://... (the same over TLS; &ca=PEM_FILE for a private CA)'
 

@@ -7,7 +7,9 @@ import { closeSync, existsSync, openSync, readSync, renameSync, unlinkSync } fro
 import type { Store } from '../engine/store.ts'
 import { crashPoint } from './crash-points.ts'
 import { FileLock } from './lock.ts'
-import { DEFAULT_DURABILITY, LOG_HEADER_BYTES, LOG_MAGIC, logPath, rotatedLogPath, type Durability } from './log-format.ts'
+import {
+  DEFAULT_DURABILITY, LOG_HEADER_BYTES, LOG_MAGIC, logPath, rotatedLogPath, type Durability,
+} from './log-format.ts'
 import { listLogFiles, recover } from './log-reader.ts'
 import { OpLog, type OpenLog } from './op-log.ts'
 import { takeView, writeSnapshot, writeView, type SnapshotStats } from './snapshot.ts'
@@ -22,7 +24,8 @@ export interface DataFileOptions {
   backup?: number
   /** When an acknowledged write is on disk; default everysec. */
   durability?: Durability
-  /** The log size past which a snapshot compacts it: max(this, 2 x the last snapshot). Default 64 MiB. */
+  /** The log size past which a snapshot compacts it: max(this, 2 x the last snapshot).
+   * Default 64 MiB. */
   compactBytes?: number
 }
 
@@ -102,11 +105,14 @@ export class DataFile extends Snapshotter {
     this.#compactBytes = options.compactBytes ?? COMPACT_BYTES
     // Nothing on disk yet: a new file needs no first snapshot.
     const fresh = at === undefined && (existsSync(this.path) || listLogFiles(this.path).length > 0)
-    const log = OpLog.open(this.path, durability, at ?? { generation: fresh ? setAsideLogs(this.path) : 0 })
+    const generation = fresh ? setAsideLogs(this.path) : 0
+    const log = OpLog.open(this.path, durability, at ?? { generation })
     this.#log = log
     log.onGrow = () => this.#compact()
     this.#setCompactAt(snapshotBytes)
-    if (fresh) this.save().catch((error) => console.error(`cyberdb: first snapshot of ${this.path} failed:`, error))
+    if (fresh) {
+      this.save().catch((error) => console.error(`cyberdb: first snapshot of ${this.path} failed:`, error))
+    }
   }
 
   /** Snapshots to `path`. To the data file itself, the log rotates at the snapshot's moment. */
@@ -171,6 +177,12 @@ export class DataFile extends Snapshotter {
     }
   }
 
+  /** Releases the lock without a snapshot (a file that was never written). */
+  release(): void {
+    this.#log?.close()
+    this.#release()
+  }
+
   #release(): void {
     this.#lock?.release()
     this.#lock = undefined
@@ -208,12 +220,14 @@ function readHead(path: string, bytes: number): Uint8Array {
 
 function logGeneration(path: string): number | undefined {
   const head = readHead(path, LOG_HEADER_BYTES)
-  if (head.length < LOG_HEADER_BYTES || new TextDecoder().decode(head.subarray(0, 6)) !== LOG_MAGIC) return undefined
+  const magic = new TextDecoder().decode(head.subarray(0, LOG_MAGIC.length))
+  if (head.length < LOG_HEADER_BYTES || magic !== LOG_MAGIC) return undefined
   return Number(new DataView(head.buffer, head.byteOffset).getBigUint64(8))
 }
 
 function snapshotGeneration(path: string): number {
   if (!existsSync(path)) return 0
   const head = readHead(path, 40)
-  return head.length === 40 && head[7]! >= 2 ? Number(new DataView(head.buffer, head.byteOffset).getBigUint64(32)) : 0
+  if (head.length < 40 || head[7]! < 2) return 0 // version 1: generation 0
+  return Number(new DataView(head.buffer, head.byteOffset).getBigUint64(32))
 }

@@ -51,7 +51,8 @@ export function scanLog(bytes: Uint8Array, path: string, lenient = false): LogSc
     for (let i = 0; i < Math.min(size, magic.length); i++) {
       if (bytes[i] !== magic[i]) throw corrupt('is not a CyberDB operation log')
     }
-    return { path, generation: undefined, records: [], goodBytes: 0, size, torn: { offset: 0, bytes: size, why: 'a header cut short' } }
+    const torn = { offset: 0, bytes: size, why: 'a header cut short' }
+    return { path, generation: undefined, records: [], goodBytes: 0, size, torn }
   }
   if (new TextDecoder().decode(bytes.subarray(0, 6)) !== LOG_MAGIC) throw corrupt('is not a CyberDB operation log')
   if (bytes[6]! > LOG_VERSION) {
@@ -96,7 +97,8 @@ export function scanLog(bytes: Uint8Array, path: string, lenient = false): LogSc
         torn = tornHere(`a record that does not decode, then ${countRecords(view, end)} whole records`)
         break
       }
-      throw new CyberError('SNAPSHOT_CORRUPT', `operation log "${path}" has a record at byte ${offset} that does not decode`, { cause })
+      throw new CyberError('SNAPSHOT_CORRUPT',
+        `operation log "${path}" has a record at byte ${offset} that does not decode`, { cause })
     }
     if (!Array.isArray(decoded) || decoded.length !== 3 || typeof decoded[0] !== 'string' ||
       typeof decoded[1] !== 'string' || !Array.isArray(decoded[2])) {
@@ -136,8 +138,9 @@ export function listLogFiles(dataPath: string): string[] {
   } catch {
     return []
   }
-  return names.filter((name) => name === prefix || (name.startsWith(`${prefix}.`) && /^\d+$/.test(name.slice(prefix.length + 1))))
-    .map((name) => join(dir, name))
+  const isLog = (name: string) =>
+    name === prefix || (name.startsWith(`${prefix}.`) && /^\d+$/.test(name.slice(prefix.length + 1)))
+  return names.filter(isLog).map((name) => join(dir, name))
 }
 
 export interface Recovered {
@@ -156,7 +159,8 @@ export interface Recovered {
  * g and later in order, which must run g, g+1, ... with none missing. Logs older than g are
  * already in the snapshot and are ignored (the next snapshot deletes them).
  */
-export async function recover(dataPath: string, warn: (message: string) => void = console.warn): Promise<Recovered> {
+export async function recover(dataPath: string, warn: (message: string) => void = console.warn,
+): Promise<Recovered> {
   const snapshot = await readSnapshotFile(dataPath)
   const base = snapshot?.generation ?? 0
   const scans = listLogFiles(dataPath).map((path) => scanLog(readFileSync(path), path))

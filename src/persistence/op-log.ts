@@ -8,7 +8,9 @@
 // ones once the snapshot is durable. Recovery replays every log of the snapshot's generation and
 // later, oldest first (log-reader.ts).
 
-import { closeSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, renameSync } from 'node:fs'
+import {
+  closeSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, renameSync,
+} from 'node:fs'
 import { CyberError } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
 import { createCodec, packInPlace } from '../protocol/codec.ts'

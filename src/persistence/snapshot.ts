@@ -50,7 +50,8 @@ export function takeView(store: Store): StoreView {
   const view: StoreView = []
   for (const [name, table] of store.tables) {
     if (table instanceof DictTable) {
-      view.push({ name, type: 'dict', keys: Array.from(table.map.keys()), values: Array.from(table.map.values()) })
+      const { map } = table
+      view.push({ name, type: 'dict', keys: Array.from(map.keys()), values: Array.from(map.values()) })
     } else {
       view.push({ name, type: 'list', keys: table.items.slice(), values: [] })
     }
@@ -124,7 +125,8 @@ async function encodeView(view: StoreView, generation: number): Promise<Image> {
 }
 
 /** Encodes the whole store as one snapshot file image, synchronously (tests, benchmarks). */
-export function encodeSnapshot(store: Store, generation = 0): { header: Uint8Array; body: Uint8Array; stats: SnapshotStats } {
+export function encodeSnapshot(store: Store, generation = 0,
+): { header: Uint8Array; body: Uint8Array; stats: SnapshotStats } {
   const packing = encoder(takeView(store), generation)
   while (packing.step());
   const { header, chunks, stats } = packing.finish()
@@ -149,7 +151,8 @@ export function decodeSnapshotFile(file: Uint8Array, path: string): DecodedSnaps
   const corrupt = (why: string) => new CyberError('SNAPSHOT_CORRUPT', `snapshot "${path}" ${why}`)
   let values: unknown[]
   try {
-    values = header.version === 1 ? [createCodec().unpack(body)] : createCodec().unpackMultiple(body) as unknown[]
+    const codec = createCodec()
+    values = header.version === 1 ? [codec.unpack(body)] : codec.unpackMultiple(body) as unknown[]
   } catch (cause) {
     throw new CyberError('SNAPSHOT_CORRUPT', `snapshot "${path}" does not decode`, { cause })
   }
@@ -185,7 +188,8 @@ export function decodeSnapshotFile(file: Uint8Array, path: string): DecodedSnaps
   return { tables, generation: header.generation }
 }
 
-function buildTable(name: string, type: unknown, chunks: unknown[][], corrupt: (why: string) => CyberError): Table {
+function buildTable(name: string, type: unknown, chunks: unknown[][],
+  corrupt: (why: string) => CyberError): Table {
   if (type === 'list') {
     const list = new ListTable()
     list.items = chunks.length === 1 ? chunks[0]! : chunks.flat()

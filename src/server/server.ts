@@ -114,7 +114,9 @@ export class Server implements AsyncDisposable, SessionHost {
     if (recovered.tables) this.store.replaceAll(recovered.tables)
     this.#loaded = { path, recovered }
     // A log already running describes the tables just replaced: snapshot the new ones at once.
-    if (this.#opLog !== undefined) void this.save().catch((error) => console.error('cyberdb: snapshot after load failed:', error))
+    if (this.#opLog !== undefined) {
+      void this.save().catch((error) => console.error('cyberdb: snapshot after load failed:', error))
+    }
     let entries = 0
     for (const table of this.store.tables.values()) entries += table.size
     return { tables: this.store.tables.size, entries, bytes: recovered.snapshotBytes }
@@ -140,7 +142,7 @@ export class Server implements AsyncDisposable, SessionHost {
     try {
       next.startLog(loaded?.log, loaded?.snapshotBytes ?? 0, options)
     } catch (error) {
-      void next.close().catch(() => {})
+      next.release() // no snapshot: the store was never logged to this file
       throw error
     }
     this.#loaded = undefined
