@@ -14,7 +14,7 @@ function parse(spec: string | undefined): [string | undefined, number] {
 
 /** The steps a crash test may name, in the order a save goes through them. */
 export const CRASH_POINTS = [
-  'log:torn-write', // half of a batch of records written, the rest not
+  'log:torn-write', // a batch of records written but for the last 3 bytes of its last record
   'rotate:old-synced', // the old log written and fsynced, still under its name
   'rotate:renamed', // the old log renamed aside, no new log yet
   'rotate:created', // the new log created, its header not yet written

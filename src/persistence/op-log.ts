@@ -219,10 +219,11 @@ export class OpLog {
     if (this.#length === 0 || this.#failure !== undefined) return
     const bytes = this.#buffer.subarray(0, this.#length)
     try {
-      if (isArmed('log:torn-write') && bytes.length > 1) {
-        writeAll(this.#fd, bytes.subarray(0, bytes.length >> 1))
+      if (isArmed('log:torn-write')) {
+        // A batch cut inside its last record (every record is longer than 3 bytes).
+        writeAll(this.#fd, bytes.subarray(0, bytes.length - 3))
         crashPoint('log:torn-write')
-        writeAll(this.#fd, bytes.subarray(bytes.length >> 1))
+        writeAll(this.#fd, bytes.subarray(bytes.length - 3))
       } else {
         writeAll(this.#fd, bytes)
       }
