@@ -13,6 +13,7 @@ import {
 } from 'node:fs'
 import { CyberError } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
+import { ByteBuffer } from '../protocol/byte-buffer.ts'
 import { createCodec, packInPlace } from '../protocol/codec.ts'
 import { crashPoint, isArmed } from './crash-points.ts'
 import {
@@ -49,9 +50,7 @@ export class OpLog {
   readonly counts = { writes: 0, syncs: 0 }
   readonly #codec = createCodec()
   #fd: number
-  #buffer = new Uint8Array(64 * 1024)
-  #view = new DataView(this.#buffer.buffer)
-  #length = 0
+  readonly #records = new LogRecords(64 * 1024)
   // Sequence numbers: records written to the OS, fsynced, and durable as the policy says.
   #written = 0
   #synced = 0
@@ -113,11 +112,7 @@ export class OpLog {
   /** Appends one operation that succeeded. Encoded now: a stored container may change later. */
   append(op: Op): void {
     const packed = packInPlace(this.#codec, [op.table, op.name, op.args])
-    const length = packed.end - packed.start
-    const at = this.#reserve(RECORD_HEADER_BYTES + length)
-    this.#view.setUint32(at, length)
-    this.#view.setUint32(at + 4, Bun.hash.crc32(packed.subarray(packed.start, packed.end)))
-    this.#buffer.set(packed.subarray(packed.start, packed.end), at + RECORD_HEADER_BYTES)
+    this.#records.write(packed.subarray(packed.start, packed.end))
     this.appended++
     if (!this.#writeQueued) {
       this.#writeQueued = true
@@ -216,8 +211,9 @@ export class OpLog {
   }
 
   #write(): void {
-    if (this.#length === 0 || this.#failure !== undefined) return
-    const bytes = this.#buffer.subarray(0, this.#length)
+    if (this.#records.length === 0 || this.#failure !== undefined) return
+    // A failed write fails the log for good, so the records taken here are never needed again.
+    const bytes = this.#records.take()
     try {
       if (isArmed('log:torn-write')) {
         // A batch cut inside its last record (every record is longer than 3 bytes).
@@ -231,7 +227,6 @@ export class OpLog {
       this.#fail(error)
       return
     }
-    this.#length = 0
     this.counts.writes++
     this.bytes += bytes.length
     this.#written = this.appended
@@ -321,17 +316,14 @@ export class OpLog {
     this.#batch = undefined
     console.error(`cyberdb: ${this.#failure.message}`)
   }
+}
 
-  #reserve(bytes: number): number {
-    const at = this.#length
-    const needed = at + bytes
-    if (needed > this.#buffer.length) {
-      const grown = new Uint8Array(Math.max(needed, this.#buffer.length * 2))
-      grown.set(this.#buffer.subarray(0, at))
-      this.#buffer = grown
-      this.#view = new DataView(grown.buffer)
-    }
-    this.#length = needed
-    return at
+/** Records as the log holds them: [u32 body length][u32 CRC-32 of the body][body]. */
+class LogRecords extends ByteBuffer {
+  write(body: Uint8Array): void {
+    const at = this.reserve(RECORD_HEADER_BYTES + body.length)
+    this.view.setUint32(at, body.length)
+    this.view.setUint32(at + 4, Bun.hash.crc32(body))
+    this.bytes.set(body, at + RECORD_HEADER_BYTES)
   }
 }

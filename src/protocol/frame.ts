@@ -3,6 +3,7 @@
 // buffer, because every socket.write() in Bun is its own system call.
 
 import { CyberError } from '../errors.ts'
+import { ByteBuffer } from './byte-buffer.ts'
 
 // 64 MiB by default: room for a large list reply, but one bad client cannot make us buffer
 // gigabytes before the length prefix gives it away.
@@ -92,59 +93,26 @@ export class FrameReader {
 }
 
 /** Gathers frames into one growable buffer; `take()` hands out the bytes written so far. */
-export class FrameWriter {
-  #buffer: Uint8Array
-  #view: DataView
-  #length = 0
-
-  constructor(initialBytes = 16 * 1024) {
-    this.#buffer = new Uint8Array(initialBytes)
-    this.#view = new DataView(this.#buffer.buffer)
-  }
-
-  get length(): number {
-    return this.#length
-  }
-
+export class FrameWriter extends ByteBuffer {
   /** Appends one frame: the length prefix, then a copy of `body`. */
   write(body: Uint8Array): void {
-    const at = this.#reserve(LENGTH_BYTES + body.length)
-    this.#view.setUint32(at, body.length)
-    this.#buffer.set(body, at + LENGTH_BYTES)
+    const at = this.reserve(LENGTH_BYTES + body.length)
+    this.view.setUint32(at, body.length)
+    this.bytes.set(body, at + LENGTH_BYTES)
   }
 
   /** Appends one frame whose body is `source[start..end)`, copied without an intermediate view. */
   writeRange(source: Buffer, start: number, end: number): void {
     const length = end - start
-    const at = this.#reserve(LENGTH_BYTES + length)
-    this.#view.setUint32(at, length)
-    source.copy(this.#buffer, at + LENGTH_BYTES, start, end)
+    const at = this.reserve(LENGTH_BYTES + length)
+    this.view.setUint32(at, length)
+    source.copy(this.bytes, at + LENGTH_BYTES, start, end)
   }
 
   /** Appends raw bytes that are already framed (or a partial write's leftover). */
   writeRaw(bytes: Uint8Array): void {
-    const at = this.#reserve(bytes.length) // first: it may replace the buffer
-    this.#buffer.set(bytes, at)
-  }
-
-  /** The bytes written so far, as a view valid until the next write; empties the writer. */
-  take(): Uint8Array {
-    const bytes = this.#buffer.subarray(0, this.#length)
-    this.#length = 0
-    return bytes
-  }
-
-  #reserve(bytes: number): number {
-    const at = this.#length
-    const needed = at + bytes
-    if (needed > this.#buffer.length) {
-      const grown = new Uint8Array(Math.max(needed, this.#buffer.length * 2))
-      grown.set(this.#buffer.subarray(0, at))
-      this.#buffer = grown
-      this.#view = new DataView(grown.buffer)
-    }
-    this.#length = needed
-    return at
+    const at = this.reserve(bytes.length) // first: it may replace the buffer
+    this.bytes.set(bytes, at)
   }
 }
 
