@@ -10,7 +10,8 @@ import { DataFile, Snapshotter, type DataFileOptions } from '../persistence/data
 import type { OpLog } from '../persistence/op-log.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
 import type { Address, ListenOptions } from '../server/server.ts'
-import { DONE, type Transport } from './transport.ts'
+import { ProxyTransport } from './proxy-transport.ts'
+import { closedError, type Transport } from './transport.ts'
 
 export interface FileOptions extends DataFileOptions {
   path: string
@@ -88,7 +89,7 @@ export class EmbeddedTransport implements Transport {
 
   pin(): Transport {
     if (this.#closed) throw closedError('database')
-    return new PinnedTransport(this)
+    return new ProxyTransport(this, (op) => this.call(op))
   }
 
   /** Serves this store over TCP: other processes connect remotely, this one keeps calling in
@@ -113,50 +114,6 @@ export class EmbeddedTransport implements Transport {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close()
   }
-}
-
-/** A proxy's view of an embedded database: the same store, but its own closed state. */
-class PinnedTransport implements Transport {
-  #inner: EmbeddedTransport
-  #closed = false
-
-  constructor(inner: EmbeddedTransport) {
-    this.#inner = inner
-  }
-
-  get isClosed(): boolean {
-    return this.#closed || this.#inner.isClosed
-  }
-
-  call(op: Op): Promise<unknown> {
-    return this.#closed ? Promise.reject(closedError('proxy')) : this.#inner.call(op)
-  }
-
-  save(path?: string): Promise<SnapshotStats> {
-    return this.#closed ? Promise.reject(closedError('proxy')) : this.#inner.save(path)
-  }
-
-  pin(): Transport {
-    if (this.#closed) throw closedError('proxy')
-    return this.#inner.pin()
-  }
-
-  serve(options: ListenOptions): Promise<Address> {
-    return this.#closed ? Promise.reject(closedError('proxy')) : this.#inner.serve(options)
-  }
-
-  close(): Promise<void> {
-    this.#closed = true
-    return DONE
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close()
-  }
-}
-
-export function closedError(what: 'database' | 'proxy'): CyberError {
-  return new CyberError('CONNECTION_CLOSED', `this ${what} is closed`)
 }
 
 // File databases still open when the event loop runs dry take their final snapshot then, so a

@@ -3,12 +3,13 @@
 // own (round robin), which it may share, multiplexed, with other proxies. A slot whose connection
 // died or idled out reconnects on its next use; only requests in flight on a dying connection fail.
 
-import { CyberError, badArgument } from '../errors.ts'
+import { badArgument } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
 import type { Address, ListenOptions } from '../server/server.ts'
 import { Connection, type ConnectionOptions } from './connection.ts'
-import { DONE, type Transport } from './transport.ts'
+import { ProxyTransport } from './proxy-transport.ts'
+import { closedError, type Transport } from './transport.ts'
 
 // Requests in flight on a connection past which a new proxy prefers another connection.
 const CONGESTED_IN_FLIGHT = 256
@@ -58,7 +59,7 @@ export class RemoteTransport implements Transport {
   callOn(slot: number, op: Op): Promise<unknown> {
     const connection = this.#slots[slot]
     if (connection instanceof Connection && connection.isReady) return connection.request(op)
-    if (this.#closed) return Promise.reject(new CyberError('CONNECTION_CLOSED', 'this database is closed'))
+    if (this.#closed) return Promise.reject(closedError('database'))
     return this.#connect(slot).then((ready) => ready.request(op))
   }
 
@@ -68,8 +69,9 @@ export class RemoteTransport implements Transport {
   }
 
   pin(): Transport {
-    if (this.#closed) throw new CyberError('CONNECTION_CLOSED', 'this database is closed')
-    return new PinnedRemote(this, this.#pickSlot())
+    if (this.#closed) throw closedError('database')
+    const slot = this.#pickSlot()
+    return new ProxyTransport(this, (op) => this.callOn(slot, op))
   }
 
   // A proxy takes the first open connection that is not congested, so that under ordinary load
@@ -117,7 +119,7 @@ export class RemoteTransport implements Transport {
     const opening = Connection.open(this.#options).then((connection) => {
       if (this.#closed) {
         void connection.close()
-        throw new CyberError('CONNECTION_CLOSED', 'this database is closed')
+        throw closedError('database')
       }
       this.#slots[slot] = connection
       connection.onClose = () => {
@@ -144,48 +146,5 @@ export class RemoteTransport implements Transport {
         void connection.close()
       }
     }
-  }
-}
-
-/** A proxy's transport: one slot of the pool, with its own closed state. */
-class PinnedRemote implements Transport {
-  readonly #pool: RemoteTransport
-  readonly #slot: number
-  #closed = false
-
-  constructor(pool: RemoteTransport, slot: number) {
-    this.#pool = pool
-    this.#slot = slot
-  }
-
-  get isClosed(): boolean {
-    return this.#closed || this.#pool.isClosed
-  }
-
-  call(op: Op): Promise<unknown> {
-    if (this.#closed) return Promise.reject(new CyberError('CONNECTION_CLOSED', 'this proxy is closed'))
-    return this.#pool.callOn(this.#slot, op)
-  }
-
-  save(path?: string): Promise<SnapshotStats> {
-    if (this.#closed) return Promise.reject(new CyberError('CONNECTION_CLOSED', 'this proxy is closed'))
-    return this.#pool.save(path)
-  }
-
-  pin(): Transport {
-    return this.#pool.pin()
-  }
-
-  serve(options: ListenOptions): Promise<Address> {
-    return this.#pool.serve(options)
-  }
-
-  close(): Promise<void> {
-    this.#closed = true
-    return DONE
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close()
   }
 }

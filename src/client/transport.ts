@@ -1,6 +1,7 @@
 // The one interface both transports implement. Handles and the Database talk only to this, and
 // never ask which transport they hold, so code moves from memory:// to cyberdb:// with one edit.
 
+import { CyberError } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
 import type { Address, ListenOptions } from '../server/server.ts'
@@ -21,3 +22,7 @@ export interface Transport extends AsyncDisposable {
 
 /** Closing a proxy does no I/O: one settled promise serves every close. */
 export const DONE: Promise<void> = Promise.resolve()
+
+export function closedError(what: 'database' | 'proxy'): CyberError {
+  return new CyberError('CONNECTION_CLOSED', `this ${what} is closed`)
+}
