@@ -252,14 +252,8 @@ export class Connection {
   #onHello(body: Uint8Array): boolean {
     const hello = decodeHello(body)
     if (hello === undefined) {
-      // Not a hello: the server refused the connection with an error frame.
-      let reply: unknown
-      try {
-        reply = this.#codec.unpack(body)
-      } catch {
-        throw new CyberError('PROTOCOL', 'the peer is not a CyberDB server')
-      }
-      throw errorFromPayload(Array.isArray(reply) ? reply[2] : undefined)
+      // Not a hello: the server refused the connection with an error frame, or it is no server.
+      throw this.#plainRefusal(body) ?? new CyberError('PROTOCOL', 'the peer is not a CyberDB server')
     }
     if (hello.version !== PROTOCOL_VERSION) {
       throw new CyberError('PROTOCOL', `the server speaks protocol ${hello.version}, this client ${PROTOCOL_VERSION}`)
@@ -295,6 +289,7 @@ export class Connection {
     })
   }
 
+  /** The error of a plain connection-level refusal [0, error, [code, message]], if `body` is one. */
   #plainRefusal(body: Uint8Array): CyberError | undefined {
     try {
       const reply = this.#codec.unpack(body)
