@@ -1,7 +1,8 @@
 // The wire fuzzer: a CyberDB server in its own process, and many connections that authenticate
 // (or send a mutated proof), then send valid request frames mutated every way a byte stream can be
 // (flipped bytes, truncations, splices, random length prefixes, valid-then-garbage, hostile
-// msgpack extensions). It counts what the server answers and watches for crashes (the process
+// msgpack extensions), and whole requests built to expand or nest on the server (shared-reference
+// graphs, Error cause chains, deep nesting). It counts what the server answers and watches for crashes (the process
 // exits), hangs (a well-formed probe unanswered for 2 s) and memory (VmRSS). Seeded: the seed is
 // printed, and `--seed N` replays a run (modulo timing).
 //   bun bench/fuzz.ts [--seed N] [--frames 100000] [--seconds 170] [--concurrency 32]
@@ -12,7 +13,8 @@ import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { connect, type Database } from '../src/index.ts'
 import { COMMANDS } from '../src/engine/commands.ts'
-import { createCodec } from '../src/protocol/codec.ts'
+import { Packr } from 'msgpackr'
+import { CODEC_OPTIONS, createCodec } from '../src/protocol/codec.ts'
 import { FrameReader, encodeFrame } from '../src/protocol/frame.ts'
 import { authProof, decodeHello } from '../src/protocol/messages.ts'
 import { masterKey } from '../src/security/seal.ts'
@@ -37,6 +39,7 @@ const HANG_MS = 2000
 const QUIET_MS = 1000
 const STALL_MS = 250
 const MUTATION_RATE = 0.5
+const HOSTILE_RATE = 0.02
 
 const codec = createCodec()
 
@@ -122,7 +125,58 @@ const HOSTILE_HEADS = [
   [0xc6, 0x7f, 0xff, 0xff, 0xff], [0xdd, 0xff, 0xff, 0xff, 0xff], [0xdf, 0x7f, 0xff, 0xff, 0xff],
   [0xd4, 0x00, 0x00], [0xd6, 0xff, 0, 0, 0, 0], [0xc7, 0xff, 0x42], [0xc8, 0xff, 0xff, 0x73],
   [0xd4, 0x73, 0x90], [0xd4, 0x62, 0x00], [0x40], [0x7f], [0x91, 0x91, 0x91, 0x91],
+  // Structured-clone id and pointer extensions: a shared-reference graph must never be decoded.
+  [0xd6, 0x69, 0, 0, 0, 0], [0xd6, 0x70, 0, 0, 0, 0], [0xd4, 0x65, 0x00, 0x93, 0xa1, 0x45, 0xa0],
 ].map((head) => Uint8Array.from(head))
+
+// --- whole hostile requests: values that would expand or nest on the server ---
+
+// A packer that writes shared references (msgpackr's structured clone): packing the graph is
+// linear here, but a server that decoded it would hold a DAG with 2^depth paths.
+const graphPacker = new Packr({ ...CODEC_OPTIONS, structuredClone: true })
+
+function sharedGraph(depth: number): unknown {
+  let node: unknown = ['leaf']
+  for (let i = 0; i < depth; i++) node = [node, node]
+  return node
+}
+
+/** An Error whose `cause` chain is `depth` long, as msgpackr encodes Errors (ext 0x65, then
+ * [name, message, cause]): written by hand, since encoding it with msgpackr recurses. */
+function errorChain(depth: number): Uint8Array {
+  const level = [0xd4, 0x65, 0x00, 0x93, 0xa5, ...new TextEncoder().encode('Error'), 0xa1, 0x78]
+  const body = new Uint8Array(level.length * depth + 1)
+  for (let i = 0; i < depth; i++) body.set(level, i * level.length)
+  body[body.length - 1] = 0xc0 // the innermost cause: nil
+  return body
+}
+
+/** A request frame [id, name, table, [key, <raw value bytes>]] around an already packed value. */
+function requestAround(name: string, value: Uint8Array): Uint8Array {
+  const head = codec.pack([nextId++, name, 'fuzz_dict', ['hostile', null]])
+  // The packed request ends with the nil of its last argument: put the value in its place.
+  const body = Buffer.concat([head.subarray(0, head.length - 1), value])
+  return prefixed(body.length, body)
+}
+
+const HOSTILE_REQUESTS: [string, () => Uint8Array][] = [
+  ['shared-reference graph', () => {
+    const frame = graphPacker.pack([nextId++, pick(['dict.set', 'dict.setdefault']), 'fuzz_dict',
+      ['dag', sharedGraph(20 + int(30))]])
+    return prefixed(frame.length, frame)
+  }],
+  ['shared-reference graph in a list push', () => {
+    const frame = graphPacker.pack([nextId++, 'list.push', 'fuzz_list', [sharedGraph(20 + int(30))]])
+    return prefixed(frame.length, frame)
+  }],
+  ['Error cause chain', () => requestAround(pick(['dict.set', 'dict.setdefault']), errorChain(pick([101, 1000, 20_000])))],
+  ['deep array nesting', () => {
+    const depth = pick([101, 5000, 100_000])
+    const nested = new Uint8Array(depth + 1).fill(0x91) // fixarray of one, `depth` times, then nil
+    nested[depth] = 0xc0
+    return requestAround('dict.set', nested)
+  }],
+]
 
 type Mutation = (frame: Uint8Array) => Uint8Array
 
@@ -183,6 +237,7 @@ const stats = {
   validFrames: 0,
   connections: 0,
   mutatedProofs: 0,
+  hostileRequests: {} as Record<string, number>,
   authenticated: 0,
   okReplies: 0,
   errorReplies: {} as Record<string, number>,
@@ -376,7 +431,11 @@ async function fuzzConnection(port: number): Promise<void> {
     const burst: Uint8Array[] = []
     for (let i = 1 + int(8); i > 0 && sent < frames; i--, sent++) {
       const frame = validRequest()
-      if (random() < MUTATION_RATE) {
+      if (random() < HOSTILE_RATE) {
+        const [kind, make] = pick(HOSTILE_REQUESTS)
+        count(stats.hostileRequests, kind)
+        burst.push(make())
+      } else if (random() < MUTATION_RATE) {
         stats.mutatedFrames++
         burst.push(pick(MUTATIONS)[1](frame))
       } else {
