@@ -9,7 +9,7 @@
 // later, oldest first (log-reader.ts).
 
 import {
-  closeSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, renameSync, unlinkSync,
+  closeSync, constants, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, renameSync, unlinkSync,
 } from 'node:fs'
 import { CyberError, badArgument } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
@@ -23,8 +23,13 @@ import {
 
 export { DEFAULT_DURABILITY, DURABILITIES, type Durability } from './log-format.ts'
 
-// Data files are readable by their owner only: they hold every value of the database.
+// Data files are readable by their owner only: they hold every value of the database. Logs are
+// never opened through a symlink planted at their name (it would be truncated or appended to).
 export const FILE_MODE = 0o600
+const { O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_TRUNC, O_WRONLY } = constants
+const APPEND = O_WRONLY | O_APPEND | O_NOFOLLOW
+const CREATE = O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW
+const CREATE_NEW = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
 // Lost batches remembered, so that a reply held for one of them is never sent (see commit).
 const LOST_KEPT = 64
 
@@ -119,7 +124,7 @@ export class OpLog {
     const io = options.io ?? FILE_IO
     if (at.continueAt !== undefined) {
       cutFile(path, at.continueAt)
-      const log = new OpLog(dataPath, durability, at.generation, openSync(path, 'a', FILE_MODE), io)
+      const log = new OpLog(dataPath, durability, at.generation, openSync(path, APPEND, FILE_MODE), io)
       log.bytes = at.continueAt
       log.#fileRecords = at.records ?? 0
       return log
@@ -128,7 +133,7 @@ export class OpLog {
       cutFile(path, at.retire.cutAt)
       renameSync(path, rotatedLogPath(dataPath, at.retire.as))
     }
-    const log = new OpLog(dataPath, durability, at.generation, openSync(path, 'w', FILE_MODE), io)
+    const log = new OpLog(dataPath, durability, at.generation, openSync(path, CREATE, FILE_MODE), io)
     io.write(log.#fd, encodeLogHeader(at.generation))
     log.bytes = LOG_HEADER_BYTES
     log.#dirDirty = true
@@ -244,7 +249,7 @@ export class OpLog {
     this.generation++
     if (next) {
       try {
-        this.#fd = openSync(logPath(this.dataPath), 'wx', FILE_MODE)
+        this.#fd = openSync(logPath(this.dataPath), CREATE_NEW, FILE_MODE)
         crashPoint('rotate:created')
         this.#io.write(this.#fd, encodeLogHeader(this.generation))
         crashPoint('rotate:header-written')
@@ -274,7 +279,7 @@ export class OpLog {
       }
       this.generation--
       renameSync(rotatedLogPath(this.dataPath, this.generation), logPath(this.dataPath))
-      this.#fd = openSync(logPath(this.dataPath), 'a', FILE_MODE)
+      this.#fd = openSync(logPath(this.dataPath), APPEND, FILE_MODE)
       this.bytes = bytes
       this.#dirDirty = true
       this.#cutTail()
