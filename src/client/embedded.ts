@@ -1,13 +1,14 @@
-// The in-process transport: calls the engine directly, copying values in and out so that callers
-// never share an object with the store. Primitives need no copy, and that path allocates nothing
-// of its own. In file mode it owns the data file: lock, load, periodic and final snapshots.
+// The in-process transport: calls the host (the one write path) directly, copying values in and
+// out so that callers never share an object with the store. Primitives need no copy, and that path
+// allocates nothing of its own. In file mode it owns the data file: lock, load, periodic and final
+// snapshots.
 
 import { CyberError } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
 import { Store } from '../engine/store.ts'
 import { cloneValue } from '../engine/values.ts'
+import { Host } from '../host/host.ts'
 import { DataFile, Snapshotter, type DataFileOptions } from '../persistence/data-file.ts'
-import type { OpLog } from '../persistence/op-log.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
 import type { Address, ListenOptions } from '../server/server.ts'
 import { ProxyTransport } from './proxy-transport.ts'
@@ -18,29 +19,31 @@ export interface FileOptions extends DataFileOptions {
 }
 
 export class EmbeddedTransport implements Transport {
+  readonly host: Host
   readonly store: Store
   // Saves go through here: memory:// saves to the path it is given, file: owns its data file.
   readonly snapshotter: Snapshotter
-  // file: mode only; memory:// never logs, and its calls never look further than this field.
-  readonly #log: OpLog | undefined
+  // file: mode only; memory:// never logs, and its calls never wait for durability.
+  readonly #logged: boolean
   readonly #onClose: (() => Promise<void>)[] = []
   #closed = false
 
-  private constructor(store: Store, snapshotter: Snapshotter) {
-    this.store = store
+  private constructor(host: Host, snapshotter: Snapshotter) {
+    this.host = host
+    this.store = host.store
     this.snapshotter = snapshotter
-    this.#log = snapshotter.log
+    this.#logged = host.log !== undefined
   }
 
   static memory(store = new Store()): EmbeddedTransport {
-    return new EmbeddedTransport(store, new Snapshotter(store))
+    return new EmbeddedTransport(new Host(store), new Snapshotter(store))
   }
 
   /** Opens a data file: takes its lock, loads it (missing: empty), starts periodic snapshots. */
   static async file(options: FileOptions): Promise<EmbeddedTransport> {
-    const store = new Store()
-    const file = await DataFile.open(store, options.path, options)
-    const transport = new EmbeddedTransport(store, file)
+    const host = new Host()
+    const file = await DataFile.open(host, options.path, options)
+    const transport = new EmbeddedTransport(host, file)
     openFiles.add(transport)
     return transport
   }
@@ -59,23 +62,15 @@ export class EmbeddedTransport implements Transport {
           args[i] = cloneValue(arg)
         }
       }
-      const log = this.#log
-      if (log !== undefined && Store.writes(op.name)) return this.#applyLogged(op, log)
-      const result = this.store.apply(op)
-      return Promise.resolve(typeof result === 'object' && result !== null ? cloneValue(result) : result)
+      const result = this.host.apply(op)
+      const copy = typeof result === 'object' && result !== null ? cloneValue(result) : result
+      // A write resolves once its record is durable as the file's policy says; the writes of one
+      // tick share one log write (and under `always` one fdatasync).
+      if (this.#logged && Store.writes(op.name)) return this.host.whenDurable().then(() => copy)
+      return Promise.resolve(copy)
     } catch (error) {
       return Promise.reject(error)
     }
-  }
-
-  // A write resolves once its record is durable as the file's policy says; the writes of one tick
-  // share one log write (and under `always` one fdatasync).
-  #applyLogged(op: Op, log: OpLog): Promise<unknown> {
-    log.check()
-    const result = this.store.apply(op)
-    log.append(op)
-    const copy = typeof result === 'object' && result !== null ? cloneValue(result) : result
-    return log.whenDurable().then(() => copy)
   }
 
   save(path?: string): Promise<SnapshotStats> {
@@ -97,7 +92,7 @@ export class EmbeddedTransport implements Transport {
   async serve(options: ListenOptions): Promise<Address> {
     if (this.#closed) throw closedError('database')
     const { Server } = await import('../server/server.ts') // pure embedded use never loads it
-    const server = new Server({ store: this.store, snapshotter: this.snapshotter })
+    const server = new Server({ host: this.host, snapshotter: this.snapshotter })
     const address = await server.listen(options)
     this.#onClose.push(async () => void (await server.close()))
     return address

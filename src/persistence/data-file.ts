@@ -5,12 +5,13 @@
 
 import { closeSync, existsSync, openSync, readSync, renameSync, unlinkSync } from 'node:fs'
 import type { Store } from '../engine/store.ts'
+import type { Host } from '../host/host.ts'
 import { crashPoint } from './crash-points.ts'
 import { FileLock } from './lock.ts'
 import {
-  DEFAULT_DURABILITY, LOG_HEADER_BYTES, LOG_MAGIC, logPath, rotatedLogPath, type Durability,
+  DEFAULT_DURABILITY, LOG_HEADER_BYTES, LOG_MAGIC, logPath, rotatedLogPath, type Durability, type LogIO,
 } from './log-format.ts'
-import { listLogFiles, recover } from './log-reader.ts'
+import { listLogFiles, recover, recoverSync } from './log-reader.ts'
 import { OpLog, type OpenLog } from './op-log.ts'
 import { takeView, writeSnapshot, writeView, type SnapshotStats } from './snapshot.ts'
 
@@ -27,6 +28,8 @@ export interface DataFileOptions {
   /** The log size past which a snapshot compacts it: max(this, 2 x the last snapshot).
    * Default 64 MiB. */
   compactBytes?: number
+  /** How log bytes reach the file; tests replace it to make the disk refuse a write. */
+  io?: LogIO
 }
 
 export class Snapshotter {
@@ -56,31 +59,36 @@ export class Snapshotter {
 
 export class DataFile extends Snapshotter {
   readonly path: string
+  readonly #host: Host
   #lock: FileLock | undefined
   #timer: Timer | undefined
   #log: OpLog | undefined
   #compactBytes = COMPACT_BYTES
   #compacting = false
+  // Whether the files hold this store (snapshot and logs): false from a fresh start until its
+  // first snapshot, when the files still hold another store's data.
+  #holdsStore = true
 
-  private constructor(store: Store, path: string, lock: FileLock) {
-    super(store)
+  private constructor(host: Host, path: string, lock: FileLock) {
+    super(host.store)
+    this.#host = host
     this.path = path
     this.#lock = lock
   }
 
   /** Takes the file's lock (LOCKED when another process holds it), without reading the file. */
-  static lock(store: Store, path: string): DataFile {
-    return new DataFile(store, path, FileLock.acquire(path))
+  static lock(host: Host, path: string): DataFile {
+    return new DataFile(host, path, FileLock.acquire(path))
   }
 
-  /** Takes the file's lock, recovers it (snapshot, then its logs) into the store (a missing file
-   * leaves the store as it is) and goes on logging. Throws LOCKED or SNAPSHOT_CORRUPT, holding no
-   * lock and changing nothing then. */
-  static async open(store: Store, path: string, options: DataFileOptions = {}): Promise<DataFile> {
-    const file = DataFile.lock(store, path)
+  /** Takes the file's lock, recovers it (snapshot, then its logs) into the host's store (a missing
+   * file leaves the store as it is) and goes on logging through the host. Throws LOCKED or
+   * SNAPSHOT_CORRUPT, holding no lock and changing nothing then. */
+  static async open(host: Host, path: string, options: DataFileOptions = {}): Promise<DataFile> {
+    const file = DataFile.lock(host, path)
     try {
       const recovered = await recover(path)
-      if (recovered.tables) store.replaceAll(recovered.tables)
+      if (recovered.tables) host.store.replaceAll(recovered.tables)
       file.startLog(recovered.log, recovered.snapshotBytes, options)
     } catch (error) {
       file.#release()
@@ -106,13 +114,30 @@ export class DataFile extends Snapshotter {
     // Nothing on disk yet: a new file needs no first snapshot.
     const fresh = at === undefined && (existsSync(this.path) || listLogFiles(this.path).length > 0)
     const generation = fresh ? setAsideLogs(this.path) : 0
-    const log = OpLog.open(this.path, durability, at ?? { generation })
+    const log = OpLog.open(this.path, durability, at ?? { generation }, { io: options.io })
     this.#log = log
     log.onGrow = () => this.#compact()
+    log.onLost = () => this.#rollback()
+    this.#host.attach(log)
     this.#setCompactAt(snapshotBytes)
     if (fresh) {
-      this.save().catch((error) => console.error(`cyberdb: first snapshot of ${this.path} failed:`, error))
+      this.#holdsStore = false
+      this.save().then(() => (this.#holdsStore = true),
+        (error) => console.error(`cyberdb: first snapshot of ${this.path} failed:`, error))
     }
+  }
+
+  /**
+   * The disk refused a log write: the writes it held were applied to memory but are in no file,
+   * so they must not stay visible. Memory is rebuilt from the files (snapshot and logs, as a
+   * restart would), not undone op by op: an undo record per write would cost every write, this
+   * costs one reload when the disk fails, and what it yields is by construction what the files
+   * hold, so memory, disk and the next restart agree. Throwing fails the log for good.
+   */
+  #rollback(): void {
+    if (!this.#holdsStore) throw new Error('the files do not hold this store yet (its first snapshot is not written)')
+    const recovered = recoverSync(this.path, () => {})
+    this.store.replaceAll(recovered.tables ?? new Map())
   }
 
   /** Snapshots to `path`. To the data file itself, the log rotates at the snapshot's moment. */
@@ -184,6 +209,7 @@ export class DataFile extends Snapshotter {
   }
 
   #release(): void {
+    if (this.#log !== undefined && this.#host.log === this.#log) this.#host.attach(undefined)
     this.#lock?.release()
     this.#lock = undefined
   }

@@ -1,6 +1,12 @@
 // The operation log's file format and the small file helpers its writer and reader share.
 // File: a 16-byte header (magic "CDBLOG", version, reserved, the generation it continues as a u64
-// BE), then records [u32 BE body length][u32 BE CRC-32 of body][body = msgpack [table, name, args]].
+// BE), then records. Version 2 record: [u32 BE body length][u32 BE CRC-32 of body][u32 BE CRC-32 of
+// the 8 bytes before it][body = msgpack [table, name, args]]. The header's own checksum is what
+// tells a damaged length from a cut file: without it a flipped length bit points past the end and
+// looks exactly like a record torn by a crash. A rotated log ends with an end marker (a record
+// header whose length is 0xFFFFFFFF and whose body checksum is the file's record count), so a
+// rotated log cut exactly at a record boundary is told from a complete one.
+// Version 1 (read, never written): [u32 length][u32 CRC-32 of body][body], no end marker.
 
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
@@ -9,9 +15,17 @@ import type { Op } from '../engine/commands.ts'
 import { createCodec } from '../protocol/codec.ts'
 
 export const LOG_MAGIC = 'CDBLOG'
-export const LOG_VERSION = 1
+export const LOG_VERSION = 2
 export const LOG_HEADER_BYTES = 16
-export const RECORD_HEADER_BYTES = 8
+export const RECORD_HEADER_BYTES = 12
+export const V1_RECORD_HEADER_BYTES = 8
+/** The length field of an end marker: no record body is this long (frames stop at 4 GiB - 1). */
+export const END_MARKER = 0xffffffff
+
+/** How log bytes reach the file: the one seam a test replaces to make the disk refuse a write. */
+export interface LogIO {
+  write(fd: number, bytes: Uint8Array): void
+}
 
 /** When a write is on disk: `always` before its reply (one fdatasync per batch), `everysec` in
  * the OS before its reply and on disk within about a second, `no` in the OS before its reply. */
@@ -37,16 +51,31 @@ export function encodeLogHeader(generation: number): Uint8Array {
   return header
 }
 
+/** Writes a record header at `at` of `bytes`: [length][crc of body][crc of those 8 bytes]. */
+export function writeRecordHeader(bytes: Uint8Array, at: number, length: number, bodyCrc: number): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  view.setUint32(at, length)
+  view.setUint32(at + 4, bodyCrc)
+  view.setUint32(at + 8, Bun.hash.crc32(bytes.subarray(at, at + 8)))
+}
+
 /** One record, as a file holds it (tests, tools). */
 export function encodeRecord(op: Op, codec: Packr = createCodec()): Uint8Array {
   const body = codec.pack([op.table, op.name, op.args])
   const record = new Uint8Array(RECORD_HEADER_BYTES + body.length)
-  const view = new DataView(record.buffer)
-  view.setUint32(0, body.length)
-  view.setUint32(4, Bun.hash.crc32(body))
+  writeRecordHeader(record, 0, body.length, Bun.hash.crc32(body))
   record.set(body, RECORD_HEADER_BYTES)
   return record
 }
+
+/** The end marker of a rotated log that holds `records` records. */
+export function encodeEndMarker(records: number): Uint8Array {
+  const marker = new Uint8Array(RECORD_HEADER_BYTES)
+  writeRecordHeader(marker, 0, END_MARKER, records)
+  return marker
+}
+
+export const FILE_IO: LogIO = { write: writeAll }
 
 /** writeSync may take part of a buffer: loop until it took all (bounded: each pass takes some). */
 export function writeAll(fd: number, bytes: Uint8Array): void {

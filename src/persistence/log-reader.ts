@@ -1,19 +1,20 @@
 // Reading operation logs back: scanning one file into records, finding a data file's logs, and
 // recovery (snapshot, then every log of its generation and later, oldest first). A torn last
-// record (a crash mid-write) is dropped with a warning naming its byte offset; a bad record with
-// data after it is SNAPSHOT_CORRUPT naming the offset, with nothing in memory or on disk changed.
+// record of the newest log (a crash mid-write) is dropped with a warning naming its byte offset;
+// any other damage is SNAPSHOT_CORRUPT naming the offset, with nothing in memory or on disk changed
+// (scanLog says exactly what counts as torn).
 
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { CyberError } from '../errors.ts'
 import type { Table } from '../engine/commands.ts'
 import { Store } from '../engine/store.ts'
 import { createCodec } from '../protocol/codec.ts'
 import {
-  LOG_HEADER_BYTES, LOG_MAGIC, LOG_VERSION, RECORD_HEADER_BYTES, logPath,
+  END_MARKER, LOG_HEADER_BYTES, LOG_MAGIC, LOG_VERSION, RECORD_HEADER_BYTES, V1_RECORD_HEADER_BYTES, logPath,
 } from './log-format.ts'
 import type { OpenLog } from './op-log.ts'
-import { readSnapshotFile } from './snapshot.ts'
+import { decodeSnapshotFile } from './snapshot.ts'
 
 export interface LogRecord {
   offset: number
@@ -33,17 +34,33 @@ export interface LogScan {
   path: string
   /** undefined when the file is too short to hold a header: created, never written (torn). */
   generation: number | undefined
+  /** The file's format version (0 when it has no header). */
+  version: number
   records: LogRecord[]
   /** Bytes up to the end of the last good record. */
   goodBytes: number
   size: number
+  /** Whether the file ends with its end marker (a complete, rotated log). */
+  ended: boolean
   torn: TornTail | undefined
 }
 
-/** Parses a log image. Throws SNAPSHOT_CORRUPT for a bad header or a bad record followed by data;
- * `lenient` (repair) reports such a record as where the log stops instead. */
+/** Whether a log path is the newest log, PATH.log (rotated ones are PATH.log.N). */
+export function isCurrentLog(path: string): boolean {
+  return !/\.log\.\d+$/.test(path)
+}
+
+/**
+ * Parses a log image. The one damage taken for a crash is a torn tail: in the newest log (PATH.log)
+ * only, its last record cut short, with nothing after it (or the last record whole but failing its
+ * checksum, ending the file). Everything else is SNAPSHOT_CORRUPT naming the offset: a record
+ * header that fails its own checksum (a damaged length), a bad record with bytes after it, and a
+ * rotated log that is cut anywhere or lacks its end marker (it was complete when it was renamed).
+ * `lenient` (repair) reports such damage as where the log stops instead.
+ */
 export function scanLog(bytes: Uint8Array, path: string, lenient = false): LogScan {
   const corrupt = (why: string) => new CyberError('SNAPSHOT_CORRUPT', `operation log "${path}" ${why}`)
+  const current = isCurrentLog(path)
   const size = bytes.length
   if (size < LOG_HEADER_BYTES) {
     // A file created by a rotation that died before its header was written: it holds nothing.
@@ -51,81 +68,116 @@ export function scanLog(bytes: Uint8Array, path: string, lenient = false): LogSc
     for (let i = 0; i < Math.min(size, magic.length); i++) {
       if (bytes[i] !== magic[i]) throw corrupt('is not a CyberDB operation log')
     }
+    if (!current && !lenient) throw corrupt(`is cut short inside its header (${size} bytes)`)
     const torn = { offset: 0, bytes: size, why: 'a header cut short' }
-    return { path, generation: undefined, records: [], goodBytes: 0, size, torn }
+    return { path, generation: undefined, version: 0, records: [], goodBytes: 0, size, ended: false, torn }
   }
   if (new TextDecoder().decode(bytes.subarray(0, 6)) !== LOG_MAGIC) throw corrupt('is not a CyberDB operation log')
-  if (bytes[6]! > LOG_VERSION) {
-    throw corrupt(`has format version ${bytes[6]}, newer than this CyberDB reads (${LOG_VERSION}): upgrade CyberDB`)
+  const version = bytes[6]!
+  if (version > LOG_VERSION) {
+    throw corrupt(`has format version ${version}, newer than this CyberDB reads (${LOG_VERSION}): upgrade CyberDB`)
   }
+  if (version < 1) throw corrupt(`has format version ${version}, which no CyberDB wrote`)
   const view = new DataView(bytes.buffer, bytes.byteOffset, size)
   const generation = Number(view.getBigUint64(8))
+  const headerBytes = version === 1 ? V1_RECORD_HEADER_BYTES : RECORD_HEADER_BYTES
   const codec = createCodec()
   const records: LogRecord[] = []
   let offset = LOG_HEADER_BYTES
   let torn: TornTail | undefined
+  let ended = false
+  // Damage: what repair cuts at, and what opening refuses.
+  const damaged = (why: string, counted: boolean): TornTail => {
+    if (!lenient) {
+      throw corrupt(`has a bad record at byte ${offset} (${why}): nothing was changed; run \`cyberdb repair\` ` +
+        'to cut the log there, losing what follows')
+    }
+    const after = counted ? countRecords(bytes, offset, headerBytes) : 0
+    return { offset, bytes: size - offset, why: after > 0 ? `${why}, then ${after} whole records` : why }
+  }
+  const tornHere = (why: string): TornTail => current
+    ? { offset, bytes: size - offset, why }
+    : damaged(`${why}, in a rotated log (complete when it was renamed, so it was cut)`, false)
   while (offset < size) {
-    const tornHere = (why: string) => ({ offset, bytes: size - offset, why })
-    if (size - offset < RECORD_HEADER_BYTES) {
+    if (size - offset < headerBytes) {
       torn = tornHere('a record header cut short')
       break
     }
     const length = view.getUint32(offset)
-    const end = offset + RECORD_HEADER_BYTES + length
+    if (version >= 2 && Bun.hash.crc32(bytes.subarray(offset, offset + 8)) !== view.getUint32(offset + 8)) {
+      torn = damaged('its header fails its checksum: a damaged length, not a cut', true)
+      break
+    }
+    if (version >= 2 && length === END_MARKER) {
+      const count = view.getUint32(offset + 4)
+      if (count !== records.length || offset + headerBytes !== size) {
+        torn = damaged(offset + headerBytes !== size ? 'bytes after the end marker'
+          : `an end marker counting ${count} records, after ${records.length}`, false)
+        break
+      }
+      ended = true
+      offset += headerBytes
+      break
+    }
+    const end = offset + headerBytes + length
     if (end > size) {
       torn = tornHere(`a record of ${length} bytes cut short`)
       break
     }
-    const body = bytes.subarray(offset + RECORD_HEADER_BYTES, end)
+    const body = bytes.subarray(offset + headerBytes, end)
     if (Bun.hash.crc32(body) !== view.getUint32(offset + 4)) {
-      if (end === size) {
+      if (end === size && current) {
         torn = tornHere('the last record fails its checksum')
         break
       }
-      if (lenient) {
-        torn = tornHere(`a record that fails its checksum, then ${countRecords(view, end)} whole records`)
-        break
-      }
-      throw corrupt(`has a bad record at byte ${offset} (it fails its checksum) with ${size - end} ` +
-        'more bytes after it: run `cyberdb repair` to cut the log there, losing what follows')
+      torn = damaged(lenient ? 'a record that fails its checksum'
+        : `it fails its checksum, with ${size - end} more bytes after it`, true)
+      break
     }
     let decoded: unknown
     try {
       decoded = codec.unpack(body)
     } catch (cause) {
-      if (lenient) {
-        torn = tornHere(`a record that does not decode, then ${countRecords(view, end)} whole records`)
-        break
+      if (!lenient) {
+        throw new CyberError('SNAPSHOT_CORRUPT',
+          `operation log "${path}" has a record at byte ${offset} that does not decode`, { cause })
       }
-      throw new CyberError('SNAPSHOT_CORRUPT',
-        `operation log "${path}" has a record at byte ${offset} that does not decode`, { cause })
+      torn = damaged('a record that does not decode', true)
+      break
     }
     if (!Array.isArray(decoded) || decoded.length !== 3 || typeof decoded[0] !== 'string' ||
       typeof decoded[1] !== 'string' || !Array.isArray(decoded[2])) {
-      if (lenient) {
-        torn = tornHere(`a malformed record, then ${countRecords(view, end)} whole records`)
-        break
-      }
-      throw corrupt(`has a malformed record at byte ${offset}`)
+      if (!lenient) throw corrupt(`has a malformed record at byte ${offset}`)
+      torn = damaged('a malformed record', true)
+      break
     }
     records.push({ offset, table: decoded[0], name: decoded[1], args: decoded[2] })
     offset = end
   }
-  return { path, generation, records, goodBytes: torn ? torn.offset : size, size, torn }
+  // Version 1 wrote no end marker: its rotated logs cannot be told from cut ones.
+  if (torn === undefined && !ended && !current && version >= 2) {
+    torn = damaged('the end: a rotated log ends with an end marker, this one was cut at a record boundary', false)
+  }
+  return { path, generation, version, records, goodBytes: torn ? torn.offset : size, size, ended, torn }
 }
 
-/** How many records with sound lengths and checksums follow `offset` (what a repair drops). */
-function countRecords(view: DataView, offset: number): number {
-  let count = 0
-  const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength)
-  while (view.byteLength - offset >= RECORD_HEADER_BYTES) {
-    const end = offset + RECORD_HEADER_BYTES + view.getUint32(offset)
-    if (end > view.byteLength) break
-    if (Bun.hash.crc32(bytes.subarray(offset + RECORD_HEADER_BYTES, end)) !== view.getUint32(offset + 4)) break
+/** How many records with sound headers and checksums follow `offset` (what a repair drops). */
+function countRecords(bytes: Uint8Array, offset: number, headerBytes: number): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  // The damaged record's own length is not to be trusted: skip to the next one only if it is.
+  let count = -1
+  while (bytes.length - offset >= headerBytes) {
+    const length = view.getUint32(offset)
+    if (headerBytes === RECORD_HEADER_BYTES &&
+      Bun.hash.crc32(bytes.subarray(offset, offset + 8)) !== view.getUint32(offset + 8)) break
+    if (headerBytes === RECORD_HEADER_BYTES && length === END_MARKER) break
+    const end = offset + headerBytes + length
+    if (end > bytes.length) break
+    if (count >= 0 && Bun.hash.crc32(bytes.subarray(offset + headerBytes, end)) !== view.getUint32(offset + 4)) break
     count++
     offset = end
   }
-  return count
+  return Math.max(count, 0)
 }
 
 /** The log files of a data file that exist now: PATH.log and any rotated PATH.log.N. */
@@ -161,7 +213,13 @@ export interface Recovered {
  */
 export async function recover(dataPath: string, warn: (message: string) => void = console.warn,
 ): Promise<Recovered> {
-  const snapshot = await readSnapshotFile(dataPath)
+  return recoverSync(dataPath, warn)
+}
+
+/** recover(), synchronously: also what brings memory back to the files after the disk refused a
+ * write (op-log.ts), when nothing may run in between. */
+export function recoverSync(dataPath: string, warn: (message: string) => void = console.warn): Recovered {
+  const snapshot = existsSync(dataPath) ? decodeSnapshotFile(readFileSync(dataPath), dataPath) : undefined
   const base = snapshot?.generation ?? 0
   const scans = listLogFiles(dataPath).map((path) => scanLog(readFileSync(path), path))
   const current = logPath(dataPath)
@@ -208,14 +266,24 @@ export async function recover(dataPath: string, warn: (message: string) => void 
         `(${scan.torn.why}, ${scan.torn.bytes} bytes): the process stopped while writing it`)
     }
   }
-  const log: OpenLog = newest?.path === current
-    ? { generation: newest.generation!, continueAt: newest.goodBytes }
-    : { generation: newest === undefined ? base : newest.generation! + 1 }
+  let log: OpenLog
+  if (newest?.path !== current) {
+    log = { generation: newest === undefined ? base : newest.generation! + 1 }
+  } else if (newest.version < LOG_VERSION) {
+    // Of the old format: set it aside whole (as a rotation would) and go on in a new file of the
+    // current format, rather than mixing two formats in one file.
+    log = { generation: newest.generation! + 1, retire: { cutAt: newest.goodBytes, as: newest.generation! } }
+  } else {
+    // Ended: a rotation stopped before its rename. Cutting the end marker off is the state before
+    // that rotation began (no snapshot was taken of it), so the log goes on as it was.
+    const continueAt = newest.ended ? newest.goodBytes - RECORD_HEADER_BYTES : newest.goodBytes
+    log = { generation: newest.generation!, continueAt, records: newest.records.length }
+  }
   const hasData = snapshot !== undefined || live.length > 0
   return {
     tables: hasData ? new Map(store.tables) : undefined,
     log,
     replayed,
-    snapshotBytes: snapshot ? Bun.file(dataPath).size : 0,
+    snapshotBytes: snapshot ? statSync(dataPath).size : 0,
   }
 }

@@ -9,19 +9,29 @@
 // later, oldest first (log-reader.ts).
 
 import {
-  closeSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, renameSync,
+  closeSync, constants, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, renameSync, unlinkSync,
 } from 'node:fs'
-import { CyberError } from '../errors.ts'
+import { CyberError, badArgument } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
 import { ByteBuffer } from '../protocol/byte-buffer.ts'
 import { createCodec, packInPlace } from '../protocol/codec.ts'
 import { crashPoint, isArmed } from './crash-points.ts'
 import {
-  EVERYSEC_MS, LOG_HEADER_BYTES, RECORD_HEADER_BYTES, encodeLogHeader, logPath, rotatedLogPath, syncDir,
-  writeAll, type Durability,
+  EVERYSEC_MS, FILE_IO, LOG_HEADER_BYTES, RECORD_HEADER_BYTES, encodeEndMarker, encodeLogHeader, logPath,
+  rotatedLogPath, syncDir, type Durability, type LogIO,
 } from './log-format.ts'
 
 export { DEFAULT_DURABILITY, DURABILITIES, type Durability } from './log-format.ts'
+
+// Data files are readable by their owner only: they hold every value of the database. Logs are
+// never opened through a symlink planted at their name (it would be truncated or appended to).
+export const FILE_MODE = 0o600
+const { O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_TRUNC, O_WRONLY } = constants
+const APPEND = O_WRONLY | O_APPEND | O_NOFOLLOW
+const CREATE = O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW
+const CREATE_NEW = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
+// Lost batches remembered, so that a reply held for one of them is never sent (see commit).
+const LOST_KEPT = 64
 
 interface Waiter {
   seq: number
@@ -29,10 +39,27 @@ interface Waiter {
   reject: (error: unknown) => void
 }
 
+/** Writes the disk refused: records `from`..`to` were never written, nor kept in memory. */
+interface Lost {
+  from: number
+  to: number
+  error: CyberError
+}
+
 export interface OpenLog {
   generation: number
   /** Continue PATH.log, cut to this many bytes (its last good record); otherwise a new file. */
   continueAt?: number
+  /** Records PATH.log holds up to continueAt (its end marker counts them when it rotates). */
+  records?: number
+  /** Before a new PATH.log: cut the old one to `cutAt` bytes and rename it to generation `as`
+   * (a complete log left under the current name, or one of format version 1). */
+  retire?: { cutAt: number; as: number }
+}
+
+export interface OpLogOptions {
+  /** How bytes reach the file (tests replace it to make the disk refuse a write). */
+  io?: LogIO
 }
 
 export class OpLog {
@@ -46,11 +73,18 @@ export class OpLog {
   /** Called (once per write) when the file has grown past `compactAt` bytes. */
   onGrow: (() => void) | undefined
   compactAt = Infinity
+  /** Called when the disk refused a write, after the file was cut back to its last whole record:
+   * the owner brings memory back to what the files hold (the lost writes must not stay visible).
+   * Throwing makes the log fail for good. */
+  onLost: ((error: CyberError) => void) | undefined
   /** Write and fdatasync calls on the log so far: what group commit saves (tests, benchmarks). */
   readonly counts = { writes: 0, syncs: 0 }
-  readonly #codec = createCodec()
+  readonly #io: LogIO
+  #codec = createCodec()
   #fd: number
   readonly #records = new LogRecords(64 * 1024)
+  // Records in the current file, for its end marker.
+  #fileRecords = 0
   // Sequence numbers: records written to the OS, fsynced, and durable as the policy says.
   #written = 0
   #synced = 0
@@ -62,15 +96,22 @@ export class OpLog {
   // The promise of the records appended since the last write, shared by all of them.
   #batch: (Waiter & { promise: Promise<void> }) | undefined
   #waiters: Waiter[] = []
+  // A failure the log cannot come back from (an fsync failed: what the disk holds is unknown).
   #failure: CyberError | undefined
+  // Batches the disk refused (the newest LOST_KEPT), and the newest seq of those forgotten.
+  #lost: Lost[] = []
+  #forgottenTo = 0
+  // The file still ends in bytes of a refused write: nothing may be appended until they are cut.
+  #cutPending = false
   #timer: Timer | undefined
   #closed = false
 
-  private constructor(dataPath: string, durability: Durability, generation: number, fd: number) {
+  private constructor(dataPath: string, durability: Durability, generation: number, fd: number, io: LogIO) {
     this.dataPath = dataPath
     this.durability = durability
     this.generation = generation
     this.#fd = fd
+    this.#io = io
     if (durability === 'everysec') {
       this.#timer = setInterval(() => this.#syncInBackground(), EVERYSEC_MS)
       this.#timer.unref()
@@ -78,41 +119,51 @@ export class OpLog {
   }
 
   /** Opens PATH.log to append: continues it (cut at its last good record) or starts a new one. */
-  static open(dataPath: string, durability: Durability, at: OpenLog): OpLog {
+  static open(dataPath: string, durability: Durability, at: OpenLog, options: OpLogOptions = {}): OpLog {
     const path = logPath(dataPath)
+    const io = options.io ?? FILE_IO
     if (at.continueAt !== undefined) {
-      const fd = openSync(path, 'r+')
-      try {
-        // A torn tail is cut, and the cut made durable, before anything is appended after it: the
-        // torn bytes must never come back in front of acknowledged records.
-        const { size } = Bun.file(path)
-        if (size > at.continueAt) {
-          ftruncateSync(fd, at.continueAt)
-          fsyncSync(fd)
-        }
-      } finally {
-        closeSync(fd)
-      }
-      const log = new OpLog(dataPath, durability, at.generation, openSync(path, 'a'))
+      cutFile(path, at.continueAt)
+      const log = new OpLog(dataPath, durability, at.generation, openSync(path, APPEND, FILE_MODE), io)
       log.bytes = at.continueAt
+      log.#fileRecords = at.records ?? 0
       return log
     }
-    const log = new OpLog(dataPath, durability, at.generation, openSync(path, 'w'))
-    writeAll(log.#fd, encodeLogHeader(at.generation))
+    if (at.retire !== undefined) {
+      cutFile(path, at.retire.cutAt)
+      renameSync(path, rotatedLogPath(dataPath, at.retire.as))
+    }
+    const log = new OpLog(dataPath, durability, at.generation, openSync(path, CREATE, FILE_MODE), io)
+    io.write(log.#fd, encodeLogHeader(at.generation))
     log.bytes = LOG_HEADER_BYTES
     log.#dirDirty = true
     return log
   }
 
-  /** Throws when the log can no longer be written: the caller must not apply a write then. */
+  /** Throws when the log cannot take a write now: the caller must not apply one then. */
   check(): void {
     if (this.#failure !== undefined) throw this.#failure
+    if (this.#cutPending) this.#cutTail()
   }
 
-  /** Appends one operation that succeeded. Encoded now: a stored container may change later. */
-  append(op: Op): void {
-    const packed = packInPlace(this.#codec, [op.table, op.name, op.args])
-    this.#records.write(packed.subarray(packed.start, packed.end))
+  /** A write's record body, encoded before the write is applied: a value the encoder refuses is
+   * refused here, before it touches the store. The bytes are valid until the next encode. */
+  encode(op: Op): Uint8Array {
+    try {
+      const packed = packInPlace(this.#codec, [op.table, op.name, op.args])
+      return packed.subarray(packed.start, packed.end)
+    } catch (error) {
+      // A pack that threw may have left the encoder's scratch state half-written.
+      this.#codec = createCodec()
+      if (error instanceof CyberError) throw error
+      const why = error instanceof RangeError ? 'it nests too deep (or refers to itself)' : (error as Error)?.message
+      throw badArgument(`a value cannot be stored: ${why}`)
+    }
+  }
+
+  /** Appends one operation that succeeded, as encode() returned it. */
+  appendEncoded(body: Uint8Array): void {
+    this.#records.write(body)
     this.appended++
     if (!this.#writeQueued) {
       this.#writeQueued = true
@@ -120,10 +171,17 @@ export class OpLog {
     }
   }
 
+  /** Encodes and appends one operation (tests, tools). */
+  append(op: Op): void {
+    this.appendEncoded(this.encode(op))
+  }
+
   /** Resolves when every record appended so far is durable as the policy says. One promise per
    * batch: the embedded transport's calls of one tick share it. */
   whenDurable(): Promise<void> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
+    const lost = this.#lostIn(this.appended, this.appended)
+    if (lost !== undefined) return Promise.reject(lost)
     if (this.appended <= this.#durable) return Promise.resolve()
     if (this.appended === this.#written) {
       const seq = this.appended
@@ -138,28 +196,42 @@ export class OpLog {
   }
 
   /**
-   * Makes record `seq` durable as the policy says, writing what is pending now. Returns
-   * undefined when it already is (always so under everysec and no), else a promise for the fsync
-   * that covers it. The server calls this once per data event before sending its replies.
+   * Makes records `from`..`to` durable as the policy says, writing what is pending now. Returns
+   * undefined when they already are (always so under everysec and no), else a promise for the
+   * fsync that covers them, rejected when the disk refused any of them (their replies must never
+   * leave). The server calls this once per data event before sending its replies.
    */
-  commit(seq: number): Promise<void> | undefined {
-    if (seq <= this.#durable) return undefined
-    if (seq > this.#written) this.#write()
+  commit(from: number, to: number): Promise<void> | undefined {
+    if (to > this.#written && this.#failure === undefined) this.#write()
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
-    if (seq <= this.#durable) return undefined
-    return new Promise<void>((resolve, reject) => this.#waiters.push({ seq, resolve, reject }))
+    const lost = this.#lostIn(from, to)
+    if (lost !== undefined) return Promise.reject(lost)
+    if (to <= this.#durable) return undefined
+    return new Promise<void>((resolve, reject) => this.#waiters.push({ seq: to, resolve, reject }))
   }
 
   /**
    * Starts the next generation at the caller's point-in-time: writes and syncs what is pending to
-   * the current file, renames it aside, and (unless `next` is false: closing) opens a new PATH.log.
-   * Returns the new generation, which the snapshot taken at this moment records.
+   * the current file, ends it with its end marker, renames it aside, and (unless `next` is false:
+   * closing) opens a new PATH.log. Returns the new generation, which the snapshot taken at this
+   * moment records. A disk that refuses the pending records or the new file leaves the log as it
+   * was (the error is thrown, writes go on); a failed fsync or rename fails the log for good.
    */
   rotate(next = true): number {
     this.check()
+    const lost = this.#write()
+    if (lost !== undefined) throw lost
+    const before = this.bytes
     try {
-      this.#write()
-      if (this.durability !== 'no' && this.#written > this.#synced) {
+      this.#io.write(this.#fd, encodeEndMarker(this.#fileRecords))
+    } catch (cause) {
+      this.bytes = before
+      this.#cutTail()
+      throw this.#refused(cause, 'the end of the log')
+    }
+    this.bytes += RECORD_HEADER_BYTES
+    try {
+      if (this.durability !== 'no') {
         fdatasyncSync(this.#fd)
         this.#synced = this.#written
         this.#settle(this.#written)
@@ -170,22 +242,51 @@ export class OpLog {
       this.#fd = -1
       renameSync(logPath(this.dataPath), rotatedLogPath(this.dataPath, this.generation))
       crashPoint('rotate:renamed')
-      this.generation++
-      if (next) {
-        this.#fd = openSync(logPath(this.dataPath), 'wx')
-        crashPoint('rotate:created')
-        writeAll(this.#fd, encodeLogHeader(this.generation))
-        crashPoint('rotate:header-written')
-      }
-      this.bytes = LOG_HEADER_BYTES
-      // The rename and the new file are only durable once the folder is fsynced: before the first
-      // write of the new generation is acknowledged under `always`, or with the next everysec sync.
-      this.#dirDirty = true
     } catch (error) {
       this.#fail(error)
       throw this.#failure
     }
+    this.generation++
+    if (next) {
+      try {
+        this.#fd = openSync(logPath(this.dataPath), CREATE_NEW, FILE_MODE)
+        crashPoint('rotate:created')
+        this.#io.write(this.#fd, encodeLogHeader(this.generation))
+        crashPoint('rotate:header-written')
+      } catch (cause) {
+        this.#unrotate(before)
+        throw this.#refused(cause, 'a new log')
+      }
+    }
+    this.bytes = LOG_HEADER_BYTES
+    this.#fileRecords = 0
+    // The rename and the new file are only durable once the folder is fsynced: before the first
+    // write of the new generation is acknowledged under `always`, or with the next everysec sync.
+    this.#dirDirty = true
     return this.generation
+  }
+
+  // The disk refused the new log: put the old one back under its name, without its end marker, so
+  // that writes go on into it as if the rotation had not been tried.
+  #unrotate(bytes: number): void {
+    try {
+      if (this.#fd >= 0) closeSync(this.#fd)
+      this.#fd = -1
+      try {
+        unlinkSync(logPath(this.dataPath))
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+      }
+      this.generation--
+      renameSync(rotatedLogPath(this.dataPath, this.generation), logPath(this.dataPath))
+      this.#fd = openSync(logPath(this.dataPath), APPEND, FILE_MODE)
+      this.bytes = bytes
+      this.#dirDirty = true
+      this.#cutTail()
+    } catch (error) {
+      this.#fail(error)
+      throw this.#failure
+    }
   }
 
   /** Writes and syncs what is pending (unless `no`), then closes the file. */
@@ -210,25 +311,26 @@ export class OpLog {
     this.#write()
   }
 
-  #write(): void {
-    if (this.#records.length === 0 || this.#failure !== undefined) return
-    // A failed write fails the log for good, so the records taken here are never needed again.
+  /** Writes what is pending; returns the error when the disk refused it (see #lose). */
+  #write(): CyberError | undefined {
+    if (this.#records.length === 0 || this.#failure !== undefined) return undefined
+    const count = this.#records.count
     const bytes = this.#records.take()
     try {
       if (isArmed('log:torn-write')) {
         // A batch cut inside its last record (every record is longer than 3 bytes).
-        writeAll(this.#fd, bytes.subarray(0, bytes.length - 3))
+        this.#io.write(this.#fd, bytes.subarray(0, bytes.length - 3))
         crashPoint('log:torn-write')
-        writeAll(this.#fd, bytes.subarray(bytes.length - 3))
+        this.#io.write(this.#fd, bytes.subarray(bytes.length - 3))
       } else {
-        writeAll(this.#fd, bytes)
+        this.#io.write(this.#fd, bytes)
       }
     } catch (error) {
-      this.#fail(error)
-      return
+      return this.#lose(error)
     }
     this.counts.writes++
     this.bytes += bytes.length
+    this.#fileRecords += count
     this.#written = this.appended
     const batch = this.#batch
     if (batch !== undefined) {
@@ -247,6 +349,68 @@ export class OpLog {
       this.#settle(this.#written)
     }
     if (this.bytes > this.compactAt) this.onGrow?.()
+    return undefined
+  }
+
+  /**
+   * The disk refused a batch (ENOSPC, EDQUOT, EIO on write): its records are dropped, the bytes of
+   * it that did reach the file are cut off, its writers are told, and the owner brings memory back
+   * to what the files hold (onLost). The log stays usable: the next write tries the disk again, so
+   * once there is room again everything works without a restart.
+   */
+  #lose(cause: unknown): CyberError {
+    const from = this.#written + 1
+    const to = this.appended
+    const error = this.#refused(cause, `${to - from + 1} write${to === from ? '' : 's'}, which were not applied`)
+    this.#lost.push({ from, to, error })
+    if (this.#lost.length > LOST_KEPT) this.#forgottenTo = this.#lost.shift()!.to
+    // The lost numbers are never written; later records are numbered after them.
+    this.#written = to
+    this.#batch?.reject(error)
+    this.#batch = undefined
+    const keep = this.#waiters.filter((waiter) => waiter.seq < from)
+    for (const waiter of this.#waiters) if (waiter.seq >= from) waiter.reject(error)
+    this.#waiters = keep
+    console.error(`cyberdb: ${error.message}`)
+    try {
+      this.#cutTail()
+    } catch {
+      // retried by check() before the next write is applied
+    }
+    try {
+      this.onLost?.(error)
+    } catch (rollback) {
+      this.#fail(rollback)
+    }
+    return error
+  }
+
+  /** The error of a refused write to the log, naming the disk's reason. */
+  #refused(cause: unknown, what: string): CyberError {
+    const code = (cause as NodeJS.ErrnoException)?.code
+    const reason = code === 'ENOSPC' ? 'the disk is full' : code === 'EDQUOT' ? 'the disk quota is used up'
+      : `the disk refused it: ${(cause as Error)?.message ?? cause}`
+    return new CyberError('INTERNAL', `the operation log ${logPath(this.dataPath)} could not take ${what} ` +
+      `(${reason}): writes work again once the disk has room`, { cause })
+  }
+
+  /** A lost batch that records `from`..`to` overlap, if any. */
+  #lostIn(from: number, to: number): CyberError | undefined {
+    for (const lost of this.#lost) if (lost.from <= to && from <= lost.to) return lost.error
+    // Older than what is remembered: cannot tell, so the held replies are not sent.
+    if (from <= this.#forgottenTo) return this.#lost[0]!.error
+    return undefined
+  }
+
+  /** Cuts the file back to its last whole record (what a refused write left after it). */
+  #cutTail(): void {
+    try {
+      ftruncateSync(this.#fd, this.bytes)
+      this.#cutPending = false
+    } catch (cause) {
+      this.#cutPending = true
+      throw this.#refused(cause, 'a cut back to its last whole record')
+    }
   }
 
   readonly #syncTask = (): void => {
@@ -304,6 +468,8 @@ export class OpLog {
     this.#waiters = done === waiters.length ? [] : waiters.slice(done)
   }
 
+  // An fsync failed, or a rename: what the disk holds is unknown, so no write is taken again
+  // until the database is reopened (and recovery reads what the disk really has).
   #fail(cause: unknown): void {
     if (this.#failure !== undefined) return
     this.#failure = new CyberError('INTERNAL', `the operation log ${logPath(this.dataPath)} could not be ` +
@@ -318,12 +484,36 @@ export class OpLog {
   }
 }
 
-/** Records as the log holds them: [u32 body length][u32 CRC-32 of the body][body]. */
+/** Cuts a log file to `size` bytes (a torn tail), durably, before anything is appended after it:
+ * the torn bytes must never come back in front of acknowledged records. */
+function cutFile(path: string, size: number): void {
+  const fd = openSync(path, 'r+')
+  try {
+    if (Bun.file(path).size > size) {
+      ftruncateSync(fd, size)
+      fsyncSync(fd)
+    }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Records as the log holds them (log-format.ts), and how many since the last take. */
 class LogRecords extends ByteBuffer {
+  count = 0
+
   write(body: Uint8Array): void {
     const at = this.reserve(RECORD_HEADER_BYTES + body.length)
+    // As writeRecordHeader, on the buffer's own view (no DataView per record).
     this.view.setUint32(at, body.length)
     this.view.setUint32(at + 4, Bun.hash.crc32(body))
+    this.view.setUint32(at + 8, Bun.hash.crc32(this.bytes.subarray(at, at + 8)))
     this.bytes.set(body, at + RECORD_HEADER_BYTES)
+    this.count++
+  }
+
+  override take(): Uint8Array {
+    this.count = 0
+    return super.take()
   }
 }

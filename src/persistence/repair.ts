@@ -1,12 +1,13 @@
 // `cyberdb repair`: cuts an operation log at its last good record, so that a data file whose log
 // has a bad record in the middle (SNAPSHOT_CORRUPT) opens again, losing what follows the bad
-// record. The plan (what each log keeps and drops) is made first, so it can be shown before.
+// record. A rotated log cut that way is given its end marker again (recovery refuses a rotated log
+// without one). The plan (what each log keeps and drops) is made first, so it can be shown before.
 
-import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { CyberError } from '../errors.ts'
 import { FileLock } from './lock.ts'
-import { LOG_MAGIC } from './log-format.ts'
-import { listLogFiles, scanLog, type TornTail } from './log-reader.ts'
+import { LOG_MAGIC, LOG_VERSION, encodeEndMarker } from './log-format.ts'
+import { isCurrentLog, listLogFiles, scanLog, type TornTail } from './log-reader.ts'
 
 export interface RepairPlan {
   path: string
@@ -16,6 +17,8 @@ export interface RepairPlan {
   size: number
   /** What is dropped, when anything is. */
   drop: TornTail | undefined
+  /** Whether the cut log needs an end marker after its last good record (a rotated log). */
+  endMarker: boolean
 }
 
 /** The data file a log belongs to: `data.cdb.log` and `data.cdb.log.3` both belong to `data.cdb`. */
@@ -33,7 +36,8 @@ export function planRepair(file: string): RepairPlan[] {
   if (!exists && logs.length === 0) throw new CyberError('BAD_ARGUMENT', `no such file: ${file}`)
   return logs.map((path) => {
     const scan = scanLog(readFileSync(path), path, true)
-    return { path, records: scan.records.length, goodBytes: scan.goodBytes, size: scan.size, drop: scan.torn }
+    const endMarker = scan.torn !== undefined && !isCurrentLog(path) && scan.version === LOG_VERSION
+    return { path, records: scan.records.length, goodBytes: scan.goodBytes, size: scan.size, drop: scan.torn, endMarker }
   })
 }
 
@@ -47,6 +51,12 @@ export function applyRepair(plans: RepairPlan[]): void {
       const fd = openSync(plan.path, 'r+')
       try {
         ftruncateSync(fd, plan.goodBytes)
+        if (plan.endMarker) {
+          const marker = encodeEndMarker(plan.records)
+          if (writeSync(fd, marker, 0, marker.length, plan.goodBytes) !== marker.length) {
+            throw new CyberError('INTERNAL', `could not write the end marker of ${plan.path}`)
+          }
+        }
         fsyncSync(fd)
       } finally {
         closeSync(fd)
@@ -61,5 +71,6 @@ export function applyRepair(plans: RepairPlan[]): void {
 export function describePlan(plan: RepairPlan): string {
   const kept = `${plan.path}: ${plan.records} good records (${plan.goodBytes} bytes)`
   if (plan.drop === undefined) return `${kept}; nothing to drop`
-  return `${kept}; dropping ${plan.drop.bytes} bytes from byte ${plan.drop.offset} to the end: ${plan.drop.why}`
+  const marker = plan.endMarker ? ', then ending it with an end marker' : ''
+  return `${kept}; dropping ${plan.drop.bytes} bytes from byte ${plan.drop.offset} to the end: ${plan.drop.why}${marker}`
 }

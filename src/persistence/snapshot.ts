@@ -9,6 +9,7 @@
 // Save writes PATH.tmp, fsyncs it, renames it over PATH (atomic within one folder) and fsyncs the
 // folder: after a crash at any moment there is the old snapshot or the new one, never a torn one.
 
+import { constants } from 'node:fs'
 import { open, rename, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { CyberError } from '../errors.ts'
@@ -232,9 +233,15 @@ export function writeSnapshot(store: Store, path: string): Promise<SnapshotStats
 export async function writeView(view: StoreView, path: string, generation: number): Promise<SnapshotStats> {
   const { header, chunks, stats } = await encodeView(view, generation)
   const tmp = `${path}.tmp`
+  // A leftover PATH.tmp (a crash, or a symlink someone planted there) is removed by unlink, which
+  // never follows a link; the new one is created exclusively and not through a link, so a save
+  // never writes into another file. Owner-only: a snapshot holds every value of the database.
+  await unlink(tmp).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error
+  })
   try {
     // One gathered write of the chunks as they are (no 30 MB concatenation on the event loop).
-    const handle = await open(tmp, 'w')
+    const handle = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
     try {
       const parts = [header, ...chunks]
       let position = 0

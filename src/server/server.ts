@@ -7,6 +7,7 @@ import { Store } from '../engine/store.ts'
 import { checkDepth } from '../engine/values.ts'
 import { createCodec } from '../protocol/codec.ts'
 import { MAX_FRAME_BYTES } from '../protocol/frame.ts'
+import { Host, type WriteHold } from '../host/host.ts'
 import { DataFile, Snapshotter, type DataFileOptions } from '../persistence/data-file.ts'
 import { recover, type Recovered } from '../persistence/log-reader.ts'
 import type { OpLog } from '../persistence/op-log.ts'
@@ -51,8 +52,10 @@ export interface RefusalCounts {
 }
 
 export interface ServerOptions {
-  /** Serve this store (an embedded database's) instead of a new one. */
+  /** Serve this store instead of a new one. */
   store?: Store
+  /** Serve through this host (an embedded database's: its store and its log). */
+  host?: Host
   /** Who writes its snapshots (an embedded database's data file). */
   snapshotter?: Snapshotter
 }
@@ -75,6 +78,8 @@ const CLOSE_GRACE_MS = 2000
  */
 export class Server implements AsyncDisposable, SessionHost {
   readonly store: Store
+  /** The one write path: the store and the data file's log. */
+  readonly host: Host
   readonly codec = createCodec()
   maxFrameBytes = MAX_FRAME_BYTES
   idleTimeout = 900
@@ -86,8 +91,6 @@ export class Server implements AsyncDisposable, SessionHost {
   #allow: AllowList | undefined
   #snapshotter: Snapshotter
   #ownsSnapshotter: boolean
-  // The data file's operation log, when there is one: every write is appended before its reply.
-  #opLog: OpLog | undefined
   // What load() recovered, so that setBackup() on the same file continues its log.
   #loaded: { path: string; recovered: Recovered } | undefined
   #listener: TCPSocketListener<Session> | undefined
@@ -100,10 +103,10 @@ export class Server implements AsyncDisposable, SessionHost {
   readonly #onSessionClosed = new Map<Session, () => void>()
 
   constructor(options: ServerOptions = {}) {
-    this.store = options.store ?? new Store()
+    this.host = options.host ?? new Host(options.store)
+    this.store = this.host.store
     this.#snapshotter = options.snapshotter ?? new Snapshotter(this.store)
     this.#ownsSnapshotter = options.snapshotter === undefined
-    this.#opLog = this.#snapshotter.log
   }
 
   /** Replaces the tables with a data file's: its snapshot, then its operation log. Missing file:
@@ -114,7 +117,7 @@ export class Server implements AsyncDisposable, SessionHost {
     if (recovered.tables) this.store.replaceAll(recovered.tables)
     this.#loaded = { path, recovered }
     // A log already running describes the tables just replaced: snapshot the new ones at once.
-    if (this.#opLog !== undefined) {
+    if (this.host.log !== undefined) {
       void this.save().catch((error) => console.error('cyberdb: snapshot after load failed:', error))
     }
     let entries = 0
@@ -137,7 +140,7 @@ export class Server implements AsyncDisposable, SessionHost {
       return
     }
     if (!this.#ownsSnapshotter) throw badArgument('this server saves through its embedded database')
-    const next = DataFile.lock(this.store, path)
+    const next = DataFile.lock(this.host, path)
     const loaded = this.#loaded?.path === path ? this.#loaded.recovered : undefined
     try {
       next.startLog(loaded?.log, loaded?.snapshotBytes ?? 0, options)
@@ -148,7 +151,6 @@ export class Server implements AsyncDisposable, SessionHost {
     this.#loaded = undefined
     next.setBackup(seconds)
     this.#snapshotter = next
-    this.#opLog = next.log
     if (current instanceof DataFile) {
       current.close().catch((error) => console.error(`cyberdb: final snapshot of ${current.path} failed:`, error))
     }
@@ -254,20 +256,17 @@ export class Server implements AsyncDisposable, SessionHost {
   // --- SessionHost ---
 
   get opLog(): OpLog | undefined {
-    return this.#opLog
+    return this.host.log
+  }
+
+  get writes(): WriteHold {
+    return this.host
   }
 
   execute(name: string, table: string, args: unknown[]): unknown {
     if (name === 'server.save') return this.save().then(({ tables, entries, bytes }) => ({ tables, entries, bytes }))
     for (let i = 0; i < args.length; i++) checkDepth(args[i])
-    const log = this.#opLog
-    if (log === undefined || !Store.writes(name)) return this.store.apply({ table, name, args })
-    // Refused before it is applied when the log cannot take it: memory never holds what the log lost.
-    log.check()
-    const op = { table, name, args }
-    const result = this.store.apply(op)
-    log.append(op)
-    return result
+    return this.host.apply({ table, name, args })
   }
 
   log(message: string): void {

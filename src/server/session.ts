@@ -11,7 +11,7 @@ import {
   CONNECTION_ID, FLAG_ENCRYPT, PROOF_BYTES, PROTOCOL_VERSION, STATUS_ERROR, STATUS_OK, authProof,
   checkProof, checkRequest, encodeHello, errorPayload,
 } from '../protocol/messages.ts'
-import type { OpLog } from '../persistence/op-log.ts'
+import type { WriteHold } from '../host/host.ts'
 import { Opener, Sealer, sessionKeys } from '../security/seal.ts'
 import type { AuthThrottle } from '../security/throttle.ts'
 
@@ -32,8 +32,8 @@ export interface SessionHost {
   readonly authTimeoutMs: number
   readonly throttle: AuthThrottle
   readonly refused: { authFailed: number }
-  /** The operation log writes are appended to (execute appends them), when there is one. */
-  readonly opLog: OpLog | undefined
+  /** Where the session learns when the writes it answered are durable (the server's host). */
+  readonly writes: WriteHold
   /** Runs one request; may return a promise (server.save). Throws CyberError. */
   execute(name: string, table: string, args: unknown[]): unknown
   log(message: string): void
@@ -65,7 +65,12 @@ export class Session {
   // The log record this session's buffered replies wait for (0: none): no reply leaves before
   // the writes it acknowledges are durable as the log's policy says.
   #mustCommit = 0
+  // The first write of that hold: the hold covers records #heldFrom..#mustCommit.
+  #heldFrom = 0
   #committing = false
+  // Requests whose replies are buffered and not yet handed to the socket: if the disk refuses
+  // their writes, these are answered with its error instead.
+  readonly #unsentIds: number[] = []
 
   /** Sends the hello; or, given a `refusal`, only that error frame (no hello), then closes. */
   constructor(socket: Socket<Session>, host: SessionHost, refusal?: CyberError) {
@@ -117,6 +122,7 @@ export class Session {
 
   onDrain(): void {
     this.#out.onDrain()
+    if (this.#out.frames.length === 0) this.#unsentIds.length = 0
     if (this.#paused && this.#out.unsent < RESUME_UNSENT_BYTES) {
       this.#paused = false
       while (!this.#paused && !this.#ended && this.#backlog.length > 0) {
@@ -145,6 +151,7 @@ export class Session {
   flush(): void {
     if (this.#mustCommit !== 0 && !this.#commit()) return
     this.#out.flush()
+    if (this.#out.frames.length === 0) this.#unsentIds.length = 0
     if (!this.#paused && this.#out.unsent > MAX_UNSENT_BYTES) {
       this.#paused = true
       this.socket.pause()
@@ -170,11 +177,11 @@ export class Session {
    */
   #commit(): boolean {
     if (this.#committing) return false
-    const log = this.#host.opLog
     const seq = this.#mustCommit
-    const wait = log?.commit(seq)
+    const wait = this.#host.writes.commit(this.#heldFrom, seq)
     if (wait === undefined) {
       this.#mustCommit = 0
+      this.#heldFrom = 0
       return true
     }
     this.#committing = true
@@ -182,16 +189,23 @@ export class Session {
     wait.then(() => {
       this.#committing = false
       this.#inFlight--
-      if (this.#mustCommit === seq) this.#mustCommit = 0
+      if (this.#mustCommit === seq) this.#mustCommit = this.#heldFrom = 0
+      else this.#heldFrom = seq + 1
       if (this.#ending) this.#endWhenAnswered()
       else this.flush()
-    }, () => {
-      // The log failed: these writes are not durable, so their replies must never be sent. The
-      // client sees the connection close, as after a crash, and knows nothing was acknowledged.
+    }, (error) => {
+      // The disk refused writes of this hold (memory was brought back to the files): their
+      // replies must never leave. Every reply not yet sent is replaced by the error, so the
+      // writers learn it, and the connection goes on serving.
       this.#committing = false
       this.#inFlight--
-      this.#ended = true
-      this.socket.terminate()
+      if (this.#mustCommit === seq) this.#mustCommit = this.#heldFrom = 0
+      else this.#heldFrom = seq + 1
+      this.#out.frames.take()
+      const payload = errorPayload(error instanceof CyberError ? error : new CyberError('INTERNAL', String(error)))
+      for (const id of this.#unsentIds.splice(0)) this.#reply(id, STATUS_ERROR, payload)
+      if (this.#ending) this.#endWhenAnswered()
+      else this.flush()
     })
     return false
   }
@@ -288,15 +302,18 @@ export class Session {
       return false
     }
     let result: unknown
-    const log = this.#host.opLog
-    const appended = log === undefined ? 0 : log.appended
+    const writes = this.#host.writes
+    const appended = writes.appended
     try {
       result = this.#host.execute(name, table, args)
     } catch (error) {
       this.#replyError(id, error)
       return true
     }
-    if (log !== undefined && log.appended !== appended) this.#mustCommit = log.appended
+    if (writes.appended !== appended) {
+      if (this.#mustCommit === 0) this.#heldFrom = appended + 1
+      this.#mustCommit = writes.appended
+    }
     if (result instanceof Promise) {
       this.#inFlight++
       result.then(
@@ -335,5 +352,6 @@ export class Session {
       packed = packInPlace(codec, [id, STATUS_ERROR, ['FRAME_TOO_LARGE', message]])
     }
     this.#out.frames.writeRange(packed, packed.start, packed.end)
+    if (id !== CONNECTION_ID) this.#unsentIds.push(id)
   }
 }

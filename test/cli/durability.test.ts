@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Server, connect } from '../../src/index.ts'
 import { FileLock } from '../../src/persistence/lock.ts'
-import { LOG_HEADER_BYTES, encodeLogHeader, encodeRecord } from '../../src/persistence/log-format.ts'
+import { LOG_HEADER_BYTES, RECORD_HEADER_BYTES, encodeLogHeader, encodeRecord } from '../../src/persistence/log-format.ts'
 import { expectCode, tempDir } from '../contract/helpers.ts'
 import { Output } from '../fixtures/spawn.ts'
 
@@ -39,7 +39,7 @@ const RECORDS = [
 /** A log whose third record fails its checksum, with one good record after it. */
 function brokenLog(): Uint8Array {
   const image = new Uint8Array(Buffer.concat([encodeLogHeader(0), ...RECORDS]))
-  image[LOG_HEADER_BYTES + RECORDS[0]!.length + RECORDS[1]!.length + 9]! ^= 0xff
+  image[LOG_HEADER_BYTES + RECORDS[0]!.length + RECORDS[1]!.length + RECORD_HEADER_BYTES + 1]! ^= 0xff
   return image
 }
 

@@ -75,13 +75,31 @@ describe('one process per data file', () => {
     expect(readFileSync(`${path}.lock`, 'utf8')).toBe(String(process.pid))
   })
 
-  test('a lock file of a running process fails with LOCKED naming that process', async () => {
+  test('a lock file naming a live process that does not hold it (a reused pid) is taken over', async () => {
+    // The lock is the flock on the file, not the pid in it: a server killed with -9 whose pid now
+    // belongs to another live process (PID 1 in a restarted container) must not block restarts.
     using dir = tempDir()
     const path = dir.file('x.cdb')
     writeFileSync(`${path}.lock`, String(process.ppid))
-    const error = await expectCode(connect(`file:${path}`), 'LOCKED')
-    expect(error.message).toContain(`process ${process.ppid}`)
-    expect(readFileSync(`${path}.lock`, 'utf8')).toBe(String(process.ppid))
+    await using db = await connect(`file:${path}`)
+    expect(readFileSync(`${path}.lock`, 'utf8')).toBe(String(process.pid))
+  })
+
+  test('processes racing on a lock left by a killed holder: exactly one wins each round, the others get LOCKED', async () => {
+    using dir = tempDir()
+    const path = dir.file('race.cdb')
+    const rounds = 8
+    const racers = 3
+    for (let round = 0; round < rounds; round++) {
+      // The previous round's winner was killed with -9: its pid is still in the lock file.
+      const start = Date.now() + 400
+      const children = Array.from({ length: racers }, () => spawnFixture('lock-race-fixture.ts', [path, String(start)]))
+      await Promise.all(children.map((child) => child.stdout.until((lines) => lines.length > 0, `round ${round}`)))
+      const results = children.map((child) => child.stdout.lines()[0])
+      expect({ round, results: results.toSorted() }).toEqual({ round, results: ['LOCKED', 'LOCKED', 'won'] })
+      for (const child of children) child.proc.kill('SIGKILL')
+      await Promise.all(children.map((child) => child.finish()))
+    }
   })
 
   test('a second process opening a file this process holds gets LOCKED, and opens it once released', async () => {

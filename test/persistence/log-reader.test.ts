@@ -2,7 +2,9 @@ import { describe, expect, spyOn, test } from 'bun:test'
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { Store } from '../../src/engine/store.ts'
 import { connect } from '../../src/index.ts'
-import { LOG_HEADER_BYTES, encodeLogHeader, encodeRecord } from '../../src/persistence/log-format.ts'
+import {
+  LOG_HEADER_BYTES, RECORD_HEADER_BYTES, encodeEndMarker, encodeLogHeader, encodeRecord, writeRecordHeader,
+} from '../../src/persistence/log-format.ts'
 import { recover, scanLog } from '../../src/persistence/log-reader.ts'
 import { encodeSnapshot } from '../../src/persistence/snapshot.ts'
 import { expectCode, tempDir } from '../contract/helpers.ts'
@@ -17,6 +19,11 @@ const RECORDS = OPS.map((op) => encodeRecord(op))
 
 function logImage(generation = 0, records = RECORDS): Uint8Array {
   return new Uint8Array(Buffer.concat([encodeLogHeader(generation), ...records]))
+}
+
+/** A rotated log as a rotation leaves it: its records, then its end marker. */
+function rotatedImage(generation: number, records: Uint8Array[]): Uint8Array {
+  return new Uint8Array(Buffer.concat([encodeLogHeader(generation), ...records, encodeEndMarker(records.length)]))
 }
 
 function snapshotImage(generation: number, content: Record<string, unknown> = { z: 0 }): Uint8Array {
@@ -48,7 +55,7 @@ describe('scanLog', () => {
     expect(scanLog(flipped, 'x').torn).toEqual({ offset: last, bytes: full.length - last, why: 'the last record fails its checksum' })
     const second = LOG_HEADER_BYTES + RECORDS[0]!.length
     const middle = full.slice()
-    middle[second + 9]! ^= 0x01
+    middle[second + RECORD_HEADER_BYTES + 1]! ^= 0x01
     const error = await expectCode(() => scanLog(middle, 'm.log'), 'SNAPSHOT_CORRUPT')
     expect(error.message).toContain(`bad record at byte ${second}`)
     expect(error.message).toContain('m.log')
@@ -71,10 +78,9 @@ describe('scanLog', () => {
   test('a record that passes its checksum but is not [table, name, args] is SNAPSHOT_CORRUPT', async () => {
     const odd = encodeRecord({ table: 'd', name: 'dict.set', args: [] })
     const body = new Uint8Array([0x92, 0xa1, 0x64, 0x01]) // ['d', 1]
-    const bad = new Uint8Array(8 + body.length)
-    new DataView(bad.buffer).setUint32(0, body.length)
-    new DataView(bad.buffer).setUint32(4, Bun.hash.crc32(body))
-    bad.set(body, 8)
+    const bad = new Uint8Array(RECORD_HEADER_BYTES + body.length)
+    writeRecordHeader(bad, 0, body.length, Bun.hash.crc32(body))
+    bad.set(body, RECORD_HEADER_BYTES)
     const error = await expectCode(() => scanLog(logImage(0, [bad, odd]), 'x'), 'SNAPSHOT_CORRUPT')
     expect(error.message).toContain(`malformed record at byte ${LOG_HEADER_BYTES}`)
   })
@@ -107,7 +113,7 @@ describe('recovery', () => {
       expect(await db.dict('d').toObject()).toEqual({ a: 1, b: 'two' })
       expect(warn.mock.calls.map((call) => String(call[0]))).toEqual([
         `cyberdb: ${path}.log: dropping a torn last record at byte ${last} (a record of ` +
-        `${RECORDS.at(-1)!.length - 8} bytes cut short, ${RECORDS.at(-1)!.length - 2} bytes): the process stopped while writing it`,
+        `${RECORDS.at(-1)!.length - RECORD_HEADER_BYTES} bytes cut short, ${RECORDS.at(-1)!.length - 2} bytes): the process stopped while writing it`,
       ])
       expect(readFileSync(`${path}.log`).length).toBe(last)
       await db.dict('d').set('after', true)
@@ -144,13 +150,13 @@ describe('recovery', () => {
     using dir = tempDir()
     const path = dir.file('g.cdb')
     writeFileSync(path, snapshotImage(4))
-    writeFileSync(`${path}.log.3`, logImage(3, [encodeRecord({ table: 'd', name: 'dict.set', args: ['old', 1] })]))
-    writeFileSync(`${path}.log.4`, logImage(4, [encodeRecord({ table: 'd', name: 'dict.set', args: ['x', 1] })]))
+    writeFileSync(`${path}.log.3`, rotatedImage(3, [encodeRecord({ table: 'd', name: 'dict.set', args: ['old', 1] })]))
+    writeFileSync(`${path}.log.4`, rotatedImage(4, [encodeRecord({ table: 'd', name: 'dict.set', args: ['x', 1] })]))
     const incr = encodeRecord({ table: 'd', name: 'dict.incr', args: ['x', 1] })
     writeFileSync(`${path}.log`, logImage(5, [incr]))
     const recovered = await recover(path)
     expect({ log: recovered.log, replayed: recovered.replayed })
-      .toEqual({ log: { generation: 5, continueAt: LOG_HEADER_BYTES + incr.length }, replayed: 2 })
+      .toEqual({ log: { generation: 5, continueAt: LOG_HEADER_BYTES + incr.length, records: 1 }, replayed: 2 })
     await using db = await connect(`file:${path}`)
     expect(await db.dict('d').toObject()).toEqual({ z: 0, x: 2 })
   })
@@ -168,7 +174,7 @@ describe('recovery', () => {
     using dir = tempDir()
     const path = dir.file('h.cdb')
     writeFileSync(path, snapshotImage(1))
-    writeFileSync(`${path}.log.1`, logImage(1, [encodeRecord({ table: 'd', name: 'dict.set', args: ['y', 1] })]))
+    writeFileSync(`${path}.log.1`, rotatedImage(1, [encodeRecord({ table: 'd', name: 'dict.set', args: ['y', 1] })]))
     writeFileSync(`${path}.log`, encodeLogHeader(2).subarray(0, 5))
     const warn = quiet()
     const recovered = await recover(path)

@@ -4,7 +4,7 @@ import { Database } from '../../src/client/database.ts'
 import { EmbeddedTransport } from '../../src/client/embedded.ts'
 import { connect } from '../../src/index.ts'
 import {
-  LOG_HEADER_BYTES, LOG_MAGIC, LOG_VERSION, encodeLogHeader, encodeRecord, type Durability,
+  LOG_HEADER_BYTES, LOG_MAGIC, LOG_VERSION, encodeEndMarker, encodeLogHeader, encodeRecord, type Durability,
 } from '../../src/persistence/log-format.ts'
 import { scanLog } from '../../src/persistence/log-reader.ts'
 import { expectCode, tempDir } from '../contract/helpers.ts'
@@ -35,16 +35,28 @@ describe('log format', () => {
     }).toEqual({ length: LOG_HEADER_BYTES, magic: LOG_MAGIC, version: LOG_VERSION, reserved: 0, generation: 2n ** 40n + 3n })
   })
 
-  test('a record is its body length, the CRC-32 of its body, then msgpack [table, name, args]', () => {
+  test('a record is its body length, the CRC-32 of its body, the CRC-32 of those 8 bytes, then msgpack [table, name, args]', () => {
     const record = encodeRecord({ table: 'd', name: 'dict.set', args: ['k', { v: 1n }] })
     const view = new DataView(record.buffer)
-    const body = record.subarray(8)
-    expect([view.getUint32(0), view.getUint32(4)]).toEqual([body.length, Bun.hash.crc32(body)])
+    const body = record.subarray(12)
+    expect([view.getUint32(0), view.getUint32(4), view.getUint32(8)])
+      .toEqual([body.length, Bun.hash.crc32(body), Bun.hash.crc32(record.subarray(0, 8))])
     const scan = scanLog(new Uint8Array([...encodeLogHeader(5), ...record]), 'x.log')
     expect(scan).toEqual({
-      path: 'x.log', generation: 5, goodBytes: LOG_HEADER_BYTES + record.length, size: LOG_HEADER_BYTES + record.length,
-      torn: undefined, records: [{ offset: LOG_HEADER_BYTES, table: 'd', name: 'dict.set', args: ['k', { v: 1n }] }],
+      path: 'x.log', generation: 5, version: 2, goodBytes: LOG_HEADER_BYTES + record.length,
+      size: LOG_HEADER_BYTES + record.length, ended: false, torn: undefined,
+      records: [{ offset: LOG_HEADER_BYTES, table: 'd', name: 'dict.set', args: ['k', { v: 1n }] }],
     })
+  })
+
+  test('a rotated log ends with an end marker: a record header of length 0xFFFFFFFF counting its records', () => {
+    const record = encodeRecord({ table: 'd', name: 'dict.set', args: ['k', 1] })
+    const marker = encodeEndMarker(1)
+    const view = new DataView(marker.buffer)
+    expect([marker.length, view.getUint32(0), view.getUint32(4), view.getUint32(8)])
+      .toEqual([12, 0xffffffff, 1, Bun.hash.crc32(marker.subarray(0, 8))])
+    const scan = scanLog(new Uint8Array([...encodeLogHeader(5), ...record, ...marker]), 'x.log.5')
+    expect({ ended: scan.ended, records: scan.records.length, torn: scan.torn }).toEqual({ ended: true, records: 1, torn: undefined })
   })
 })
 
