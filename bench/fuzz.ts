@@ -5,11 +5,17 @@
 // graphs, Error cause chains, deep nesting). It counts what the server answers and watches for crashes (the process
 // exits), hangs (a well-formed probe unanswered for 2 s) and memory (VmRSS). Seeded: the seed is
 // printed, and `--seed N` replays a run (modulo timing).
-//   bun bench/fuzz.ts [--seed N] [--frames 100000] [--seconds 170] [--concurrency 32]
+// A second phase damages operation logs (bit flips in record headers, above all their length
+// fields, bit flips anywhere, cuts) and checks that recovery either refuses with SNAPSHOT_CORRUPT
+// leaving every file byte-identical, or recovers exactly a prefix of the writes that only a cut
+// (or damage to the last record) can explain: never a silent loss in the middle.
+//   bun bench/fuzz.ts [--seed N] [--frames 100000] [--seconds 170] [--concurrency 32] [--log-trials 500]
 // --frames counts mutated frames (about as many valid ones go with them).
 
 import type { Socket, Subprocess } from 'bun'
-import { readFileSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { connect, type Database } from '../src/index.ts'
 import { COMMANDS } from '../src/engine/commands.ts'
@@ -17,6 +23,8 @@ import { Packr } from 'msgpackr'
 import { CODEC_OPTIONS, createCodec } from '../src/protocol/codec.ts'
 import { FrameReader, encodeFrame } from '../src/protocol/frame.ts'
 import { authProof, decodeHello } from '../src/protocol/messages.ts'
+import { CyberError } from '../src/errors.ts'
+import { LOG_HEADER_BYTES, RECORD_HEADER_BYTES, logPath } from '../src/persistence/log-format.ts'
 import { masterKey } from '../src/security/seal.ts'
 
 const { values: options } = parseArgs({
@@ -25,12 +33,15 @@ const { values: options } = parseArgs({
     frames: { type: 'string', default: '100000' },
     seconds: { type: 'string', default: '170' },
     concurrency: { type: 'string', default: '32' },
+    'log-trials': { type: 'string', default: '500' },
   },
 })
 const SEED = options.seed === undefined ? (Math.random() * 2 ** 32) >>> 0 : Number(options.seed) >>> 0
 const TARGET_FRAMES = Number(options.frames)
 const MAX_MS = Number(options.seconds) * 1000
 const CONCURRENCY = Number(options.concurrency)
+const LOG_TRIALS = Math.min(100_000, Number(options['log-trials']))
+const LOG_RECORDS = 100
 const PASSWORD = 'fuzz'
 const PROBE_EVERY_MS = 1000
 const HANG_MS = 2000
@@ -481,6 +492,113 @@ function countReply(reply: unknown, id: number): boolean {
   return replyId === id
 }
 
+// --- damaged operation logs ---
+
+/** Record offsets of a log file: where each record's header starts, and the end. */
+function recordOffsets(log: Uint8Array): number[] {
+  const view = new DataView(log.buffer, log.byteOffset, log.byteLength)
+  const offsets: number[] = []
+  for (let at = LOG_HEADER_BYTES; at + RECORD_HEADER_BYTES <= log.length && offsets.length <= LOG_RECORDS;) {
+    offsets.push(at)
+    at += RECORD_HEADER_BYTES + view.getUint32(at)
+  }
+  return offsets
+}
+
+function filesOf(dir: string): Map<string, Buffer> {
+  return new Map(readdirSync(dir).sort().map((name) => [name, readFileSync(join(dir, name))]))
+}
+
+function sameFiles(a: Map<string, Buffer>, b: Map<string, Buffer>): boolean {
+  if (a.size !== b.size) return false
+  for (const [name, bytes] of a) if (!b.get(name)?.equals(bytes)) return false
+  return true
+}
+
+/**
+ * Writes LOG_RECORDS sets (k0 = 0, k1 = 1, ...) to a file: database under durability=always,
+ * copies its files while it is open (so the log holds every write), then damages copies of them.
+ */
+async function fuzzLogs() {
+  const figures = {
+    trials: 0, refused: 0, recoveredAll: 0, recoveredPrefix: 0, silentLosses: 0,
+    touchedWhenRefused: 0, otherErrors: {} as Record<string, number>,
+  }
+  if (LOG_TRIALS <= 0) return figures
+  const root = mkdtempSync(join(tmpdir(), 'cyberdb-logfuzz-'))
+  try {
+    const source = join(root, 'source')
+    const pristine = join(root, 'pristine')
+    for (const dir of [source, pristine]) Bun.spawnSync(['mkdir', '-p', dir])
+    const db = await connect(`file:${join(source, 'data.cdb')}?durability=always`)
+    await db.createDict('t')
+    for (let i = 0; i < LOG_RECORDS; i++) await db.dict('t').set(`k${i}`, i)
+    for (const name of readdirSync(source)) if (!name.endsWith('.lock')) copyFileSync(join(source, name), join(pristine, name))
+    await db.close()
+    const log = readFileSync(logPath(join(pristine, 'data.cdb')))
+    const offsets = recordOffsets(log)
+    const setOffsets = offsets.slice(-LOG_RECORDS) // the first record is the table's creation
+    const quiet = console.warn
+    console.warn = () => {} // "dropping a torn last record", once per cut trial
+    try {
+      for (let trial = 0; trial < LOG_TRIALS; trial++) {
+        const dir = join(root, `trial-${trial}`)
+        Bun.spawnSync(['cp', '-r', pristine, dir])
+        const damaged = Buffer.from(log)
+        // What the damage leaves whole: a cut keeps the records before it; a flip may cost the
+        // record it hits and (as a torn tail) nothing else, and only if that record is the last.
+        let intactSets = LOG_RECORDS
+        let damagedRecord = -1
+        const kind = int(3)
+        if (kind === 0 || kind === 1) {
+          const record = int(setOffsets.length)
+          const at = kind === 0 ? setOffsets[record]! + int(4) // a length field
+            : setOffsets[record]! + int((setOffsets[record + 1] ?? log.length) - setOffsets[record]!)
+          damaged[at]! ^= 1 << int(8)
+          damagedRecord = record
+        } else {
+          const cut = LOG_HEADER_BYTES + int(log.length - LOG_HEADER_BYTES)
+          intactSets = setOffsets.filter((at, i) => (setOffsets[i + 1] ?? log.length) <= cut).length
+          writeFileSync(join(dir, 'data.cdb.log'), damaged.subarray(0, cut))
+        }
+        if (kind !== 2) writeFileSync(join(dir, 'data.cdb.log'), damaged)
+        const before = filesOf(dir)
+        figures.trials++
+        let keys: unknown[] | undefined
+        try {
+          const copy = await connect(`file:${join(dir, 'data.cdb')}`)
+          keys = await copy.dict('t').keys()
+          await copy.close()
+        } catch (error) {
+          if (error instanceof CyberError && error.code === 'SNAPSHOT_CORRUPT') {
+            figures.refused++
+            if (!sameFiles(before, filesOf(dir))) figures.touchedWhenRefused++
+          } else {
+            count(figures.otherErrors, String((error as CyberError).code ?? error))
+          }
+        }
+        if (keys !== undefined) {
+          const n = keys.length
+          const isPrefix = keys.every((k, i) => k === `k${i}`)
+          const explained = kind === 2 ? n === intactSets
+            : n === LOG_RECORDS || (damagedRecord === LOG_RECORDS - 1 && n === LOG_RECORDS - 1)
+          if (!isPrefix || !explained) {
+            figures.silentLosses++
+            console.error(`log trial ${trial} (kind ${kind}): recovered ${n} of ${LOG_RECORDS} sets`)
+          } else if (n === LOG_RECORDS) figures.recoveredAll++
+          else figures.recoveredPrefix++
+        }
+        rmSync(dir, { recursive: true, force: true })
+      }
+    } finally {
+      console.warn = quiet
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+  return figures
+}
+
 // --- the run ---
 
 console.log(`fuzz: seed ${SEED} (replay with --seed ${SEED}), ${TARGET_FRAMES} mutated frames, at most ${MAX_MS / 1000} s, ` +
@@ -549,8 +667,9 @@ const seconds = (performance.now() - startedAt) / 1000
 child.process.kill('SIGTERM')
 await child.process.exited
 
-console.log(JSON.stringify({ seed: SEED, seconds: Number(seconds.toFixed(1)), ...stats }, null, 2))
+const logs = await fuzzLogs()
+console.log(JSON.stringify({ seed: SEED, seconds: Number(seconds.toFixed(1)), ...stats, logs }, null, 2))
 const ok = stats.crashes === 0 && stats.hangs === 0 && stats.internalErrorLines === 0 &&
-  stats.mutatedFrames >= TARGET_FRAMES
+  stats.mutatedFrames >= TARGET_FRAMES && logs.silentLosses === 0 && logs.touchedWhenRefused === 0
 console.log(ok ? 'fuzz: no crash, no hang, no internal error' : 'fuzz: FAILED (see the figures above)')
 process.exit(ok ? 0 : 1)
