@@ -5,7 +5,7 @@
 import { CyberError } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
 import { Store } from '../engine/store.ts'
-import { cloneValue } from '../engine/values.ts'
+import { acceptArgs, copyStored } from '../engine/value-model.ts'
 import { DataFile, Snapshotter, type DataFileOptions } from '../persistence/data-file.ts'
 import type { OpLog } from '../persistence/op-log.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
@@ -52,17 +52,11 @@ export class EmbeddedTransport implements Transport {
   call(op: Op): Promise<unknown> {
     if (this.#closed) return Promise.reject(closedError('database'))
     try {
-      const args = op.args
-      for (let i = 0; i < args.length; i++) {
-        const arg = args[i]
-        if (typeof arg === 'object' ? arg !== null : typeof arg === 'function' || typeof arg === 'symbol') {
-          args[i] = cloneValue(arg)
-        }
-      }
+      acceptArgs(op.args)
       const log = this.#log
       if (log !== undefined && Store.writes(op.name)) return this.#applyLogged(op, log)
       const result = this.store.apply(op)
-      return Promise.resolve(typeof result === 'object' && result !== null ? cloneValue(result) : result)
+      return Promise.resolve(typeof result === 'object' && result !== null ? copyStored(result) : result)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -74,7 +68,7 @@ export class EmbeddedTransport implements Transport {
     log.check()
     const result = this.store.apply(op)
     log.append(op)
-    const copy = typeof result === 'object' && result !== null ? cloneValue(result) : result
+    const copy = typeof result === 'object' && result !== null ? copyStored(result) : result
     return log.whenDurable().then(() => copy)
   }
 

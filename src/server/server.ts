@@ -4,7 +4,7 @@
 import type { Socket, TCPSocketListener } from 'bun'
 import { CyberError, badArgument } from '../errors.ts'
 import { Store } from '../engine/store.ts'
-import { checkDepth } from '../engine/values.ts'
+import { checkArgs } from '../engine/value-model.ts'
 import { createCodec } from '../protocol/codec.ts'
 import { MAX_FRAME_BYTES } from '../protocol/frame.ts'
 import { DataFile, Snapshotter, type DataFileOptions } from '../persistence/data-file.ts'
@@ -259,7 +259,7 @@ export class Server implements AsyncDisposable, SessionHost {
 
   execute(name: string, table: string, args: unknown[]): unknown {
     if (name === 'server.save') return this.save().then(({ tables, entries, bytes }) => ({ tables, entries, bytes }))
-    for (let i = 0; i < args.length; i++) checkDepth(args[i])
+    checkArgs(args)
     const log = this.#opLog
     if (log === undefined || !Store.writes(name)) return this.store.apply({ table, name, args })
     // Refused before it is applied when the log cannot take it: memory never holds what the log lost.
