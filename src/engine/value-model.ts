@@ -72,6 +72,12 @@ export function sizeOf(value: unknown): number {
   return n
 }
 
+/** A maxMemory option: a whole number of bytes, at least 1 MiB (a smaller one is a typo). */
+export function checkMaxMemory(bytes: unknown): number {
+  if (Number.isSafeInteger(bytes) && (bytes as number) >= 1 << 20) return bytes as number
+  throw badArgument(`maxMemory is a whole number of bytes of at least 1048576 (1 MiB), not ${String(bytes)}`)
+}
+
 // --- the walk ---
 
 // One walk at a time (it is synchronous): its mode and running total live here rather than in

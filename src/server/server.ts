@@ -4,7 +4,7 @@
 import type { Socket, TCPSocketListener } from 'bun'
 import { CyberError, badArgument } from '../errors.ts'
 import { Store } from '../engine/store.ts'
-import { checkArgs } from '../engine/value-model.ts'
+import { checkArgs, checkMaxMemory } from '../engine/value-model.ts'
 import { createCodec } from '../protocol/codec.ts'
 import { MAX_FRAME_BYTES } from '../protocol/frame.ts'
 import { DataFile, Snapshotter, type DataFileOptions } from '../persistence/data-file.ts'
@@ -55,6 +55,9 @@ export interface ServerOptions {
   store?: Store
   /** Who writes its snapshots (an embedded database's data file). */
   snapshotter?: Snapshotter
+  /** Approximate bytes of keys and values past which writes that can grow the store fail with
+   * MEMORY_LIMIT (deletes, pops and clears still run). Default: no limit. */
+  maxMemory?: number
 }
 
 export interface Address {
@@ -101,6 +104,7 @@ export class Server implements AsyncDisposable, SessionHost {
 
   constructor(options: ServerOptions = {}) {
     this.store = options.store ?? new Store()
+    if (options.maxMemory !== undefined) this.store.maxMemory = checkMaxMemory(options.maxMemory)
     this.#snapshotter = options.snapshotter ?? new Snapshotter(this.store)
     this.#ownsSnapshotter = options.snapshotter === undefined
     this.#opLog = this.#snapshotter.log
