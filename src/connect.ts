@@ -35,7 +35,7 @@ export interface ConnectOptions {
  */
 export async function connect(url: string, options: ConnectOptions = {}): Promise<Database> {
   if (typeof url !== 'string') throw badUrl(String(url), 'it is not a string')
-  if (url.startsWith('memory:')) {
+  if (/^memory:(\/\/)?(\?|$)/.test(url)) {
     return new Database(limitMemory(EmbeddedTransport.memory(), parseMemoryUrl(url) ?? options.maxMemory))
   }
   if (url.startsWith('file:')) {
@@ -66,8 +66,6 @@ function limitMemory(transport: EmbeddedTransport, maxMemory: number | undefined
 
 function parseMemoryUrl(url: string): number | undefined {
   const query = url.indexOf('?')
-  const base = query < 0 ? url : url.slice(0, query)
-  if (base !== 'memory://' && base !== 'memory:') throw badUrl(url, 'memory:// takes no path')
   let maxMemory: number | undefined
   for (const [name, value] of new URLSearchParams(query < 0 ? '' : url.slice(query + 1))) {
     if (name === 'maxMemory') maxMemory = positiveInteger(url, name, value)
