@@ -4,10 +4,11 @@ import { EmbeddedTransport, type FileOptions } from './client/embedded.ts'
 import { Database } from './client/database.ts'
 import { RemoteTransport, type RemoteOptions } from './client/remote.ts'
 import { CyberError } from './errors.ts'
+import { checkMaxMemory } from './engine/value-model.ts'
 import { DURABILITIES, type Durability } from './persistence/log-format.ts'
 
-const FORMS = 'memory://, ' +
-  'file:PATH[?backup=SECONDS&durability=always|everysec|no&compact=BYTES], ' +
+const FORMS = 'memory://[?maxMemory=BYTES], ' +
+  'file:PATH[?backup=SECONDS&durability=always|everysec|no&compact=BYTES&maxMemory=BYTES], ' +
   'cyberdb://[:PASSWORD@]HOST:PORT[?timeout=SECONDS&pool=N&connectTimeout=SECONDS&password=PASSWORD&encrypt=true], ' +
   'cyberdbs://... (the same over TLS; &ca=PEM_FILE for a private CA)'
 
@@ -21,6 +22,9 @@ export interface ConnectOptions {
   password?: string
   /** cyberdbs://: the certificate authority (PEM) to trust, for a self-signed deployment. */
   ca?: string
+  /** memory:// and file: only: the store's memory limit in bytes (see Server's maxMemory); the
+   * URL's ?maxMemory= wins. A server has its own (new Server({ maxMemory })). */
+  maxMemory?: number
 }
 
 /**
@@ -31,15 +35,46 @@ export interface ConnectOptions {
  */
 export async function connect(url: string, options: ConnectOptions = {}): Promise<Database> {
   if (typeof url !== 'string') throw badUrl(String(url), 'it is not a string')
-  if (url === 'memory://' || url === 'memory:') return new Database(EmbeddedTransport.memory())
-  if (url.startsWith('file:')) return new Database(await EmbeddedTransport.file(parseFileUrl(url)))
+  if (/^memory:(\/\/)?(\?|$)/.test(url)) {
+    return new Database(limitMemory(EmbeddedTransport.memory(), parseMemoryUrl(url) ?? options.maxMemory))
+  }
+  if (url.startsWith('file:')) {
+    const { maxMemory, ...file } = parseFileUrl(url)
+    // Set after loading: the limit refuses new writes, never the replay of acknowledged ones.
+    return new Database(limitMemory(await EmbeddedTransport.file(file), maxMemory ?? options.maxMemory))
+  }
+  if (options.maxMemory !== undefined) {
+    throw new CyberError('BAD_ARGUMENT', 'maxMemory is the server\'s limit: new Server({ maxMemory }) or cyberdb serve --max-memory')
+  }
   if (url.startsWith('cyberdb://') || url.startsWith('cyberdbs://')) {
     return new Database(await RemoteTransport.open(await parseRemoteUrl(url, options)))
   }
   throw badUrl(url, 'unknown scheme')
 }
 
-function parseFileUrl(url: string): FileOptions {
+function limitMemory(transport: EmbeddedTransport, maxMemory: number | undefined): EmbeddedTransport {
+  if (maxMemory !== undefined) {
+    try {
+      transport.store.maxMemory = checkMaxMemory(maxMemory)
+    } catch (error) {
+      void transport.close()
+      throw error
+    }
+  }
+  return transport
+}
+
+function parseMemoryUrl(url: string): number | undefined {
+  const query = url.indexOf('?')
+  let maxMemory: number | undefined
+  for (const [name, value] of new URLSearchParams(query < 0 ? '' : url.slice(query + 1))) {
+    if (name === 'maxMemory') maxMemory = positiveInteger(url, name, value)
+    else throw badUrl(url, `unknown parameter "${name}"`)
+  }
+  return maxMemory
+}
+
+function parseFileUrl(url: string): FileOptions & { maxMemory?: number } {
   const query = url.indexOf('?')
   let path: string
   try {
@@ -50,11 +85,12 @@ function parseFileUrl(url: string): FileOptions {
   if (path.startsWith('//')) path = path.slice(2) // file:///abs/path
   if (path === '') throw badUrl(url, 'the file path is empty')
   const params = new URLSearchParams(query < 0 ? '' : url.slice(query + 1))
-  const options: FileOptions = { path }
+  const options: FileOptions & { maxMemory?: number } = { path }
   for (const [name, value] of params) {
     if (name === 'backup') options.backup = positiveNumber(url, name, value)
     else if (name === 'durability') options.durability = durability(url, value)
     else if (name === 'compact') options.compactBytes = positiveInteger(url, name, value)
+    else if (name === 'maxMemory') options.maxMemory = positiveInteger(url, name, value)
     else throw badUrl(url, `unknown parameter "${name}"`)
   }
   return options

@@ -8,7 +8,7 @@ export type ErrorCode =
   | 'AUTH_FAILED' | 'NOT_ALLOWED' // security
   | 'PROTOCOL' | 'FRAME_TOO_LARGE' | 'CONNECTION_CLOSED' | 'TIMEOUT' // wire, transport
   | 'SNAPSHOT_CORRUPT' | 'LOCKED' // persistence
-  | 'BAD_ARGUMENT' // input
+  | 'BAD_ARGUMENT' | 'MEMORY_LIMIT' // input, the server-wide memory limit
   | 'INTERNAL' // a bug: reported, never expected
 
 export const ERROR_CODES: readonly ErrorCode[] = [
@@ -17,7 +17,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'AUTH_FAILED', 'NOT_ALLOWED',
   'PROTOCOL', 'FRAME_TOO_LARGE', 'CONNECTION_CLOSED', 'TIMEOUT',
   'SNAPSHOT_CORRUPT', 'LOCKED',
-  'BAD_ARGUMENT', 'INTERNAL',
+  'BAD_ARGUMENT', 'MEMORY_LIMIT', 'INTERNAL',
 ]
 
 /**

@@ -31,7 +31,7 @@ describe('error codes', () => {
   const documented: ErrorCode[] = [
     'TABLE_NOT_FOUND', 'TABLE_EXISTS', 'WRONG_TABLE_TYPE', 'KEY_NOT_FOUND', 'INDEX_OUT_OF_RANGE',
     'VALUE_NOT_FOUND', 'AUTH_FAILED', 'NOT_ALLOWED', 'FRAME_TOO_LARGE', 'PROTOCOL', 'CONNECTION_CLOSED',
-    'TIMEOUT', 'SNAPSHOT_CORRUPT', 'BAD_ARGUMENT', 'LOCKED', 'INTERNAL',
+    'TIMEOUT', 'SNAPSHOT_CORRUPT', 'BAD_ARGUMENT', 'LOCKED', 'INTERNAL', 'MEMORY_LIMIT',
   ]
 
   test('ERROR_CODES lists every documented code once', () => {

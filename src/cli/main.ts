@@ -31,6 +31,8 @@ const SERVE_HELP = `usage: cyberdb serve [options]
                           generated and printed once)
   --max-connections N     connections past N are refused (default 10000)
   --idle-timeout SECONDS  close connections silent this long, 0 for never (default 900)
+  --max-memory BYTES      refuse writes that grow the data past about BYTES of keys and values
+                          (MEMORY_LIMIT; deletes still work; default: no limit)
   --encrypt               seal every frame with AES-256-GCM (clients add ?encrypt=true)
   --allow LIST            comma-separated addresses and CIDR ranges that may connect
                           (e.g. 127.0.0.1,10.0.0.0/8,fd00::/8; default: any)
@@ -96,6 +98,7 @@ async function serve(argv: string[]): Promise<number> {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       log: { type: 'boolean', default: false },
+      'max-memory': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -109,7 +112,9 @@ async function serve(argv: string[]): Promise<number> {
     console.log(`cyberdb: no password given; generated one for this run: ${password}`)
   }
   const tls = await tlsFiles(values['tls-cert'], values['tls-key'])
-  const server = new Server()
+  const maxMemory = values['max-memory'] === undefined ? undefined
+    : number('--max-memory', values['max-memory'], { min: 1 << 20, integer: true })
+  const server = new Server(maxMemory === undefined ? {} : { maxMemory })
   const started = performance.now()
   const loaded = await server.load(values.data)
   const loadMs = performance.now() - started

@@ -6,7 +6,7 @@
 import { CyberError } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
 import { Store } from '../engine/store.ts'
-import { cloneValue } from '../engine/values.ts'
+import { acceptArgs, copyStored } from '../engine/value-model.ts'
 import { Host } from '../host/host.ts'
 import { DataFile, Snapshotter, type DataFileOptions } from '../persistence/data-file.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
@@ -55,15 +55,9 @@ export class EmbeddedTransport implements Transport {
   call(op: Op): Promise<unknown> {
     if (this.#closed) return Promise.reject(closedError('database'))
     try {
-      const args = op.args
-      for (let i = 0; i < args.length; i++) {
-        const arg = args[i]
-        if (typeof arg === 'object' ? arg !== null : typeof arg === 'function' || typeof arg === 'symbol') {
-          args[i] = cloneValue(arg)
-        }
-      }
+      acceptArgs(op.args)
       const result = this.host.apply(op)
-      const copy = typeof result === 'object' && result !== null ? cloneValue(result) : result
+      const copy = typeof result === 'object' && result !== null ? copyStored(result) : result
       // A write resolves once its record is durable as the file's policy says; the writes of one
       // tick share one log write (and under `always` one fdatasync).
       if (this.#logged && Store.writes(op.name)) return this.host.whenDurable().then(() => copy)

@@ -4,6 +4,7 @@
 // died or idled out reconnects on its next use; only requests in flight on a dying connection fail.
 
 import { badArgument } from '../errors.ts'
+import { acceptArgs } from '../engine/value-model.ts'
 import type { Op } from '../engine/commands.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
 import type { Address, ListenOptions } from '../server/server.ts'
@@ -57,6 +58,7 @@ export class RemoteTransport implements Transport {
   }
 
   callOn(slot: number, op: Op): Promise<unknown> {
+    try { acceptArgs(op.args) } catch (error) { return Promise.reject(error) } // the one value model
     const connection = this.#slots[slot]
     if (connection instanceof Connection && connection.isReady) return connection.request(op)
     if (this.#closed) return Promise.reject(closedError('database'))

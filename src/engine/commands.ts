@@ -121,7 +121,7 @@ const ENTRIES: [string, AnyCommand][] = [
   ['list.count', list(false, 1, 1, (t, a) => t.count(a[0]))],
   ['list.reverse', list(true, 0, 0, (t) => void t.items.reverse())],
   ['list.sort', list(true, 0, 1, (t, a) => t.sort(checkSortOptions(a[0])))],
-  ['list.clear', list(true, 0, 0, (t) => void (t.items.length = 0))],
+  ['list.clear', list(true, 0, 0, (t) => t.clear())],
   ['list.length', list(false, 0, 0, (t) => t.items.length)],
   ['list.scan', list(false, 2, 2, (t, a, store, name) => store.scan(name, t, checkIndex(a[0], 'a cursor'), checkCount(a[1])))],
 ]

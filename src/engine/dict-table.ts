@@ -2,11 +2,14 @@
 // Values arrive already copied (or freshly decoded), so the table stores what it is given.
 
 import { CyberError, badArgument } from '../errors.ts'
+import { sizeOf } from './value-model.ts'
 import { checkKey, describe, type Key } from './values.ts'
 
 export class DictTable {
   readonly type = 'dict'
   readonly map = new Map<Key, unknown>()
+  /** Approximate bytes of keys and values (sizeOf), kept by every write: what maxMemory counts. */
+  bytes = 0
   // Keys in insertion order, built on the first popitem and kept from then on, so that draining a
   // dict with popitem is O(1) per call. It may hold stale keys (deleted, or deleted and re-added
   // later, which appends them again): popitem skips any key that is no longer live at that spot.
@@ -22,23 +25,37 @@ export class DictTable {
   }
 
   set(key: Key, value: unknown): void {
-    const order = this.#order
-    if (order === undefined) {
-      this.map.set(key, value)
+    const map = this.map
+    const before = map.size
+    const old = map.get(key)
+    map.set(key, value)
+    if (map.size !== before) {
+      this.bytes += sizeOf(key) + sizeOf(value)
+      this.#order?.push(key)
     } else {
-      const before = this.map.size
-      this.map.set(key, value)
-      if (this.map.size !== before) order.push(key)
+      this.bytes += sizeOf(value) - sizeOf(old)
     }
   }
 
   delete(key: Key): boolean {
-    return this.map.delete(key)
+    const map = this.map
+    const old = map.get(key)
+    if (!map.delete(key)) return false
+    this.bytes -= sizeOf(key) + sizeOf(old)
+    return true
   }
 
   clear(): void {
     this.map.clear()
     this.#order = undefined
+    this.bytes = 0
+  }
+
+  /** Counts the bytes again, after the map was filled directly (snapshot load). */
+  recount(): void {
+    let bytes = 0
+    for (const [key, value] of this.map) bytes += sizeOf(key) + sizeOf(value)
+    this.bytes = bytes
   }
 
   /** Merges entries from a plain object, a Map or an array of [key, value] pairs. All or nothing:
@@ -74,7 +91,7 @@ export class DictTable {
       if (hasFallback) return fallback
       throw new CyberError('KEY_NOT_FOUND', `key ${JSON.stringify(key)} not found`)
     }
-    this.map.delete(key)
+    this.delete(key)
     return value
   }
 
@@ -91,7 +108,7 @@ export class DictTable {
       const key = order.pop() as Key
       if (this.map.has(key)) {
         const value = this.map.get(key)
-        this.map.delete(key)
+        this.delete(key)
         return [key, value]
       }
     }

@@ -2,6 +2,7 @@
 // (counted from the end); comparisons are deep, because stored values are copies.
 
 import { CyberError, badArgument } from '../errors.ts'
+import { sizeOf } from './value-model.ts'
 import { deepEqual, describe } from './values.ts'
 
 export interface SortOptions {
@@ -12,6 +13,8 @@ export interface SortOptions {
 export class ListTable {
   readonly type = 'list'
   items: unknown[] = []
+  /** Approximate bytes of the items (sizeOf), kept by every write: what maxMemory counts. */
+  bytes = 0
 
   get size(): number {
     return this.items.length
@@ -20,30 +23,52 @@ export class ListTable {
   /** Appends in a loop: spreading a huge argument list into push() can overflow the stack. */
   append(values: unknown[]): number {
     const items = this.items
-    for (let i = 0; i < values.length; i++) items.push(values[i])
+    let bytes = 0
+    for (let i = 0; i < values.length; i++) {
+      items.push(values[i])
+      bytes += sizeOf(values[i])
+    }
+    this.bytes += bytes
     return items.length
   }
 
   insert(index: number, value: unknown): void {
     // splice clamps an index past either end and counts a negative one from the end, as Python.
     this.items.splice(index, 0, value)
+    this.bytes += sizeOf(value)
   }
 
   pop(index: number): unknown {
     const items = this.items
     if (items.length === 0) throw new CyberError('INDEX_OUT_OF_RANGE', 'pop from an empty list')
     const at = this.#resolve(index)
-    return at === items.length - 1 ? items.pop() : items.splice(at, 1)[0]
+    const value = at === items.length - 1 ? items.pop() : items.splice(at, 1)[0]
+    this.bytes -= sizeOf(value)
+    return value
   }
 
   remove(value: unknown): void {
     const at = this.indexOf(value)
     if (at < 0) throw new CyberError('VALUE_NOT_FOUND', 'remove: value not in list')
-    this.items.splice(at, 1)
+    this.bytes -= sizeOf(this.items.splice(at, 1)[0])
   }
 
   set(index: number, value: unknown): void {
-    this.items[this.#resolve(index)] = value
+    const at = this.#resolve(index)
+    this.bytes += sizeOf(value) - sizeOf(this.items[at])
+    this.items[at] = value
+  }
+
+  clear(): void {
+    this.items.length = 0
+    this.bytes = 0
+  }
+
+  /** Counts the bytes again, after items were assigned directly (create, snapshot load). */
+  recount(): void {
+    let bytes = 0
+    for (const item of this.items) bytes += sizeOf(item)
+    this.bytes = bytes
   }
 
   indexOf(value: unknown): number {

@@ -19,6 +19,12 @@ interface Cursor {
   iterator: Iterator<unknown>
 }
 
+// The writes that never make the store bigger: they still run at the memory limit, so a full
+// store can always be emptied. Every other write is refused there (a new write op is limited
+// unless it is listed here).
+const FREES_MEMORY = new Set(['dict.delete', 'dict.clear', 'dict.pop', 'dict.popitem', 'list.pop',
+  'list.remove', 'list.reverse', 'list.sort', 'list.clear', 'db.drop'])
+
 // Open cursors are bounded: a client that starts iterations and never finishes them evicts its
 // own oldest cursor rather than growing the server. An evicted cursor answers BAD_ARGUMENT.
 const MAX_CURSORS = 4096
@@ -27,6 +33,15 @@ export class Store {
   readonly tables = new Map<string, Table>()
   readonly #cursors = new Map<number, Cursor>()
   #nextCursor = 1
+  /** Approximate bytes of every table's keys and values (sizeOf), kept by every write. */
+  #bytes = 0
+  /** Writes that can grow the store are refused (MEMORY_LIMIT) once `bytes` is at or past this;
+   * 0 for no limit. A write that starts below it may end above it by at most one request. */
+  maxMemory = 0
+
+  get bytes(): number {
+    return this.#bytes
+  }
 
   /** Runs one operation. Throws CyberError; returns stored values as they are (callers copy). */
   apply(op: Op): unknown {
@@ -38,13 +53,24 @@ export class Store {
       const n = Array.isArray(args) ? args.length : describe(args)
       throw badArgument(`${op.name} takes ${arity(command.minArgs, command.maxArgs)}, not ${n}`)
     }
+    if (command.writes && this.maxMemory > 0 && this.#bytes >= this.maxMemory && !FREES_MEMORY.has(op.name)) {
+      throw new CyberError('MEMORY_LIMIT', `the database is at its memory limit (maxMemory ${this.maxMemory} ` +
+        `bytes, about ${this.#bytes} stored): delete data, or raise maxMemory (the Server or connect ` +
+        'option, ?maxMemory= in a memory: or file: URL, cyberdb serve --max-memory)')
+    }
     if (command.on === 'db') return command.run(null, args, this, name)
     const table = this.tables.get(name)
     if (table === undefined) throw new CyberError('TABLE_NOT_FOUND', `table "${name}" not found`)
     if (table.type !== command.on) {
       throw new CyberError('WRONG_TABLE_TYPE', `table "${name}" is a ${table.type}, not a ${command.on}`)
     }
-    return command.run(table as never, args, this, name)
+    if (!command.writes) return command.run(table as never, args, this, name)
+    const before = table.bytes
+    try {
+      return command.run(table as never, args, this, name)
+    } finally {
+      this.#bytes += table.bytes - before
+    }
   }
 
   /** Whether an operation changes the store: what an operation log must record. */
@@ -72,13 +98,19 @@ export class Store {
       if (table instanceof DictTable) table.update(content)
       else if (Array.isArray(content)) table.items = content
       else throw badArgument(`a list's content is an array, not ${describe(content)}`)
+      table.recount()
     }
     this.tables.set(name, table)
+    this.#bytes += table.bytes
     return true
   }
 
   drop(name: string): boolean {
-    return this.tables.delete(name)
+    const table = this.tables.get(name)
+    if (table === undefined) return false
+    this.tables.delete(name)
+    this.#bytes -= table.bytes
+    return true
   }
 
   list(): TableInfo[] {
@@ -91,7 +123,12 @@ export class Store {
   replaceAll(tables: Map<string, Table>): void {
     this.tables.clear()
     this.#cursors.clear()
-    for (const [name, table] of tables) this.tables.set(name, table)
+    this.#bytes = 0
+    for (const [name, table] of tables) {
+      table.recount()
+      this.#bytes += table.bytes
+      this.tables.set(name, table)
+    }
   }
 
   // --- cursors: chunked iteration that survives concurrent writes ---

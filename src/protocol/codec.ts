@@ -10,6 +10,14 @@ export const CODEC_OPTIONS: Options = {
   moreTypes: true,
   useBigIntExtension: true,
   int64AsType: 'bigint',
+  // Decoded bytes own their memory. Without this a bin decodes as a view of the buffer it was read
+  // from (a socket chunk, the frame reader's reused reassembly buffer, a file), and a stored view
+  // changes under later traffic.
+  copyBuffers: true,
+  // No shared-reference graphs from the wire or a file: the id/pointer extensions (0x69/0x70) let
+  // 500 bytes name a DAG with 2^40 paths, which every walk after decoding (checks, the log, the
+  // reply encoder) would follow. The decoder refuses them before anything walks them.
+  structuredClone: false,
   // A function silently becoming undefined would lose data without a word: refuse it, as the
   // embedded copier does.
   writeFunction: () => {
@@ -17,9 +25,24 @@ export const CODEC_OPTIONS: Options = {
   },
 }
 
+// msgpackr copies a bin with the source's own slice(), so a Buffer source (Bun's socket chunks,
+// file reads) would give Buffers: decoding from a plain Uint8Array view of the same memory makes
+// every decoded bin a Uint8Array, as embedded values are, in every mode. (unpackMultiple goes
+// through unpack.)
+function plainView<T>(source: T): T {
+  if (!(source instanceof Uint8Array) || source.constructor === Uint8Array) return source
+  return new Uint8Array(source.buffer, source.byteOffset, source.byteLength) as T
+}
+
+class Codec extends Packr {
+  override unpack(source: Buffer | Uint8Array, options?: unknown): unknown {
+    return super.unpack(plainView(source), options as never)
+  }
+}
+
 /** A fresh encoder/decoder: each connection or snapshot writer keeps its own (scratch buffers). */
 export function createCodec(): Packr {
-  return new Packr(CODEC_OPTIONS)
+  return new Codec(CODEC_OPTIONS)
 }
 
 /** The encoder's own buffer, the packed value at [start, end): valid until its next call. */

@@ -4,7 +4,7 @@
 import type { Socket, TCPSocketListener } from 'bun'
 import { CyberError, badArgument } from '../errors.ts'
 import { Store } from '../engine/store.ts'
-import { checkDepth } from '../engine/values.ts'
+import { checkArgs, checkMaxMemory } from '../engine/value-model.ts'
 import { createCodec } from '../protocol/codec.ts'
 import { MAX_FRAME_BYTES } from '../protocol/frame.ts'
 import { Host, type WriteHold } from '../host/host.ts'
@@ -58,6 +58,9 @@ export interface ServerOptions {
   host?: Host
   /** Who writes its snapshots (an embedded database's data file). */
   snapshotter?: Snapshotter
+  /** Approximate bytes of keys and values past which writes that can grow the store fail with
+   * MEMORY_LIMIT (deletes, pops and clears still run). Default: no limit. */
+  maxMemory?: number
 }
 
 export interface Address {
@@ -105,6 +108,7 @@ export class Server implements AsyncDisposable, SessionHost {
   constructor(options: ServerOptions = {}) {
     this.host = options.host ?? new Host(options.store)
     this.store = this.host.store
+    if (options.maxMemory !== undefined) this.store.maxMemory = checkMaxMemory(options.maxMemory)
     this.#snapshotter = options.snapshotter ?? new Snapshotter(this.store)
     this.#ownsSnapshotter = options.snapshotter === undefined
   }
@@ -265,7 +269,7 @@ export class Server implements AsyncDisposable, SessionHost {
 
   execute(name: string, table: string, args: unknown[]): unknown {
     if (name === 'server.save') return this.save().then(({ tables, entries, bytes }) => ({ tables, entries, bytes }))
-    for (let i = 0; i < args.length; i++) checkDepth(args[i])
+    checkArgs(args)
     return this.host.apply({ table, name, args })
   }
 

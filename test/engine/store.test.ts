@@ -3,6 +3,7 @@ import { COMMANDS } from '../../src/engine/commands.ts'
 import { DictTable } from '../../src/engine/dict-table.ts'
 import { ListTable } from '../../src/engine/list-table.ts'
 import { Store } from '../../src/engine/store.ts'
+import { sizeOf } from '../../src/engine/value-model.ts'
 import { expectCode } from '../contract/helpers.ts'
 
 function storeWith(): Store {
@@ -224,5 +225,59 @@ describe('scan', () => {
     store.apply({ table: 'l', name: 'list.push', args: [6] })
     store.apply({ table: 'l', name: 'list.pop', args: [0] })
     expect(scan(store, 'l', cursor, 10)).toEqual([0, [4, 5, 6]])
+  })
+})
+
+describe('byte accounting (maxMemory)', () => {
+  /** What the count should be: every table measured from scratch. */
+  const recounted = (store: Store) => {
+    let bytes = 0
+    for (const table of store.tables.values()) {
+      if (table instanceof DictTable) for (const [k, v] of table.map) bytes += sizeOf(k) + sizeOf(v)
+      else for (const v of table.items) bytes += sizeOf(v)
+    }
+    return bytes
+  }
+
+  test('every write keeps the count equal to a recount, and emptying the store brings it to 0', () => {
+    const store = new Store()
+    const run = (table: string, name: string, ...args: unknown[]) => store.apply({ table, name, args })
+    const steps: [string, string, ...unknown[]][] = [
+      ['d', 'db.create', 'dict', { a: 'x'.repeat(100), b: [1, 2] }], ['l2', 'db.create', 'list', [1, 'two']],
+      ['l', 'db.create', 'list', ['x', { y: 1 }]], ['d', 'dict.set', 'a', 'short'], ['d', 'dict.set', 'c', new Uint8Array(50)],
+      ['d', 'dict.update', { e: 1, f: 'ff' }], ['d', 'dict.setdefault', 'g', [1]], ['d', 'dict.incr', 'n', 5],
+      ['d', 'dict.pop', 'b'], ['d', 'dict.popitem'], ['d', 'dict.delete', 'e'], ['l', 'list.push', 'p', 'q'],
+      ['l', 'list.insert', 0, 'first'], ['l', 'list.set', 1, 'replaced'], ['l', 'list.pop', 0], ['l', 'list.remove', 'p'],
+      ['l', 'list.sort', { by: '' }], ['l', 'list.reverse'],
+    ]
+    for (const [table, name, ...args] of steps) {
+      try {
+        run(table, name, ...args)
+      } catch {} // sort of a mixed list fails: the count must still hold
+      expect(store.bytes).toBe(recounted(store))
+    }
+    expect(store.bytes).toBeGreaterThan(0)
+    run('d', 'dict.clear')
+    run('l', 'list.clear')
+    run('l2', 'db.drop')
+    expect([store.bytes, recounted(store)]).toEqual([0, 0])
+  })
+
+  test('at the limit growing writes fail with MEMORY_LIMIT; freeing ones run; replaceAll recounts', () => {
+    const store = new Store()
+    store.maxMemory = 1000
+    store.create('d', 'dict', { big: 'x'.repeat(2000) }, undefined)
+    store.create('l', 'list', [1], undefined)
+    for (const [name, table, args] of [['dict.set', 'd', ['k', 1]], ['list.push', 'l', [2]], ['db.create', 'n', ['dict']]] as const) {
+      expect(() => store.apply({ table, name, args: [...args] })).toThrow(expect.objectContaining({ code: 'MEMORY_LIMIT' }))
+    }
+    expect(store.apply({ table: 'l', name: 'list.pop', args: [] })).toBe(1)
+    expect(store.apply({ table: 'd', name: 'dict.delete', args: ['big'] })).toBe(true)
+    store.apply({ table: 'd', name: 'dict.set', args: ['k', 1] })
+    const other = new Store()
+    other.create('x', 'list', ['y'.repeat(5000)], undefined)
+    store.replaceAll(other.tables)
+    expect(store.bytes).toBe(recounted(store))
+    expect(() => store.apply({ table: 'x', name: 'list.push', args: [1] })).toThrow(expect.objectContaining({ code: 'MEMORY_LIMIT' }))
   })
 })

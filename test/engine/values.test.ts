@@ -1,7 +1,9 @@
 import { describe, expect, test } from 'bun:test'
 import { MAX_VALUE_DEPTH, checkKey, cloneValue, deepEqual, describe as describeValue, isKey, setOwn } from '../../src/engine/values.ts'
+import { MAX_VALUE_BYTES, acceptArgs, checkArgs, sizeOf } from '../../src/engine/value-model.ts'
+import { createCodec } from '../../src/protocol/codec.ts'
 import { expectCode } from '../contract/helpers.ts'
-import { VALUE_CASES, kindOf, nest } from '../contract/values.contract.ts'
+import { MODEL_MESSAGES, VALUE_CASES, kindOf, nest } from '../contract/values.contract.ts'
 
 class Point {
   constructor(readonly x: number, readonly y: number) {}
@@ -183,5 +185,42 @@ describe('describe', () => {
   test('names a value by its type for error messages', () => {
     expect([null, undefined, [], 1, 'a', 1n, new Map(), new Date(0)].map(describeValue))
       .toEqual(['null', 'undefined', 'an array', 'a number', 'a string', 'a bigint', 'a Map', 'a Date'])
+  })
+})
+
+describe('the value model on the server: checkArgs over decoded values', () => {
+  const codec = createCodec()
+  const decoded = (value: unknown) => codec.unpack(codec.pack(value))
+
+  test('a decoded Error (msgpackr extension) is refused with the clients\' message', async () => {
+    const error = await expectCode(() => checkArgs(['k', decoded({ e: new Error('x', { cause: 1 }) })]), 'BAD_ARGUMENT')
+    expect(error.message).toBe(MODEL_MESSAGES.error)
+  })
+
+  test('decoded -0 is stored as 0, at the top and nested; nothing else is rewritten', () => {
+    const nested = decoded([new Float64Array([-0]), { z: -0 }, new Map([['m', -0]])]) as unknown[]
+    const args = [decoded(-0), nested]
+    checkArgs(args)
+    expect(Bun.inspect(args)).toBe(Bun.inspect([0, [new Float64Array([-0]), { z: 0 }, new Map([['m', 0]])]]))
+    expect(args[1]).toBe(nested)
+  })
+
+  test('depth, cycles, lone surrogates and size are checked as on the clients', async () => {
+    for (const [value, message] of [[nest(101), MODEL_MESSAGES.deep], ['\ud800', MODEL_MESSAGES.surrogate]] as const) {
+      expect((await expectCode(() => checkArgs([value]), 'BAD_ARGUMENT')).message).toBe(message)
+    }
+    const chunk = new Uint8Array(MAX_VALUE_BYTES / 2)
+    expect((await expectCode(() => checkArgs([chunk, chunk]), 'BAD_ARGUMENT')).message).toBe(MODEL_MESSAGES.large)
+  })
+})
+
+describe('sizeOf', () => {
+  test('estimates at least the msgpack size, and what acceptArgs counts', () => {
+    const values: unknown[] = [1, 'héllo', 2n ** 300n, new Uint8Array(1000), { a: [1, 'b', new Date(0)] },
+      new Map([[1, new Set(['x'])]]), 'x'.repeat(100_000), [null, undefined, true]]
+    for (const value of values) {
+      expect(sizeOf(value)).toBeGreaterThanOrEqual(createCodec().pack(value).length)
+      expect(acceptArgs([value])).toBe(sizeOf(value))
+    }
   })
 })

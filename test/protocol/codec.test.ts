@@ -2,8 +2,14 @@
 // type intact, and a function is refused rather than silently dropped.
 
 import { describe, expect, test } from 'bun:test'
-import { createCodec } from '../../src/protocol/codec.ts'
-import { expectCode } from '../contract/helpers.ts'
+import { Packr } from 'msgpackr'
+import { randomBytes } from 'node:crypto'
+import { DictTable } from '../../src/engine/dict-table.ts'
+import { Server, connect } from '../../src/index.ts'
+import { CODEC_OPTIONS, createCodec } from '../../src/protocol/codec.ts'
+import { expectCode, tempDir } from '../contract/helpers.ts'
+import { spawnFixture } from '../fixtures/spawn.ts'
+import { RawClient } from '../fixtures/wire.ts'
 
 const codec = createCodec()
 const roundTrip = (value: unknown) => codec.unpack(codec.pack(value))
@@ -81,5 +87,92 @@ describe('createCodec', () => {
       codec.pack({ f: () => 1 })
     } catch {}
     expect(roundTrip({ ok: [1, 2] })).toEqual({ ok: [1, 2] })
+  })
+})
+
+describe('decoded values own their memory (issue 8.1)', () => {
+  test('a decoded Uint8Array is a copy: changing the source bytes later does not change it', () => {
+    // A Buffer packs as msgpack bin (a Uint8Array as a typed-array extension, always sliced).
+    const packed = codec.pack({ bytes: Buffer.from([1, 2, 3]) })
+    const decoded = codec.unpack(packed) as { bytes: Uint8Array }
+    packed.fill(0)
+    expect([decoded.bytes, decoded.bytes.constructor]).toEqual([new Uint8Array([1, 2, 3]), Uint8Array])
+  })
+
+  test('a bin decoded from a Buffer is a plain Uint8Array, as embedded values are', () => {
+    const decoded = codec.unpack(Buffer.from(codec.pack(Buffer.from([7, 8])))) as Uint8Array
+    expect([decoded, decoded.constructor]).toEqual([new Uint8Array([7, 8]), Uint8Array])
+  })
+
+  test('over a real server, stored bytes stay intact under later traffic, pipelined, and after save and load', async () => {
+    using dir = tempDir()
+    const path = dir.file('bytes.cdb')
+    await using server = new Server()
+    server.setBackup(path, 3600)
+    const { port } = await server.listen({ host: '127.0.0.1', port: 0, password: 'pw' })
+    await using db = await connect(`cyberdb://:pw@127.0.0.1:${port}?pool=1`)
+    await db.createDict('bytes')
+    const d = db.dict<Uint8Array>('bytes')
+    const big = randomBytes(1 << 20)
+    await d.set('big', big)
+    for (let i = 0; i < 3; i++) await d.set(`more${i}`, randomBytes(1 << 20))
+    const small = Array.from({ length: 200 }, () => randomBytes(10_000))
+    await Promise.all(small.map((bytes, i) => d.set(`s${i}`, bytes)))
+    const plain = (b: Buffer) => new Uint8Array(b)
+    const expected = { big: plain(big), small: small.map(plain) }
+    const got = async (read: (key: string) => Promise<unknown> | unknown) => ({
+      big: await read('big'),
+      small: await Promise.all(small.map((_, i) => read(`s${i}`))),
+    })
+    expect(await got((k) => d.get(k))).toEqual(expected)
+    // The log replay path, then the snapshot path: each decodes into values the store keeps.
+    const replayed = new Server()
+    await replayed.load(path)
+    const table = (s: Server) => (s.store.tables.get('bytes') as DictTable).map
+    expect(await got((k) => table(replayed).get(k))).toEqual(expected)
+    await db.save()
+    const loaded = new Server()
+    await loaded.load(path)
+    expect(await got((k) => table(loaded).get(k))).toEqual(expected)
+  })
+})
+
+describe('shared-reference graphs are refused (issue 8.2)', () => {
+  // msgpackr's structured-clone encoding: ids (0x69) and pointers (0x70) to earlier objects.
+  const cloner = new Packr({ ...CODEC_OPTIONS, structuredClone: true })
+  const dag = (depth: number): unknown => {
+    let value: unknown = [1]
+    for (let i = 0; i < depth; i++) value = [value, value]
+    return value
+  }
+
+  test('the decoder refuses a frame with reference extensions before anything walks it', () => {
+    const packed = cloner.pack(['k', dag(40)])
+    expect(packed.length).toBeLessThan(1000)
+    expect(() => codec.unpack(packed)).toThrow('Structured clone extension is disabled')
+  })
+
+  test('a 40-level DAG sent to a server in its own process is refused at once with PROTOCOL; others are still served', async () => {
+    const child = spawnFixture('values-server-fixture.ts', ['pw'])
+    try {
+      await child.stdout.until((lines) => lines.some((l) => l.startsWith('listening ')), 'the port')
+      const port = Number(child.stdout.lines()[0]!.split(' ')[1])
+      await using bystander = await connect(`cyberdb://:pw@127.0.0.1:${port}?pool=1`)
+      await bystander.createDict('d', { n: 1 })
+      await using attacker = await RawClient.connect(port)
+      expect(await attacker.handshake('pw')).toEqual([0, 0, null])
+      const started = performance.now()
+      attacker.sendFrame(cloner.pack([1, 'dict.set', 'd', ['k', dag(40)]]))
+      const [id, status, [code]] = await attacker.nextMessage() as [number, number, [string]]
+      await attacker.closed
+      expect({ id, status, code, fast: performance.now() - started < 2000 })
+        .toEqual({ id: 0, status: 1, code: 'PROTOCOL', fast: true })
+      expect(await bystander.dict('d').toObject()).toEqual({ n: 1 })
+      await using fresh = await connect(`cyberdb://:pw@127.0.0.1:${port}`)
+      expect(await fresh.dict('d').get('n')).toBe(1)
+    } finally {
+      child.proc.kill('SIGKILL') // before the fix it spins and ignores SIGTERM
+      await child.finish()
+    }
   })
 })
