@@ -40,6 +40,25 @@ export interface ListenOptions {
   tls?: { cert: string | Bun.BunFile; key: string | Bun.BunFile }
   /** Seconds from connecting by which a client must have proved the password. Default 5. */
   authTimeout?: number
+  /** Output a client has not taken past which its session runs no further request until it
+   * drains. Default 8 MiB. */
+  maxUnsentBytes?: number
+  /** Output not yet taken by all clients together past which no session runs a request until
+   * it drains: with many clients that stop reading, memory stays at this plus one reply.
+   * Default 256 MiB. */
+  maxUnsentTotalBytes?: number
+}
+
+/** Output held for clients that have not taken it, and the memory of the sessions' buffers. */
+export interface OutputStats {
+  /** Unsent output of every session, now. */
+  unsentBytes: number
+  /** The most unsent output held at once since the server started. */
+  peakUnsentBytes: number
+  /** Sessions that read no requests for now (their own output, or the server's, is too high). */
+  pausedSessions: number
+  /** Memory of the sessions' buffers (frames, reassembly, held output, waiting requests). */
+  bufferBytes: number
 }
 
 /** Connections the server turned away, by reason, since it started listening. */
@@ -62,6 +81,9 @@ export interface Address {
   port: number
 }
 
+const MAX_UNSENT_BYTES = 8 * 1024 * 1024
+const MAX_UNSENT_TOTAL_BYTES = 256 * 1024 * 1024
+
 // How long close() waits for clients to take their last replies before cutting the sockets.
 const CLOSE_GRACE_MS = 2000
 
@@ -81,6 +103,13 @@ export class Server implements AsyncDisposable, SessionHost {
   masterKey: Uint8Array = new Uint8Array(0)
   encrypt = false
   authTimeoutMs = 5000
+  maxUnsentBytes = MAX_UNSENT_BYTES
+  #maxUnsentTotal = MAX_UNSENT_TOTAL_BYTES
+  #unsentTotal = 0
+  #peakUnsent = 0
+  // Sessions waiting for the server-wide output budget, in the order they started waiting.
+  readonly #waitingOutput = new Set<Session>()
+  #resumeScheduled = false
   readonly throttle = new AuthThrottle()
   readonly refused: RefusalCounts = { notAllowed: 0, tooMany: 0, lockedOut: 0, authFailed: 0 }
   #allow: AllowList | undefined
@@ -183,6 +212,8 @@ export class Server implements AsyncDisposable, SessionHost {
     this.idleTimeout = options.idleTimeout ?? 900
     this.maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES
     this.#maxConnections = options.maxConnections ?? 10_000
+    this.maxUnsentBytes = positive(options.maxUnsentBytes ?? MAX_UNSENT_BYTES, 'maxUnsentBytes')
+    this.#maxUnsentTotal = positive(options.maxUnsentTotalBytes ?? MAX_UNSENT_TOTAL_BYTES, 'maxUnsentTotalBytes')
     this.#log = options.log ?? false
     const server = this
     this.#listener = Bun.listen<Session>({
@@ -223,6 +254,17 @@ export class Server implements AsyncDisposable, SessionHost {
 
   get connections(): number {
     return this.#sessions.size
+  }
+
+  /** Output held for clients, and the sessions' buffer memory (counted as of now). */
+  get output(): OutputStats {
+    let pausedSessions = 0
+    let bufferBytes = 0
+    for (const session of this.#sessions) {
+      if (session.isPaused) pausedSessions++
+      bufferBytes += session.bufferBytes
+    }
+    return { unsentBytes: this.#unsentTotal, peakUnsentBytes: this.#peakUnsent, pausedSessions, bufferBytes }
   }
 
   /** Stops accepting, lets clients take their replies, closes them, takes the final snapshot
@@ -274,8 +316,36 @@ export class Server implements AsyncDisposable, SessionHost {
     if (this.#log) console.log(`cyberdb: ${message}`)
   }
 
+  reserveOutput(session: Session): boolean {
+    if (this.#unsentTotal < this.#maxUnsentTotal) return true
+    this.#waitingOutput.add(session)
+    return false
+  }
+
+  outputChanged(delta: number): void {
+    this.#unsentTotal += delta
+    if (this.#unsentTotal > this.#peakUnsent) this.#peakUnsent = this.#unsentTotal
+    if (delta < 0 && this.#waitingOutput.size > 0 && !this.#resumeScheduled && this.#unsentTotal < this.#maxUnsentTotal) {
+      // Not from inside the drain that freed the room: the session draining finishes first.
+      this.#resumeScheduled = true
+      queueMicrotask(() => this.#resumeWaiting())
+    }
+  }
+
+  // Round robin: each waiting session in turn runs what it holds until the budget is spent
+  // again; a session that spends it goes back to the end of the line.
+  #resumeWaiting(): void {
+    this.#resumeScheduled = false
+    for (const session of [...this.#waitingOutput]) {
+      if (this.#unsentTotal >= this.#maxUnsentTotal) return
+      this.#waitingOutput.delete(session)
+      session.resumeReading()
+    }
+  }
+
   closed(session: Session): void {
     session.dispose()
+    this.#waitingOutput.delete(session)
     this.#sessions.delete(session)
     this.log(`closed: ${session.socket.remoteAddress} (${this.#sessions.size} open)`)
     const resolve = this.#onSessionClosed.get(session)
@@ -344,6 +414,11 @@ export class Server implements AsyncDisposable, SessionHost {
     this.#signals?.()
     this.#signals = undefined
   }
+}
+
+function positive(value: number, name: string): number {
+  if (!(value > 0)) throw badArgument(`${name} must be a positive number of bytes, not ${value}`)
+  return value
 }
 
 /** Whether a listen address is reachable from this machine only. */

@@ -1,6 +1,7 @@
 // One client socket: hello, then the password proof, then requests. Replies to all the frames of
-// one data event leave in one socket write; output a client does not read is held only up to a
-// bound, past which the session stops reading from it until it drains.
+// one data event leave in one socket write. Output a client does not read is bounded before it is
+// made: past its own bound, or past the server-wide one, the session runs no further request (they
+// wait unread) until the output drains.
 
 import type { Socket } from 'bun'
 import type { Packr } from 'msgpackr'
@@ -15,10 +16,9 @@ import type { OpLog } from '../persistence/op-log.ts'
 import { Opener, Sealer, sessionKeys } from '../security/seal.ts'
 import type { AuthThrottle } from '../security/throttle.ts'
 
-// Past this much unsent output the session stops reading the client's requests (it is not
-// reading its replies); it reads again once the socket has drained below the low mark.
-const MAX_UNSENT_BYTES = 8 * 1024 * 1024
-const RESUME_UNSENT_BYTES = 1024 * 1024
+// A paused session reads again once its unsent output is below this share of its bound, so that
+// it does not flip between paused and reading on every drain.
+const RESUME_UNSENT_SHARE = 1 / 8
 
 /** What a session needs from its server. */
 export interface SessionHost {
@@ -32,6 +32,13 @@ export interface SessionHost {
   readonly authTimeoutMs: number
   readonly throttle: AuthThrottle
   readonly refused: { authFailed: number }
+  /** Unsent output past which this session runs no further request until it drains. */
+  readonly maxUnsentBytes: number
+  /** Whether the server-wide output budget has room for another request's reply; if not, the
+   * host calls `resumeReading()` once it has. */
+  reserveOutput(session: Session): boolean
+  /** This session's unsent output grew or shrank by `delta` bytes. */
+  outputChanged(delta: number): void
   /** The operation log writes are appended to (execute appends them), when there is one. */
   readonly opLog: OpLog | undefined
   /** Runs one request; may return a promise (server.save). Throws CyberError. */
@@ -62,6 +69,8 @@ export class Session {
   // Requests that arrived in the same chunk after the session paused: one chunk of small
   // requests can ask for gigabytes of replies, so they wait here, unread, until the client drains.
   #backlog: Uint8Array[] = []
+  // Unsent output last reported to the host.
+  #counted = 0
   // The log record this session's buffered replies wait for (0: none): no reply leaves before
   // the writes it acknowledges are durable as the log's policy says.
   #mustCommit = 0
@@ -89,9 +98,27 @@ export class Session {
     this.flush()
   }
 
-  /** The socket is gone: stop its timers. */
+  /** The socket is gone: stop its timers, give back its share of the output budget. */
   dispose(): void {
     clearTimeout(this.#authTimer)
+    this.#host.outputChanged(-this.#counted)
+    this.#counted = 0
+  }
+
+  /** Bytes of memory this session holds for its socket: buffers, held output, waiting requests. */
+  get bufferBytes(): number {
+    let waiting = 0
+    for (const body of this.#backlog) waiting += body.length
+    return this.#out.capacity + this.#reader.capacity + waiting
+  }
+
+  /** Unsent output held for this client. */
+  get unsent(): number {
+    return this.#out.unsent
+  }
+
+  get isPaused(): boolean {
+    return this.#paused
   }
 
   get isAuthenticated(): boolean {
@@ -117,16 +144,26 @@ export class Session {
 
   onDrain(): void {
     this.#out.onDrain()
-    if (this.#paused && this.#out.unsent < RESUME_UNSENT_BYTES) {
-      this.#paused = false
-      while (!this.#paused && !this.#ended && this.#backlog.length > 0) {
-        const body = this.#backlog.shift()!
-        this.#onQueuedRequest(body, 0, body.length)
-      }
-      this.flush()
-      if (!this.#paused && !this.#ending) this.socket.resume()
-    }
+    this.#account()
+    this.resumeReading()
     if (this.#ending) this.#endWhenAnswered()
+  }
+
+  /** Runs the requests that waited, and reads again, if the output bounds allow it now. */
+  resumeReading(): void {
+    if (!this.#paused || this.#ended) return
+    if (this.#out.unsent >= this.#host.maxUnsentBytes * RESUME_UNSENT_SHARE) return // its drain calls again
+    this.#paused = false
+    while (!this.#ended && this.#backlog.length > 0) {
+      if (!this.#mayRun()) {
+        this.#pause()
+        break
+      }
+      const body = this.#backlog.shift()!
+      this.#onRequest(body, 0, body.length)
+    }
+    this.flush()
+    if (!this.#paused && !this.#ending) this.socket.resume()
   }
 
   /** The client was silent for idleTimeout: close it, and cut it if it is still there next time
@@ -145,10 +182,34 @@ export class Session {
   flush(): void {
     if (this.#mustCommit !== 0 && !this.#commit()) return
     this.#out.flush()
-    if (!this.#paused && this.#out.unsent > MAX_UNSENT_BYTES) {
-      this.#paused = true
-      this.socket.pause()
+    this.#account()
+    if (this.#out.unsent > this.#host.maxUnsentBytes) this.#pause()
+  }
+
+  #pause(): void {
+    if (this.#paused) return
+    this.#paused = true
+    this.socket.pause()
+  }
+
+  // Checked BEFORE a request runs, so its reply is never made when the output it would join is
+  // already past a bound: the session's own (what the socket leaves after one more try), or the
+  // server's total. A session thus holds at most its bound plus one reply, and the server at
+  // most its budget plus one reply.
+  #mayRun(): boolean {
+    if (this.#out.unsent >= this.#host.maxUnsentBytes) {
+      this.flush()
+      if (this.#out.unsent >= this.#host.maxUnsentBytes) return false
     }
+    return this.#host.reserveOutput(this)
+  }
+
+  // Tells the host how much this session's unsent output changed since last time.
+  #account(): void {
+    const unsent = this.#out.unsent
+    if (unsent === this.#counted) return
+    this.#host.outputChanged(unsent - this.#counted)
+    this.#counted = unsent
   }
 
   /** Sends a connection-level error, then closes: the client learns why. */
@@ -220,6 +281,7 @@ export class Session {
     this.#ended = true
     clearTimeout(this.#authTimer)
     const bytes = this.#out.takeAll()
+    this.#account()
     if (bytes.length > 0) this.socket.end(bytes)
     else this.socket.end()
   }
@@ -263,6 +325,7 @@ export class Session {
   }
 
   #onQueuedRequest(data: Uint8Array, start: number, end: number): boolean {
+    if (!this.#paused && !this.#mayRun()) this.#pause()
     if (this.#paused) {
       this.#backlog.push(data.slice(start, end)) // the chunk is only valid during the reader's callback
       return true
@@ -272,7 +335,7 @@ export class Session {
     // computed; the rest leave together at the end of the chunk. A reply to a write leaves once
     // the log has its record (flush writes the log first): the first record then has a write of
     // its own, a microsecond that buys the client tens of them.
-    if (++this.#repliesThisChunk === 1 || this.#out.unsent > MAX_UNSENT_BYTES) this.flush() // may pause
+    if (++this.#repliesThisChunk === 1) this.flush() // may pause
     return more
   }
 
@@ -335,5 +398,6 @@ export class Session {
       packed = packInPlace(codec, [id, STATUS_ERROR, ['FRAME_TOO_LARGE', message]])
     }
     this.#out.frames.writeRange(packed, packed.start, packed.end)
+    this.#account()
   }
 }
