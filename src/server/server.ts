@@ -23,8 +23,14 @@ export interface ListenOptions {
   port?: number
   /** Clients prove they know it (HMAC of a nonce); it never crosses the wire. Default: none. */
   password?: string
-  /** Connections past this get an error frame and are closed. Default 10000. */
+  /** Connections past this get an error frame and are closed; when full, the oldest connection
+   * that has not sent a proof yet is closed to make room instead. Default 10000. */
   maxConnections?: number
+  /** Connections not yet authenticated, in all; past it the oldest silent one (no proof sent) is
+   * closed to make room, or the new one refused. Authenticated sessions do not count. Default 1024. */
+  maxUnauthenticated?: number
+  /** The same, per client address. Default 128. */
+  maxUnauthenticatedPerAddress?: number
   /** Seconds of silence after which a connection is closed; 0 for never. Default 900. */
   idleTimeout?: number
   /** Largest frame accepted or sent. Default 64 MiB. */
@@ -65,8 +71,11 @@ export interface OutputStats {
 export interface RefusalCounts {
   notAllowed: number
   tooMany: number
-  lockedOut: number
+  /** Proofs that waited for the guess throttle (see SECURITY.md). */
+  throttled: number
   authFailed: number
+  /** Connections closed or refused by the unauthenticated caps. */
+  unauthenticated: number
 }
 
 export interface ServerOptions {
@@ -74,6 +83,8 @@ export interface ServerOptions {
   store?: Store
   /** Who writes its snapshots (an embedded database's data file). */
   snapshotter?: Snapshotter
+  /** The password-guess throttle (tests give one on a manual clock). */
+  authThrottle?: AuthThrottle
 }
 
 export interface Address {
@@ -110,8 +121,13 @@ export class Server implements AsyncDisposable, SessionHost {
   // Sessions waiting for the server-wide output budget, in the order they started waiting.
   readonly #waitingOutput = new Set<Session>()
   #resumeScheduled = false
-  readonly throttle = new AuthThrottle()
-  readonly refused: RefusalCounts = { notAllowed: 0, tooMany: 0, lockedOut: 0, authFailed: 0 }
+  readonly throttle: AuthThrottle
+  readonly refused: RefusalCounts = { notAllowed: 0, tooMany: 0, throttled: 0, authFailed: 0, unauthenticated: 0 }
+  // Sessions not authenticated yet, oldest first, in all and per address.
+  readonly #unauthenticated = new Set<Session>()
+  readonly #unauthenticatedBy = new Map<string, Set<Session>>()
+  #maxUnauthenticated = 1024
+  #maxUnauthenticatedPerAddress = 128
   #allow: AllowList | undefined
   #snapshotter: Snapshotter
   #ownsSnapshotter: boolean
@@ -130,6 +146,7 @@ export class Server implements AsyncDisposable, SessionHost {
 
   constructor(options: ServerOptions = {}) {
     this.store = options.store ?? new Store()
+    this.throttle = options.authThrottle ?? new AuthThrottle()
     this.#snapshotter = options.snapshotter ?? new Snapshotter(this.store)
     this.#ownsSnapshotter = options.snapshotter === undefined
     this.#opLog = this.#snapshotter.log
@@ -212,6 +229,8 @@ export class Server implements AsyncDisposable, SessionHost {
     this.idleTimeout = options.idleTimeout ?? 900
     this.maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES
     this.#maxConnections = options.maxConnections ?? 10_000
+    this.#maxUnauthenticated = options.maxUnauthenticated ?? 1024
+    this.#maxUnauthenticatedPerAddress = options.maxUnauthenticatedPerAddress ?? 128
     this.maxUnsentBytes = positive(options.maxUnsentBytes ?? MAX_UNSENT_BYTES, 'maxUnsentBytes')
     this.#maxUnsentTotal = positive(options.maxUnsentTotalBytes ?? MAX_UNSENT_TOTAL_BYTES, 'maxUnsentTotalBytes')
     this.#log = options.log ?? false
@@ -343,8 +362,13 @@ export class Server implements AsyncDisposable, SessionHost {
     }
   }
 
+  authenticated(session: Session): void {
+    this.#forgetUnauthenticated(session)
+  }
+
   closed(session: Session): void {
     session.dispose()
+    this.#forgetUnauthenticated(session)
     this.#waitingOutput.delete(session)
     this.#sessions.delete(session)
     this.log(`closed: ${session.socket.remoteAddress} (${this.#sessions.size} open)`)
@@ -370,20 +394,54 @@ export class Server implements AsyncDisposable, SessionHost {
     socket.data = session
     if (refusal) return
     this.#sessions.add(session)
+    this.#unauthenticated.add(session)
+    let mine = this.#unauthenticatedBy.get(address)
+    if (mine === undefined) this.#unauthenticatedBy.set(address, mine = new Set())
+    mine.add(session)
     this.log(`open: ${socket.remoteAddress} (${this.#sessions.size} open)`)
   }
 
   #refusal(address: string): CyberError | undefined {
     if (this.#closing) return new CyberError('CONNECTION_CLOSED', 'the server is shutting down')
-    if (this.#sessions.size >= this.#maxConnections) {
+    // A slot held by a connection that has not even sent a proof is reclaimable: strangers
+    // holding silent sockets cannot keep a client that knows the password out.
+    if (this.#sessions.size >= this.#maxConnections && !this.#reclaim(this.#unauthenticated)) {
       this.refused.tooMany++
       return new CyberError('NOT_ALLOWED', `the server is at its limit of ${this.#maxConnections} connections`)
     }
-    if (this.throttle.isLocked(address)) {
-      this.refused.lockedOut++
-      return new CyberError('NOT_ALLOWED', `too many failed passwords from ${address}: try again later`)
+    const mine = this.#unauthenticatedBy.get(address)
+    if (mine !== undefined && mine.size >= this.#maxUnauthenticatedPerAddress && !this.#reclaim(mine)) {
+      this.refused.unauthenticated++
+      return new CyberError('NOT_ALLOWED', `${mine.size} connections from ${address} are already waiting to authenticate`)
+    }
+    if (this.#unauthenticated.size >= this.#maxUnauthenticated && !this.#reclaim(this.#unauthenticated)) {
+      this.refused.unauthenticated++
+      return new CyberError('NOT_ALLOWED', `${this.#unauthenticated.size} connections are already waiting to authenticate`)
     }
     return undefined
+  }
+
+  // Closes the oldest connection of `among` that has sent no proof yet, to make room; false when
+  // every one of them has (a proof waiting for the throttle keeps its slot: dropping it would
+  // let a guesser recycle slots faster than the throttle answers).
+  #reclaim(among: Set<Session>): boolean {
+    for (const session of among) {
+      if (!session.isSilent) continue
+      this.refused.unauthenticated++
+      this.#forgetUnauthenticated(session)
+      this.#sessions.delete(session)
+      session.fail(new CyberError('NOT_ALLOWED', 'closed to make room: too many connections waiting to authenticate'))
+      return true
+    }
+    return false
+  }
+
+  #forgetUnauthenticated(session: Session): void {
+    if (!this.#unauthenticated.delete(session)) return
+    const address = session.address
+    const mine = this.#unauthenticatedBy.get(address)
+    mine?.delete(session)
+    if (mine?.size === 0) this.#unauthenticatedBy.delete(address)
   }
 
   // A server with a backup file snapshots on SIGINT and SIGTERM before it exits, so stopping it

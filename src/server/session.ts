@@ -19,6 +19,8 @@ import type { AuthThrottle } from '../security/throttle.ts'
 // A paused session reads again once its unsent output is below this share of its bound, so that
 // it does not flip between paused and reading on every drain.
 const RESUME_UNSENT_SHARE = 1 / 8
+// Frames a client may send after its proof while the proof waits for the throttle.
+const MAX_EARLY_BYTES = 64 * 1024
 
 /** What a session needs from its server. */
 export interface SessionHost {
@@ -31,7 +33,9 @@ export interface SessionHost {
   /** Milliseconds from connecting by which the proof must have arrived. */
   readonly authTimeoutMs: number
   readonly throttle: AuthThrottle
-  readonly refused: { authFailed: number }
+  readonly refused: { authFailed: number; throttled: number }
+  /** The session proved the password: it no longer counts as unauthenticated. */
+  authenticated(session: Session): void
   /** Unsent output past which this session runs no further request until it drains. */
   readonly maxUnsentBytes: number
   /** Whether the server-wide output budget has room for another request's reply; if not, the
@@ -49,6 +53,8 @@ export interface SessionHost {
 
 export class Session {
   readonly socket: Socket<Session>
+  /** The peer's address as it was at connect time (Bun's may be empty once the socket closed). */
+  readonly address: string
   readonly #host: SessionHost
   readonly #reader: Inbox
   readonly #out: Outbox
@@ -58,6 +64,13 @@ export class Session {
   // Reused for every decode: msgpackr reads the frame in place from the chunk.
   readonly #range = { start: 0, end: 0 }
   #authed = false
+  // A proof arrived (the connection is no longer a silent one the server may reclaim); checking:
+  // it waits for the throttle, which calls #verdict, or is withdrawn if the socket leaves first.
+  #proofArrived = false
+  #checking = false
+  #withdraw: (() => void) | undefined
+  #early: Uint8Array[] = []
+  #earlyBytes = 0
   #paused = false
   #repliesThisChunk = 0
   // Ending: no new requests are read; ended: the socket is closed for writing too.
@@ -79,6 +92,7 @@ export class Session {
   /** Sends the hello; or, given a `refusal`, only that error frame (no hello), then closes. */
   constructor(socket: Socket<Session>, host: SessionHost, refusal?: CyberError) {
     this.socket = socket
+    this.address = socket.remoteAddress
     this.#host = host
     this.#reader = new Inbox(host.maxFrameBytes)
     this.#out = new Outbox((bytes) => socket.write(bytes))
@@ -101,6 +115,8 @@ export class Session {
   /** The socket is gone: stop its timers, give back its share of the output budget. */
   dispose(): void {
     clearTimeout(this.#authTimer)
+    this.#withdraw?.()
+    this.#withdraw = undefined
     this.#host.outputChanged(-this.#counted)
     this.#counted = 0
   }
@@ -125,6 +141,11 @@ export class Session {
     return this.#authed
   }
 
+  /** Connected, not authenticated, and no proof sent yet: a slot the server may reclaim. */
+  get isSilent(): boolean {
+    return !this.#proofArrived && !this.#authed
+  }
+
   onData(chunk: Uint8Array): void {
     if (this.#ending) return
     if (this.#host.idleTimeout > 0) this.socket.timeout(this.#host.idleTimeout)
@@ -138,7 +159,9 @@ export class Session {
     }
     // Before the proof nothing longer than a proof is kept: a stranger must not make the server
     // buffer up to maxFrameBytes per connection until the auth deadline.
-    if (!this.#authed && !this.#ending && this.#reader.buffered > LENGTH_BYTES + PROOF_BYTES) this.#refuseProof()
+    if (!this.#authed && !this.#checking && !this.#ending && this.#reader.buffered > LENGTH_BYTES + PROOF_BYTES) {
+      this.#refuseProof()
+    }
     this.flush()
   }
 
@@ -289,18 +312,52 @@ export class Session {
   // One bound function for every frame, rather than a closure per data event.
   readonly #onFrame = (data: Uint8Array, start: number, end: number): boolean => {
     if (this.#authed) return this.#onQueuedRequest(data, start, end)
-    return this.#onProof(data.subarray(start, end))
+    if (this.#checking) return this.#keepEarly(data.slice(start, end))
+    return this.#submitProof(data.slice(start, end)) // the chunk is only valid during the callback
   }
 
-  #onProof(body: Uint8Array): boolean {
+  // Every proof, right or wrong (or not a proof at all), goes through the throttle, which
+  // checks it at once or when its turn comes: a guesser cannot tell a right proof from a
+  // wrong one by how soon it is answered. Meanwhile nothing more is read from the socket.
+  #submitProof(proof: Uint8Array | undefined): boolean {
     clearTimeout(this.#authTimer)
-    const address = this.socket.remoteAddress
-    if (body.length !== PROOF_BYTES || !checkProof(this.#proof, body)) {
-      this.#refuseProof()
+    this.#proofArrived = true
+    const withdraw = this.#host.throttle.submit(this.address, () => this.#verdict(proof))
+    if (withdraw === undefined) return this.#authed && !this.#host.encrypt // checked at once
+    this.#host.refused.throttled++
+    this.#checking = true
+    this.#withdraw = withdraw
+    this.socket.pause()
+    return true
+  }
+
+  // Frames a client sent after its proof, before the verdict: kept (bounded) to be read in order
+  // once it is in, dropped if it is not.
+  #keepEarly(body: Uint8Array): boolean {
+    this.#earlyBytes += body.length
+    if (this.#earlyBytes > MAX_EARLY_BYTES) {
+      this.fail(new CyberError('PROTOCOL', `more than ${MAX_EARLY_BYTES} bytes sent before the proof was answered`))
       return false
     }
-    this.#host.throttle.succeed(address)
+    this.#early.push(body)
+    return true
+  }
+
+  // The throttle's turn for this proof: lets the client in or refuses it; true when right.
+  #verdict(proof: Uint8Array | undefined): boolean {
+    this.#withdraw = undefined
+    const waited = this.#checking
+    this.#checking = false
+    const early = this.#early
+    this.#early = []
+    this.#earlyBytes = 0
+    if (proof === undefined || proof.length !== PROOF_BYTES || !checkProof(this.#proof, proof)) {
+      this.#host.refused.authFailed++
+      this.fail(new CyberError('AUTH_FAILED', 'wrong password'))
+      return false
+    }
     this.#authed = true
+    this.#host.authenticated(this)
     if (this.#host.encrypt) {
       const keys = sessionKeys(this.#host.masterKey, this.#nonce)
       const sealer = new Sealer(keys.serverToClient)
@@ -309,19 +366,22 @@ export class Session {
       this.#reader.openWith((sealed) => opener.open(sealed))
     }
     this.#reply(CONNECTION_ID, STATUS_OK, null) // sealed when encrypting: the server proves the key too
-    // When encrypting, what follows the proof is sealed: the rest of this chunk (our client sends
-    // nothing before the reply) is dropped rather than read as plain frames.
-    return !this.#host.encrypt
+    if (waited) {
+      // When encrypting, what followed the proof was sealed for keys that did not exist yet (our
+      // client sends nothing before the reply): it is dropped rather than read as plain frames.
+      if (!this.#ending) this.socket.resume()
+      if (!this.#host.encrypt) {
+        for (const body of early) if (!this.#ending) this.#onQueuedRequest(body, 0, body.length)
+      }
+      this.flush()
+    }
+    return true
   }
 
-  // Slows the guesser down: answers late, growing per failure from this address, and reads
-  // nothing more from it meanwhile. The timer goes with the socket (dispose) if it leaves first.
+  // Not a proof (too long to be one): a failed guess, through the throttle like any other.
   #refuseProof(): void {
-    clearTimeout(this.#authTimer)
-    const delay = this.#host.throttle.fail(this.socket.remoteAddress)
-    this.#host.refused.authFailed++
+    this.#submitProof(undefined)
     this.#ending = true
-    this.#authTimer = setTimeout(() => this.fail(new CyberError('AUTH_FAILED', 'wrong password')), delay)
   }
 
   #onQueuedRequest(data: Uint8Array, start: number, end: number): boolean {

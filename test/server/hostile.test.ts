@@ -43,13 +43,13 @@ function contents(store: Store): unknown {
 /**
  * Runs a hostile case, then checks the server is unharmed: same data, and a fresh well-behaved
  * client is served. Failed proofs from this suite all come from 127.0.0.1: the lockout they earn
- * is tested in security.test.ts, so it is lifted here before the check rather than hiding it.
+ * is tested in security.test.ts, so it is forgiven here before the check rather than hiding it.
  */
 function hostile(name: string, attack: () => Promise<void>): void {
   test(name, async () => {
     const before = contents(server.store)
     await attack()
-    server.throttle.succeed('127.0.0.1')
+    server.throttle.forgive('127.0.0.1')
     expect(contents(server.store)).toEqual(before)
     await using db = await connect(URL)
     expect(await db.dict('users').get('n')).toBe(7)
@@ -410,17 +410,21 @@ describe('load', () => {
     const COUNT = 2000
     // Opened in waves that each fit Bun's listen backlog (512): a burst of 2000 SYNs from this same
     // event loop overflows the accept queue, and the kernel then drops connections the client
-    // side already thinks are open (a server-speaks-first protocol never notices). All 2000 are
+    // side already thinks are open (a server-speaks-first protocol never notices). Each wave
+    // authenticates before the next opens: one address may have only 128 connections waiting to
+    // authenticate at once (issue 8.6; the cap has its own tests in server.test.ts). All 2000 are
     // open at once in the end.
-    const WAVE = 250
+    const WAVE = 100
     const clients: RawClient[] = []
+    const answers: unknown[] = []
     try {
       for (let wave = 0; wave < COUNT / WAVE; wave++) {
-        clients.push(...await Promise.all(Array.from({ length: WAVE }, () => RawClient.connect(port))))
+        const opened = await Promise.all(Array.from({ length: WAVE }, () => RawClient.connect(port)))
+        clients.push(...opened)
+        answers.push(...await Promise.all(opened.map((client) => client.handshake(PASSWORD))))
       }
       await waitFor(() => server.connections >= COUNT, `${COUNT} sessions on the server`)
       expect(server.connections).toBe(COUNT)
-      const answers = await Promise.all(clients.map((client) => client.handshake(PASSWORD)))
       expect(answers.filter((a) => Bun.deepEquals(a, [0, 0, null])).length).toBe(COUNT)
       for (const client of clients) client.sendMessage([1, 'dict.get', 'users', ['n']])
       const replies = await Promise.all(clients.map((client) => client.nextMessage()))
