@@ -16,6 +16,7 @@ import { masterKey } from '../../src/security/seal.ts'
 import { nest } from '../contract/values.contract.ts'
 import { waitFor } from '../contract/helpers.ts'
 import { RawClient, codec } from '../fixtures/wire.ts'
+import { spawnFixture } from '../fixtures/spawn.ts'
 
 const PASSWORD = 'hostile-test'
 const server = new Server()
@@ -461,6 +462,43 @@ describe('load', () => {
       expect(await db.dict('users').size()).toBe(3)
     } finally {
       await Promise.all(slow.map((client) => client[Symbol.asyncDispose]()))
+    }
+  })
+})
+
+// --- strangers holding slots, against a server in its own process ---
+
+describe('slots', () => {
+  test('a stranger holding every slot with silent sockets, reopened as each closes, never keeps a real client out', async () => {
+    const SLOTS = 20
+    const child = spawnFixture('listen-fixture.ts', [PASSWORD, JSON.stringify({ maxConnections: SLOTS })])
+    const held = new Set<RawClient>()
+    let stopping = false
+    try {
+      await child.stdout.until((lines) => lines.some((line) => line.startsWith('listening ')), 'the port')
+      const childPort = Number(child.stdout.lines().find((line) => line.startsWith('listening '))!.split(' ')[1])
+      // The stranger: SLOTS silent sockets, each replaced as soon as the server closes it.
+      const hold = async (): Promise<void> => {
+        if (stopping) return
+        const client = await RawClient.connect(childPort)
+        held.add(client)
+        client.closed.then(() => {
+          held.delete(client)
+          void hold()
+        })
+      }
+      await Promise.all(Array.from({ length: SLOTS }, hold))
+      const served: number[] = []
+      for (let round = 0; round < 20; round++) {
+        await using db = await connect(`cyberdb://:${PASSWORD}@127.0.0.1:${childPort}?pool=1`)
+        if ((await db.tables()).length === 0) served.push(round)
+      }
+      expect(served.length).toBe(20)
+    } finally {
+      stopping = true
+      await Promise.all([...held].map((client) => client[Symbol.asyncDispose]()))
+      child.proc.kill()
+      await child.finish()
     }
   })
 })
