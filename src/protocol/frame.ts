@@ -3,7 +3,7 @@
 // buffer, because every socket.write() in Bun is its own system call.
 
 import { CyberError } from '../errors.ts'
-import { ByteBuffer } from './byte-buffer.ts'
+import { ByteBuffer, KEEP_BYTES } from './byte-buffer.ts'
 
 // 64 MiB by default: room for a large list reply, but one bad client cannot make us buffer
 // gigabytes before the length prefix gives it away.
@@ -65,6 +65,11 @@ export class FrameReader {
     return this.#pendingLength
   }
 
+  /** Bytes of memory held for reassembly. */
+  get capacity(): number {
+    return this.#pending.length
+  }
+
   #append(chunk: Uint8Array): Uint8Array {
     const needed = this.#pendingLength + chunk.length
     if (needed > this.#pending.length) {
@@ -77,16 +82,24 @@ export class FrameReader {
     return this.#pending.subarray(0, needed)
   }
 
+  // What is left of a chunk waits for the rest of its frame. Once a large frame is done, the
+  // buffer that reassembled it goes back to a small one: it is not kept for the connection's life.
   #keep(data: Uint8Array, offset: number, end: number): void {
     const rest = end - offset
     if (rest === 0) {
       this.#pendingLength = 0
-    } else if (data.buffer === this.#pending.buffer) {
+      if (this.#pending.length > KEEP_BYTES) this.#pending = new Uint8Array(0)
+    } else if (data.buffer === this.#pending.buffer && (rest > KEEP_BYTES || this.#pending.length <= KEEP_BYTES)) {
       this.#pending.copyWithin(0, offset, end)
       this.#pendingLength = rest
     } else {
-      if (rest > this.#pending.length) this.#pending = new Uint8Array(Math.max(rest, 4096))
-      this.#pending.set(data.subarray(offset, end))
+      if (rest > this.#pending.length || this.#pending.length > KEEP_BYTES) {
+        const kept = new Uint8Array(Math.max(rest, 4096))
+        kept.set(data.subarray(offset, end))
+        this.#pending = kept
+      } else {
+        this.#pending.set(data.subarray(offset, end))
+      }
       this.#pendingLength = rest
     }
   }
@@ -130,16 +143,24 @@ export const SEAL_CHUNK_BYTES = 256 * 1024
 // Room for the cipher's tag and any padding past the sealed piece itself.
 const SEAL_OVERHEAD_BYTES = 64
 
+// A partial write leaves the rest held for the drain event: up to this size it is copied out (the
+// batch buffer is reused at once); past it, the batch buffer itself is handed over, so a large
+// reply is never held twice.
+const COPY_REST_BYTES = 64 * 1024
+
 /**
  * Frames waiting for one socket: gathered by `frames.write()`, sent by `flush()` in one write
  * (sealed first, in SEAL_CHUNK_BYTES pieces, once the connection is encrypted). What the socket
  * does not take waits for `onDrain()`; `unsent` tells how much is held, so the owner can stop
- * reading from a peer that does not read.
+ * reading from a peer that does not read. Buffers shrink back once a large batch has left.
  */
 export class Outbox {
   readonly frames = new FrameWriter()
-  // Bytes ready for the socket that it did not take yet (sealed already, when sealing).
-  readonly #wire = new FrameWriter(0)
+  // Sealed pieces of the current batch, when sealing.
+  readonly #sealed = new FrameWriter(0)
+  // Bytes the socket did not take yet, oldest first; each view owns its memory.
+  readonly #held: Uint8Array[] = []
+  #heldBytes = 0
   readonly #write: (bytes: Uint8Array) => number
   #seal: ((plain: Uint8Array) => Uint8Array) | undefined
   #waitingDrain = false
@@ -153,23 +174,24 @@ export class Outbox {
     this.#seal = seal
   }
 
+  /** Bytes gathered or held that the socket has not taken. */
   get unsent(): number {
-    return this.frames.length + this.#wire.length
+    return this.frames.length + this.#sealed.length + this.#heldBytes
+  }
+
+  /** Bytes of memory held for this socket: buffers (used or not) and what waits for a drain. */
+  get capacity(): number {
+    return this.frames.capacity + this.#sealed.capacity + this.#heldBytes
   }
 
   flush(): void {
-    if (this.#waitingDrain) return
+    if (this.#waitingDrain || !this.#sendHeld()) return
     if (this.#seal) {
       this.#sealPending()
+      if (this.#sealed.length > 0) this.#send(this.#sealed)
     } else if (this.frames.length > 0) {
-      const plain = this.frames.take()
-      if (this.#wire.length === 0) {
-        this.#send(plain) // the common case: straight from the batch, no copy
-        return
-      }
-      this.#wire.writeRaw(plain)
+      this.#send(this.frames) // straight from the batch, no copy
     }
-    if (this.#wire.length > 0) this.#send(this.#wire.take())
   }
 
   onDrain(): void {
@@ -180,23 +202,60 @@ export class Outbox {
   /** Everything still to send, sealed when sealing, for a final socket.end(bytes). */
   takeAll(): Uint8Array {
     this.#sealPending()
-    if (this.#wire.length === 0) return this.frames.take()
-    this.#wire.writeRaw(this.frames.take())
-    return this.#wire.take()
+    const last = this.#seal ? this.#sealed : this.frames
+    if (this.#held.length === 0) return last.take()
+    const all = Buffer.concat([...this.#held, last.take()])
+    this.#held.length = 0
+    this.#heldBytes = 0
+    return all
   }
 
   #sealPending(): void {
     if (this.#seal === undefined || this.frames.length === 0) return
     const plain = this.frames.take()
     for (let at = 0; at < plain.length; at += SEAL_CHUNK_BYTES) {
-      this.#wire.write(this.#seal(plain.subarray(at, Math.min(at + SEAL_CHUNK_BYTES, plain.length))))
+      this.#sealed.write(this.#seal(plain.subarray(at, Math.min(at + SEAL_CHUNK_BYTES, plain.length))))
     }
+    this.frames.shrink()
   }
 
-  #send(bytes: Uint8Array): void {
+  // Writes what is held, in order; false while the socket still leaves some of it.
+  #sendHeld(): boolean {
+    while (this.#held.length > 0) {
+      const bytes = this.#held[0]!
+      const written = this.#write(bytes)
+      if (written < 0) { // closed: its close event follows, and nothing will be taken
+        this.#held.length = 0
+        this.#heldBytes = 0
+        return false
+      }
+      this.#heldBytes -= written
+      if (written < bytes.length) {
+        this.#held[0] = bytes.subarray(written)
+        this.#waitingDrain = true
+        return false
+      }
+      this.#held.shift()
+    }
+    return true
+  }
+
+  #send(batch: FrameWriter): void {
+    const bytes = batch.take()
     const written = this.#write(bytes)
-    if (written === bytes.length || written < 0) return // all sent, or closed (its close event follows)
-    this.#wire.writeRaw(bytes.subarray(written))
+    if (written === bytes.length || written < 0) { // all sent, or closed (its close event follows)
+      batch.shrink()
+      return
+    }
+    const rest = bytes.subarray(written)
+    if (rest.length <= COPY_REST_BYTES) {
+      this.#held.push(rest.slice())
+      batch.shrink()
+    } else {
+      batch.release()
+      this.#held.push(rest)
+    }
+    this.#heldBytes += rest.length
     this.#waitingDrain = true
   }
 }
@@ -234,5 +293,10 @@ export class Inbox {
   /** Bytes received but not yet part of a complete frame. */
   get buffered(): number {
     return this.#inner.buffered + this.#outer.buffered
+  }
+
+  /** Bytes of memory held for reassembly. */
+  get capacity(): number {
+    return this.#inner.capacity + this.#outer.capacity
   }
 }

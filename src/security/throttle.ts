@@ -1,48 +1,204 @@
-// Slows password guessing: each failed proof from an address delays the AUTH_FAILED reply
-// (doubling per consecutive failure, capped), and after MAX_FAILURES in a row the address is
-// refused outright for LOCKOUT_MS. A success clears the address. The table is bounded: past
-// MAX_ADDRESSES the oldest entry is forgotten, so spoofed sources cannot grow memory.
+// Bounds password guessing by rationing proof checks, not connections. Each address, and the
+// server as a whole, has a bucket of checks (a burst, refilled at a steady rate); every proof is
+// counted when it ARRIVES and checked once both buckets have a check to spare, oldest first per
+// address and in turn across addresses. A right proof gives its check back, so clients that know
+// the password never drain a bucket, however many connect; wrong proofs drain it, and then every
+// proof from that address (right ones too, or a guesser could learn from which proofs are
+// answered at once) waits for its turn. Nothing is ever refused: a correct client waits at most
+// for the proofs queued ahead of it, never for a lockout.
 
-export const BASE_DELAY_MS = 100
-export const MAX_DELAY_MS = 5_000
-export const MAX_FAILURES = 10
-export const LOCKOUT_MS = 60_000
+/** Proofs from one address checked at once before the rate applies. */
+export const ADDRESS_BURST = 10
+/** Wrong proofs from one address checked per minute once its burst is spent. */
+export const ADDRESS_PER_MINUTE = 60
+/** Proofs from all addresses checked at once before the overall rate applies. */
+export const OVERALL_BURST = 100
+/** Wrong proofs from all addresses together checked per minute once the burst is spent. */
+export const OVERALL_PER_MINUTE = 600
+/** Addresses remembered; past it the one least recently seen is forgotten (spoofed sources
+ * cannot grow memory, and the overall bucket still bounds them all). */
 export const MAX_ADDRESSES = 10_000
 
-interface Record {
-  failures: number
-  lockedUntil: number
+/** Schedules `run` after `ms`; returns a function that cancels it. */
+export type SetTimer = (run: () => void, ms: number) => () => void
+
+export interface ThrottleOptions {
+  now?: () => number
+  setTimer?: SetTimer
+  addressBurst?: number
+  addressPerMinute?: number
+  overallBurst?: number
+  overallPerMinute?: number
+}
+
+interface Bucket {
+  tokens: number
+  at: number
+}
+
+interface Waiting {
+  evaluate: () => boolean
+}
+
+const realTimer: SetTimer = (run, ms) => {
+  const timer = setTimeout(run, ms)
+  timer.unref()
+  return () => clearTimeout(timer)
 }
 
 export class AuthThrottle {
-  readonly #records = new Map<string, Record>()
   readonly #now: () => number
+  readonly #setTimer: SetTimer
+  readonly #addressBurst: number
+  readonly #addressPerMs: number
+  readonly #overallBurst: number
+  readonly #overallPerMs: number
+  readonly #overall: Bucket
+  // Least recently seen first (re-inserted on use).
+  readonly #buckets = new Map<string, Bucket>()
+  // Proofs waiting for a check, per address, oldest first; addresses in turn (Map order).
+  readonly #queues = new Map<string, Waiting[]>()
+  #waiting = 0
+  #cancelTimer: (() => void) | undefined
+  /** Proofs checked so far, and of those, wrong ones. */
+  checked = 0
+  failed = 0
 
-  constructor(now: () => number = Date.now) {
-    this.#now = now
+  constructor(options: ThrottleOptions | (() => number) = {}) {
+    const o = typeof options === 'function' ? { now: options } : options
+    this.#now = o.now ?? Date.now
+    this.#setTimer = o.setTimer ?? realTimer
+    this.#addressBurst = o.addressBurst ?? ADDRESS_BURST
+    this.#addressPerMs = (o.addressPerMinute ?? ADDRESS_PER_MINUTE) / 60_000
+    this.#overallBurst = o.overallBurst ?? OVERALL_BURST
+    this.#overallPerMs = (o.overallPerMinute ?? OVERALL_PER_MINUTE) / 60_000
+    this.#overall = { tokens: this.#overallBurst, at: this.#now() }
   }
 
-  /** Whether the address is refused for now, after too many failures in a row. */
-  isLocked(address: string): boolean {
-    const record = this.#records.get(address)
-    return record !== undefined && record.lockedUntil > this.#now()
+  /** Proofs that arrived and wait for their check. */
+  get waiting(): number {
+    return this.#waiting
   }
 
-  /** Records a failure; returns how long to wait before replying. */
-  fail(address: string): number {
-    let record = this.#records.get(address)
-    if (record === undefined || (record.lockedUntil > 0 && record.lockedUntil <= this.#now())) {
-      record = { failures: 0, lockedUntil: 0 }
+  /**
+   * A proof arrived from `address`: `evaluate` checks it (true: right) at once, or once the
+   * buckets allow, in arrival order. Returns a function that withdraws it (its connection left
+   * before the check; nothing is spent), or undefined when it was checked at once.
+   */
+  submit(address: string, evaluate: () => boolean): (() => void) | undefined {
+    const queue = this.#queues.get(address)
+    if (queue === undefined && this.#take(address)) {
+      this.#check(address, evaluate)
+      return undefined
     }
-    this.#records.delete(address) // re-insert: the Map's order is then least recently failed first
-    this.#records.set(address, record)
-    if (this.#records.size > MAX_ADDRESSES) this.#records.delete(this.#records.keys().next().value!)
-    record.failures++
-    if (record.failures >= MAX_FAILURES) record.lockedUntil = this.#now() + LOCKOUT_MS
-    return Math.min(BASE_DELAY_MS * 2 ** (record.failures - 1), MAX_DELAY_MS)
+    const waiting: Waiting = { evaluate }
+    if (queue === undefined) this.#queues.set(address, [waiting])
+    else queue.push(waiting)
+    this.#waiting++
+    this.#schedule()
+    return () => this.#withdraw(address, waiting)
   }
 
-  succeed(address: string): void {
-    this.#records.delete(address)
+  /** Gives the address its whole burst back (for an operator, or a test between cases). */
+  forgive(address: string): void {
+    this.#buckets.delete(address)
+    this.#pump()
+  }
+
+  #check(address: string, evaluate: () => boolean): void {
+    this.checked++
+    if (evaluate()) {
+      // A right proof costs nothing: give the check back to both buckets.
+      const bucket = this.#buckets.get(address)
+      if (bucket) bucket.tokens = Math.min(this.#addressBurst, bucket.tokens + 1)
+      this.#overall.tokens = Math.min(this.#overallBurst, this.#overall.tokens + 1)
+    } else {
+      this.failed++
+    }
+  }
+
+  // Takes one check from the address's bucket and the overall one, if both have one.
+  #take(address: string): boolean {
+    const now = this.#now()
+    this.#refill(this.#overall, this.#overallBurst, this.#overallPerMs, now)
+    if (this.#overall.tokens < 1) return false
+    const bucket = this.#bucket(address, now)
+    if (bucket.tokens < 1) return false
+    bucket.tokens--
+    this.#overall.tokens--
+    return true
+  }
+
+  #bucket(address: string, now: number): Bucket {
+    let bucket = this.#buckets.get(address)
+    if (bucket === undefined) {
+      bucket = { tokens: this.#addressBurst, at: now }
+    } else {
+      this.#buckets.delete(address) // re-insert: least recently seen first
+      this.#refill(bucket, this.#addressBurst, this.#addressPerMs, now)
+    }
+    this.#buckets.set(address, bucket)
+    if (this.#buckets.size > MAX_ADDRESSES) {
+      for (const old of this.#buckets.keys()) {
+        if (this.#buckets.size <= MAX_ADDRESSES) break
+        if (!this.#queues.has(old)) this.#buckets.delete(old) // one with proofs waiting is kept
+      }
+    }
+    return bucket
+  }
+
+  #refill(bucket: Bucket, burst: number, perMs: number, now: number): void {
+    if (now > bucket.at) bucket.tokens = Math.min(burst, bucket.tokens + (now - bucket.at) * perMs)
+    bucket.at = now
+  }
+
+  // Checks what the buckets allow now, one address at a time in turn; each pass checks at least
+  // one proof or stops, so the loop ends within the tokens there are.
+  #pump(): void {
+    let progressed = true
+    while (progressed && this.#queues.size > 0) {
+      progressed = false
+      for (const [address, queue] of [...this.#queues]) {
+        if (!this.#take(address)) continue
+        const waiting = queue.shift()!
+        this.#waiting--
+        this.#queues.delete(address) // back of the line, or gone when empty
+        if (queue.length > 0) this.#queues.set(address, queue)
+        this.#check(address, waiting.evaluate)
+        progressed = true
+      }
+    }
+    this.#schedule()
+  }
+
+  // One timer, for the moment the next waiting proof may be checked.
+  #schedule(): void {
+    this.#cancelTimer?.()
+    this.#cancelTimer = undefined
+    if (this.#queues.size === 0) return
+    const now = this.#now()
+    const overall = Math.max(0, (1 - this.#overall.tokens) / this.#overallPerMs)
+    let address = Infinity
+    for (const name of this.#queues.keys()) {
+      const bucket = this.#buckets.get(name)
+      const tokens = bucket === undefined ? this.#addressBurst
+        : Math.min(this.#addressBurst, bucket.tokens + (now - bucket.at) * this.#addressPerMs)
+      address = Math.min(address, Math.max(0, (1 - tokens) / this.#addressPerMs))
+    }
+    const wait = Math.ceil(Math.max(overall, address === Infinity ? 0 : address))
+    this.#cancelTimer = this.#setTimer(() => {
+      this.#cancelTimer = undefined
+      this.#pump()
+    }, wait)
+  }
+
+  #withdraw(address: string, waiting: Waiting): void {
+    const queue = this.#queues.get(address)
+    const at = queue ? queue.indexOf(waiting) : -1
+    if (queue === undefined || at < 0) return
+    queue.splice(at, 1)
+    this.#waiting--
+    if (queue.length === 0) this.#queues.delete(address)
+    this.#schedule()
   }
 }

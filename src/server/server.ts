@@ -24,8 +24,14 @@ export interface ListenOptions {
   port?: number
   /** Clients prove they know it (HMAC of a nonce); it never crosses the wire. Default: none. */
   password?: string
-  /** Connections past this get an error frame and are closed. Default 10000. */
+  /** Connections past this get an error frame and are closed; when full, the oldest connection
+   * that has not sent a proof yet is closed to make room instead. Default 10000. */
   maxConnections?: number
+  /** Connections not yet authenticated, in all; past it the oldest silent one (no proof sent) is
+   * closed to make room, or the new one refused. Authenticated sessions do not count. Default 1024. */
+  maxUnauthenticated?: number
+  /** The same, per client address. Default 128. */
+  maxUnauthenticatedPerAddress?: number
   /** Seconds of silence after which a connection is closed; 0 for never. Default 900. */
   idleTimeout?: number
   /** Largest frame accepted or sent. Default 64 MiB. */
@@ -41,14 +47,36 @@ export interface ListenOptions {
   tls?: { cert: string | Bun.BunFile; key: string | Bun.BunFile }
   /** Seconds from connecting by which a client must have proved the password. Default 5. */
   authTimeout?: number
+  /** Output a client has not taken past which its session runs no further request until it
+   * drains. Default 8 MiB. */
+  maxUnsentBytes?: number
+  /** Output not yet taken by all clients together past which no session runs a request until
+   * it drains: with many clients that stop reading, memory stays at this plus one reply.
+   * Default 256 MiB. */
+  maxUnsentTotalBytes?: number
+}
+
+/** Output held for clients that have not taken it, and the memory of the sessions' buffers. */
+export interface OutputStats {
+  /** Unsent output of every session, now. */
+  unsentBytes: number
+  /** The most unsent output held at once since the server started. */
+  peakUnsentBytes: number
+  /** Sessions that read no requests for now (their own output, or the server's, is too high). */
+  pausedSessions: number
+  /** Memory of the sessions' buffers (frames, reassembly, held output, waiting requests). */
+  bufferBytes: number
 }
 
 /** Connections the server turned away, by reason, since it started listening. */
 export interface RefusalCounts {
   notAllowed: number
   tooMany: number
-  lockedOut: number
+  /** Proofs that waited for the guess throttle (see SECURITY.md). */
+  throttled: number
   authFailed: number
+  /** Connections closed or refused by the unauthenticated caps. */
+  unauthenticated: number
 }
 
 export interface ServerOptions {
@@ -61,12 +89,17 @@ export interface ServerOptions {
   /** Approximate bytes of keys and values past which writes that can grow the store fail with
    * MEMORY_LIMIT (deletes, pops and clears still run). Default: no limit. */
   maxMemory?: number
+  /** The password-guess throttle (tests give one on a manual clock). */
+  authThrottle?: AuthThrottle
 }
 
 export interface Address {
   host: string
   port: number
 }
+
+const MAX_UNSENT_BYTES = 8 * 1024 * 1024
+const MAX_UNSENT_TOTAL_BYTES = 256 * 1024 * 1024
 
 // How long close() waits for clients to take their last replies before cutting the sockets.
 const CLOSE_GRACE_MS = 2000
@@ -89,8 +122,20 @@ export class Server implements AsyncDisposable, SessionHost {
   masterKey: Uint8Array = new Uint8Array(0)
   encrypt = false
   authTimeoutMs = 5000
-  readonly throttle = new AuthThrottle()
-  readonly refused: RefusalCounts = { notAllowed: 0, tooMany: 0, lockedOut: 0, authFailed: 0 }
+  maxUnsentBytes = MAX_UNSENT_BYTES
+  #maxUnsentTotal = MAX_UNSENT_TOTAL_BYTES
+  #unsentTotal = 0
+  #peakUnsent = 0
+  // Sessions waiting for the server-wide output budget, in the order they started waiting.
+  readonly #waitingOutput = new Set<Session>()
+  #resumeScheduled = false
+  readonly throttle: AuthThrottle
+  readonly refused: RefusalCounts = { notAllowed: 0, tooMany: 0, throttled: 0, authFailed: 0, unauthenticated: 0 }
+  // Sessions not authenticated yet, oldest first, in all and per address.
+  readonly #unauthenticated = new Set<Session>()
+  readonly #unauthenticatedBy = new Map<string, Set<Session>>()
+  #maxUnauthenticated = 1024
+  #maxUnauthenticatedPerAddress = 128
   #allow: AllowList | undefined
   #snapshotter: Snapshotter
   #ownsSnapshotter: boolean
@@ -109,6 +154,7 @@ export class Server implements AsyncDisposable, SessionHost {
     this.host = options.host ?? new Host(options.store)
     this.store = this.host.store
     if (options.maxMemory !== undefined) this.store.maxMemory = checkMaxMemory(options.maxMemory)
+    this.throttle = options.authThrottle ?? new AuthThrottle()
     this.#snapshotter = options.snapshotter ?? new Snapshotter(this.store)
     this.#ownsSnapshotter = options.snapshotter === undefined
   }
@@ -189,6 +235,10 @@ export class Server implements AsyncDisposable, SessionHost {
     this.idleTimeout = options.idleTimeout ?? 900
     this.maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES
     this.#maxConnections = options.maxConnections ?? 10_000
+    this.#maxUnauthenticated = options.maxUnauthenticated ?? 1024
+    this.#maxUnauthenticatedPerAddress = options.maxUnauthenticatedPerAddress ?? 128
+    this.maxUnsentBytes = positive(options.maxUnsentBytes ?? MAX_UNSENT_BYTES, 'maxUnsentBytes')
+    this.#maxUnsentTotal = positive(options.maxUnsentTotalBytes ?? MAX_UNSENT_TOTAL_BYTES, 'maxUnsentTotalBytes')
     this.#log = options.log ?? false
     const server = this
     this.#listener = Bun.listen<Session>({
@@ -229,6 +279,17 @@ export class Server implements AsyncDisposable, SessionHost {
 
   get connections(): number {
     return this.#sessions.size
+  }
+
+  /** Output held for clients, and the sessions' buffer memory (counted as of now). */
+  get output(): OutputStats {
+    let pausedSessions = 0
+    let bufferBytes = 0
+    for (const session of this.#sessions) {
+      if (session.isPaused) pausedSessions++
+      bufferBytes += session.bufferBytes
+    }
+    return { unsentBytes: this.#unsentTotal, peakUnsentBytes: this.#peakUnsent, pausedSessions, bufferBytes }
   }
 
   /** Stops accepting, lets clients take their replies, closes them, takes the final snapshot
@@ -277,8 +338,41 @@ export class Server implements AsyncDisposable, SessionHost {
     if (this.#log) console.log(`cyberdb: ${message}`)
   }
 
+  reserveOutput(session: Session): boolean {
+    if (this.#unsentTotal < this.#maxUnsentTotal) return true
+    this.#waitingOutput.add(session)
+    return false
+  }
+
+  outputChanged(delta: number): void {
+    this.#unsentTotal += delta
+    if (this.#unsentTotal > this.#peakUnsent) this.#peakUnsent = this.#unsentTotal
+    if (delta < 0 && this.#waitingOutput.size > 0 && !this.#resumeScheduled && this.#unsentTotal < this.#maxUnsentTotal) {
+      // Not from inside the drain that freed the room: the session draining finishes first.
+      this.#resumeScheduled = true
+      queueMicrotask(() => this.#resumeWaiting())
+    }
+  }
+
+  // Round robin: each waiting session in turn runs what it holds until the budget is spent
+  // again; a session that spends it goes back to the end of the line.
+  #resumeWaiting(): void {
+    this.#resumeScheduled = false
+    for (const session of [...this.#waitingOutput]) {
+      if (this.#unsentTotal >= this.#maxUnsentTotal) return
+      this.#waitingOutput.delete(session)
+      session.resumeReading()
+    }
+  }
+
+  authenticated(session: Session): void {
+    this.#forgetUnauthenticated(session)
+  }
+
   closed(session: Session): void {
     session.dispose()
+    this.#forgetUnauthenticated(session)
+    this.#waitingOutput.delete(session)
     this.#sessions.delete(session)
     this.log(`closed: ${session.socket.remoteAddress} (${this.#sessions.size} open)`)
     const resolve = this.#onSessionClosed.get(session)
@@ -303,20 +397,54 @@ export class Server implements AsyncDisposable, SessionHost {
     socket.data = session
     if (refusal) return
     this.#sessions.add(session)
+    this.#unauthenticated.add(session)
+    let mine = this.#unauthenticatedBy.get(address)
+    if (mine === undefined) this.#unauthenticatedBy.set(address, mine = new Set())
+    mine.add(session)
     this.log(`open: ${socket.remoteAddress} (${this.#sessions.size} open)`)
   }
 
   #refusal(address: string): CyberError | undefined {
     if (this.#closing) return new CyberError('CONNECTION_CLOSED', 'the server is shutting down')
-    if (this.#sessions.size >= this.#maxConnections) {
+    // A slot held by a connection that has not even sent a proof is reclaimable: strangers
+    // holding silent sockets cannot keep a client that knows the password out.
+    if (this.#sessions.size >= this.#maxConnections && !this.#reclaim(this.#unauthenticated)) {
       this.refused.tooMany++
       return new CyberError('NOT_ALLOWED', `the server is at its limit of ${this.#maxConnections} connections`)
     }
-    if (this.throttle.isLocked(address)) {
-      this.refused.lockedOut++
-      return new CyberError('NOT_ALLOWED', `too many failed passwords from ${address}: try again later`)
+    const mine = this.#unauthenticatedBy.get(address)
+    if (mine !== undefined && mine.size >= this.#maxUnauthenticatedPerAddress && !this.#reclaim(mine)) {
+      this.refused.unauthenticated++
+      return new CyberError('NOT_ALLOWED', `${mine.size} connections from ${address} are already waiting to authenticate`)
+    }
+    if (this.#unauthenticated.size >= this.#maxUnauthenticated && !this.#reclaim(this.#unauthenticated)) {
+      this.refused.unauthenticated++
+      return new CyberError('NOT_ALLOWED', `${this.#unauthenticated.size} connections are already waiting to authenticate`)
     }
     return undefined
+  }
+
+  // Closes the oldest connection of `among` that has sent no proof yet, to make room; false when
+  // every one of them has (a proof waiting for the throttle keeps its slot: dropping it would
+  // let a guesser recycle slots faster than the throttle answers).
+  #reclaim(among: Set<Session>): boolean {
+    for (const session of among) {
+      if (!session.isSilent) continue
+      this.refused.unauthenticated++
+      this.#forgetUnauthenticated(session)
+      this.#sessions.delete(session)
+      session.fail(new CyberError('NOT_ALLOWED', 'closed to make room: too many connections waiting to authenticate'))
+      return true
+    }
+    return false
+  }
+
+  #forgetUnauthenticated(session: Session): void {
+    if (!this.#unauthenticated.delete(session)) return
+    const address = session.address
+    const mine = this.#unauthenticatedBy.get(address)
+    mine?.delete(session)
+    if (mine?.size === 0) this.#unauthenticatedBy.delete(address)
   }
 
   // A server with a backup file snapshots on SIGINT and SIGTERM before it exits, so stopping it
@@ -347,6 +475,11 @@ export class Server implements AsyncDisposable, SessionHost {
     this.#signals?.()
     this.#signals = undefined
   }
+}
+
+function positive(value: number, name: string): number {
+  if (!(value > 0)) throw badArgument(`${name} must be a positive number of bytes, not ${value}`)
+  return value
 }
 
 /** Whether a listen address is reachable from this machine only. */

@@ -1,6 +1,7 @@
 // One client socket: hello, then the password proof, then requests. Replies to all the frames of
-// one data event leave in one socket write; output a client does not read is held only up to a
-// bound, past which the session stops reading from it until it drains.
+// one data event leave in one socket write. Output a client does not read is bounded before it is
+// made: past its own bound, or past the server-wide one, the session runs no further request (they
+// wait unread) until the output drains.
 
 import type { Socket } from 'bun'
 import type { Packr } from 'msgpackr'
@@ -15,10 +16,11 @@ import type { WriteHold } from '../host/host.ts'
 import { Opener, Sealer, sessionKeys } from '../security/seal.ts'
 import type { AuthThrottle } from '../security/throttle.ts'
 
-// Past this much unsent output the session stops reading the client's requests (it is not
-// reading its replies); it reads again once the socket has drained below the low mark.
-const MAX_UNSENT_BYTES = 8 * 1024 * 1024
-const RESUME_UNSENT_BYTES = 1024 * 1024
+// A paused session reads again once its unsent output is below this share of its bound, so that
+// it does not flip between paused and reading on every drain.
+const RESUME_UNSENT_SHARE = 1 / 8
+// Frames a client may send after its proof while the proof waits for the throttle.
+const MAX_EARLY_BYTES = 64 * 1024
 
 /** What a session needs from its server. */
 export interface SessionHost {
@@ -31,9 +33,18 @@ export interface SessionHost {
   /** Milliseconds from connecting by which the proof must have arrived. */
   readonly authTimeoutMs: number
   readonly throttle: AuthThrottle
-  readonly refused: { authFailed: number }
+  readonly refused: { authFailed: number; throttled: number }
   /** Where the session learns when the writes it answered are durable (the server's host). */
   readonly writes: WriteHold
+  /** The session proved the password: it no longer counts as unauthenticated. */
+  authenticated(session: Session): void
+  /** Unsent output past which this session runs no further request until it drains. */
+  readonly maxUnsentBytes: number
+  /** Whether the server-wide output budget has room for another request's reply; if not, the
+   * host calls `resumeReading()` once it has. */
+  reserveOutput(session: Session): boolean
+  /** This session's unsent output grew or shrank by `delta` bytes. */
+  outputChanged(delta: number): void
   /** Runs one request; may return a promise (server.save). Throws CyberError. */
   execute(name: string, table: string, args: unknown[]): unknown
   log(message: string): void
@@ -42,6 +53,8 @@ export interface SessionHost {
 
 export class Session {
   readonly socket: Socket<Session>
+  /** The peer's address as it was at connect time (Bun's may be empty once the socket closed). */
+  readonly address: string
   readonly #host: SessionHost
   readonly #reader: Inbox
   readonly #out: Outbox
@@ -51,6 +64,13 @@ export class Session {
   // Reused for every decode: msgpackr reads the frame in place from the chunk.
   readonly #range = { start: 0, end: 0 }
   #authed = false
+  // A proof arrived (the connection is no longer a silent one the server may reclaim); checking:
+  // it waits for the throttle, which calls #verdict, or is withdrawn if the socket leaves first.
+  #proofArrived = false
+  #checking = false
+  #withdraw: (() => void) | undefined
+  #early: Uint8Array[] = []
+  #earlyBytes = 0
   #paused = false
   #repliesThisChunk = 0
   // Ending: no new requests are read; ended: the socket is closed for writing too.
@@ -62,6 +82,8 @@ export class Session {
   // Requests that arrived in the same chunk after the session paused: one chunk of small
   // requests can ask for gigabytes of replies, so they wait here, unread, until the client drains.
   #backlog: Uint8Array[] = []
+  // Unsent output last reported to the host.
+  #counted = 0
   // The log record this session's buffered replies wait for (0: none): no reply leaves before
   // the writes it acknowledges are durable as the log's policy says.
   #mustCommit = 0
@@ -75,6 +97,7 @@ export class Session {
   /** Sends the hello; or, given a `refusal`, only that error frame (no hello), then closes. */
   constructor(socket: Socket<Session>, host: SessionHost, refusal?: CyberError) {
     this.socket = socket
+    this.address = socket.remoteAddress
     this.#host = host
     this.#reader = new Inbox(host.maxFrameBytes)
     this.#out = new Outbox((bytes) => socket.write(bytes))
@@ -94,13 +117,38 @@ export class Session {
     this.flush()
   }
 
-  /** The socket is gone: stop its timers. */
+  /** The socket is gone: stop its timers, give back its share of the output budget. */
   dispose(): void {
     clearTimeout(this.#authTimer)
+    this.#withdraw?.()
+    this.#withdraw = undefined
+    this.#host.outputChanged(-this.#counted)
+    this.#counted = 0
+  }
+
+  /** Bytes of memory this session holds for its socket: buffers, held output, waiting requests. */
+  get bufferBytes(): number {
+    let waiting = 0
+    for (const body of this.#backlog) waiting += body.length
+    return this.#out.capacity + this.#reader.capacity + waiting
+  }
+
+  /** Unsent output held for this client. */
+  get unsent(): number {
+    return this.#out.unsent
+  }
+
+  get isPaused(): boolean {
+    return this.#paused
   }
 
   get isAuthenticated(): boolean {
     return this.#authed
+  }
+
+  /** Connected, not authenticated, and no proof sent yet: a slot the server may reclaim. */
+  get isSilent(): boolean {
+    return !this.#proofArrived && !this.#authed
   }
 
   onData(chunk: Uint8Array): void {
@@ -116,23 +164,35 @@ export class Session {
     }
     // Before the proof nothing longer than a proof is kept: a stranger must not make the server
     // buffer up to maxFrameBytes per connection until the auth deadline.
-    if (!this.#authed && !this.#ending && this.#reader.buffered > LENGTH_BYTES + PROOF_BYTES) this.#refuseProof()
+    if (!this.#authed && !this.#checking && !this.#ending && this.#reader.buffered > LENGTH_BYTES + PROOF_BYTES) {
+      this.#refuseProof()
+    }
     this.flush()
   }
 
   onDrain(): void {
     this.#out.onDrain()
     if (this.#out.frames.length === 0) this.#unsentIds.length = 0
-    if (this.#paused && this.#out.unsent < RESUME_UNSENT_BYTES) {
-      this.#paused = false
-      while (!this.#paused && !this.#ended && this.#backlog.length > 0) {
-        const body = this.#backlog.shift()!
-        this.#onQueuedRequest(body, 0, body.length)
-      }
-      this.flush()
-      if (!this.#paused && !this.#ending) this.socket.resume()
-    }
+    this.#account()
+    this.resumeReading()
     if (this.#ending) this.#endWhenAnswered()
+  }
+
+  /** Runs the requests that waited, and reads again, if the output bounds allow it now. */
+  resumeReading(): void {
+    if (!this.#paused || this.#ended) return
+    if (this.#out.unsent >= this.#host.maxUnsentBytes * RESUME_UNSENT_SHARE) return // its drain calls again
+    this.#paused = false
+    while (!this.#ended && this.#backlog.length > 0) {
+      if (!this.#mayRun()) {
+        this.#pause()
+        break
+      }
+      const body = this.#backlog.shift()!
+      this.#onRequest(body, 0, body.length)
+    }
+    this.flush()
+    if (!this.#paused && !this.#ending) this.socket.resume()
   }
 
   /** The client was silent for idleTimeout: close it, and cut it if it is still there next time
@@ -152,10 +212,34 @@ export class Session {
     if (this.#mustCommit !== 0 && !this.#commit()) return
     this.#out.flush()
     if (this.#out.frames.length === 0) this.#unsentIds.length = 0
-    if (!this.#paused && this.#out.unsent > MAX_UNSENT_BYTES) {
-      this.#paused = true
-      this.socket.pause()
+    this.#account()
+    if (this.#out.unsent > this.#host.maxUnsentBytes) this.#pause()
+  }
+
+  #pause(): void {
+    if (this.#paused) return
+    this.#paused = true
+    this.socket.pause()
+  }
+
+  // Checked BEFORE a request runs, so its reply is never made when the output it would join is
+  // already past a bound: the session's own (what the socket leaves after one more try), or the
+  // server's total. A session thus holds at most its bound plus one reply, and the server at
+  // most its budget plus one reply.
+  #mayRun(): boolean {
+    if (this.#out.unsent >= this.#host.maxUnsentBytes) {
+      this.flush()
+      if (this.#out.unsent >= this.#host.maxUnsentBytes) return false
     }
+    return this.#host.reserveOutput(this)
+  }
+
+  // Tells the host how much this session's unsent output changed since last time.
+  #account(): void {
+    const unsent = this.#out.unsent
+    if (unsent === this.#counted) return
+    this.#host.outputChanged(unsent - this.#counted)
+    this.#counted = unsent
   }
 
   /** Sends a connection-level error, then closes: the client learns why. */
@@ -234,6 +318,7 @@ export class Session {
     this.#ended = true
     clearTimeout(this.#authTimer)
     const bytes = this.#out.takeAll()
+    this.#account()
     if (bytes.length > 0) this.socket.end(bytes)
     else this.socket.end()
   }
@@ -241,18 +326,52 @@ export class Session {
   // One bound function for every frame, rather than a closure per data event.
   readonly #onFrame = (data: Uint8Array, start: number, end: number): boolean => {
     if (this.#authed) return this.#onQueuedRequest(data, start, end)
-    return this.#onProof(data.subarray(start, end))
+    if (this.#checking) return this.#keepEarly(data.slice(start, end))
+    return this.#submitProof(data.slice(start, end)) // the chunk is only valid during the callback
   }
 
-  #onProof(body: Uint8Array): boolean {
+  // Every proof, right or wrong (or not a proof at all), goes through the throttle, which
+  // checks it at once or when its turn comes: a guesser cannot tell a right proof from a
+  // wrong one by how soon it is answered. Meanwhile nothing more is read from the socket.
+  #submitProof(proof: Uint8Array | undefined): boolean {
     clearTimeout(this.#authTimer)
-    const address = this.socket.remoteAddress
-    if (body.length !== PROOF_BYTES || !checkProof(this.#proof, body)) {
-      this.#refuseProof()
+    this.#proofArrived = true
+    const withdraw = this.#host.throttle.submit(this.address, () => this.#verdict(proof))
+    if (withdraw === undefined) return this.#authed && !this.#host.encrypt // checked at once
+    this.#host.refused.throttled++
+    this.#checking = true
+    this.#withdraw = withdraw
+    this.socket.pause()
+    return true
+  }
+
+  // Frames a client sent after its proof, before the verdict: kept (bounded) to be read in order
+  // once it is in, dropped if it is not.
+  #keepEarly(body: Uint8Array): boolean {
+    this.#earlyBytes += body.length
+    if (this.#earlyBytes > MAX_EARLY_BYTES) {
+      this.fail(new CyberError('PROTOCOL', `more than ${MAX_EARLY_BYTES} bytes sent before the proof was answered`))
       return false
     }
-    this.#host.throttle.succeed(address)
+    this.#early.push(body)
+    return true
+  }
+
+  // The throttle's turn for this proof: lets the client in or refuses it; true when right.
+  #verdict(proof: Uint8Array | undefined): boolean {
+    this.#withdraw = undefined
+    const waited = this.#checking
+    this.#checking = false
+    const early = this.#early
+    this.#early = []
+    this.#earlyBytes = 0
+    if (proof === undefined || proof.length !== PROOF_BYTES || !checkProof(this.#proof, proof)) {
+      this.#host.refused.authFailed++
+      this.fail(new CyberError('AUTH_FAILED', 'wrong password'))
+      return false
+    }
     this.#authed = true
+    this.#host.authenticated(this)
     if (this.#host.encrypt) {
       const keys = sessionKeys(this.#host.masterKey, this.#nonce)
       const sealer = new Sealer(keys.serverToClient)
@@ -261,22 +380,26 @@ export class Session {
       this.#reader.openWith((sealed) => opener.open(sealed))
     }
     this.#reply(CONNECTION_ID, STATUS_OK, null) // sealed when encrypting: the server proves the key too
-    // When encrypting, what follows the proof is sealed: the rest of this chunk (our client sends
-    // nothing before the reply) is dropped rather than read as plain frames.
-    return !this.#host.encrypt
+    if (waited) {
+      // When encrypting, what followed the proof was sealed for keys that did not exist yet (our
+      // client sends nothing before the reply): it is dropped rather than read as plain frames.
+      if (!this.#ending) this.socket.resume()
+      if (!this.#host.encrypt) {
+        for (const body of early) if (!this.#ending) this.#onQueuedRequest(body, 0, body.length)
+      }
+      this.flush()
+    }
+    return true
   }
 
-  // Slows the guesser down: answers late, growing per failure from this address, and reads
-  // nothing more from it meanwhile. The timer goes with the socket (dispose) if it leaves first.
+  // Not a proof (too long to be one): a failed guess, through the throttle like any other.
   #refuseProof(): void {
-    clearTimeout(this.#authTimer)
-    const delay = this.#host.throttle.fail(this.socket.remoteAddress)
-    this.#host.refused.authFailed++
+    this.#submitProof(undefined)
     this.#ending = true
-    this.#authTimer = setTimeout(() => this.fail(new CyberError('AUTH_FAILED', 'wrong password')), delay)
   }
 
   #onQueuedRequest(data: Uint8Array, start: number, end: number): boolean {
+    if (!this.#paused && !this.#mayRun()) this.#pause()
     if (this.#paused) {
       this.#backlog.push(data.slice(start, end)) // the chunk is only valid during the reader's callback
       return true
@@ -286,7 +409,7 @@ export class Session {
     // computed; the rest leave together at the end of the chunk. A reply to a write leaves once
     // the log has its record (flush writes the log first): the first record then has a write of
     // its own, a microsecond that buys the client tens of them.
-    if (++this.#repliesThisChunk === 1 || this.#out.unsent > MAX_UNSENT_BYTES) this.flush() // may pause
+    if (++this.#repliesThisChunk === 1) this.flush() // may pause
     return more
   }
 
@@ -353,5 +476,6 @@ export class Session {
     }
     this.#out.frames.writeRange(packed, packed.start, packed.end)
     if (id !== CONNECTION_ID) this.#unsentIds.push(id)
+    this.#account()
   }
 }

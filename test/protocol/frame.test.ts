@@ -4,6 +4,7 @@
 
 import { describe, expect, test } from 'bun:test'
 import { CyberError } from '../../src/errors.ts'
+import { KEEP_BYTES } from '../../src/protocol/byte-buffer.ts'
 import { FrameReader, FrameWriter, LENGTH_BYTES, Outbox, encodeFrame } from '../../src/protocol/frame.ts'
 import { expectCode } from '../contract/helpers.ts'
 
@@ -151,6 +152,34 @@ describe('FrameReader', () => {
   })
 })
 
+describe('FrameReader memory', () => {
+  const BIG = 4 * 1024 * 1024
+  test('the buffer that reassembled a large frame goes back to a small one once the frame is read', () => {
+    const reader = new FrameReader()
+    const big = encodeFrame(new Uint8Array(BIG).fill(7))
+    const frames: number[] = []
+    for (let at = 0; at < big.length; at += 64 * 1024) {
+      reader.push(big.subarray(at, Math.min(at + 64 * 1024, big.length)), (body) => void frames.push(body.length))
+    }
+    expect(frames).toEqual([BIG])
+    expect(reader.capacity).toBeLessThanOrEqual(KEEP_BYTES)
+  })
+
+  test('a large frame followed by the start of a small one keeps only a small buffer', () => {
+    const reader = new FrameReader()
+    const stream = concat([encodeFrame(new Uint8Array(BIG)), encodeFrame(bytes(1, 2, 3))])
+    const cut = stream.length - 2
+    const frames: number[] = []
+    for (let at = 0; at < cut; at += 64 * 1024) {
+      reader.push(stream.subarray(at, Math.min(at + 64 * 1024, cut)), (body) => void frames.push(body.length))
+    }
+    expect({ frames, buffered: reader.buffered }).toEqual({ frames: [BIG], buffered: LENGTH_BYTES + 1 })
+    expect(reader.capacity).toBeLessThanOrEqual(KEEP_BYTES)
+    reader.push(stream.subarray(cut), (body) => void frames.push(body.length))
+    expect(frames).toEqual([BIG, 3])
+  })
+})
+
 describe('FrameWriter', () => {
   test('write prefixes each body with its big-endian length', () => {
     const writer = new FrameWriter(4)
@@ -241,5 +270,37 @@ describe('Outbox', () => {
     outbox.flush()
     expect(outbox.unsent).toBe(0)
     expect(socket.received).toEqual([])
+  })
+
+  test('a large batch the socket takes only in part is held once, not copied, and the buffers shrink after', () => {
+    const BIG = 4 * 1024 * 1024
+    const socket = fakeSocket([1000])
+    const outbox = new Outbox(socket.write)
+    outbox.frames.write(new Uint8Array(BIG).fill(3))
+    outbox.flush()
+    expect(outbox.unsent).toBe(BIG + LENGTH_BYTES - 1000)
+    // The rest of the batch, plus a fresh small frame buffer: not a second copy of the reply.
+    expect(outbox.capacity).toBeLessThan(BIG + KEEP_BYTES)
+    outbox.onDrain()
+    expect(outbox.unsent).toBe(0)
+    expect(outbox.capacity).toBeLessThanOrEqual(KEEP_BYTES)
+    expect(readAll([socket.all()]).map((body) => body.length)).toEqual([BIG])
+  })
+
+  test('a large batch sent whole leaves no large buffer behind', () => {
+    const outbox = new Outbox(fakeSocket([]).write)
+    outbox.frames.write(new Uint8Array(4 * 1024 * 1024))
+    outbox.flush()
+    expect(outbox.capacity).toBeLessThanOrEqual(KEEP_BYTES)
+  })
+
+  test('sealed batches shrink back too', () => {
+    const socket = fakeSocket([500])
+    const outbox = new Outbox(socket.write)
+    outbox.sealWith((plain) => plain.slice()) // a stand-in cipher: the framing is what is tested
+    outbox.frames.write(new Uint8Array(2 * 1024 * 1024).fill(5))
+    outbox.flush()
+    outbox.onDrain()
+    expect({ unsent: outbox.unsent, small: outbox.capacity <= KEEP_BYTES }).toEqual({ unsent: 0, small: true })
   })
 })

@@ -1,93 +1,123 @@
-// The auth throttle with an injected clock: per-address delays that double and cap, the lockout
-// after MAX_FAILURES in a row and its expiry, a success that forgives, and a bounded table.
+// The guess throttle on a manual clock and timers: proofs are counted when they arrive and checked
+// no faster than the per-address and overall buckets allow, in arrival order and in turn across
+// addresses; a right proof costs nothing, so clients that know the password are never held up by
+// their own numbers, and one that shares an address with a guesser waits only for the proofs
+// queued ahead of it.
 
 import { describe, expect, test } from 'bun:test'
 import {
-  AuthThrottle, BASE_DELAY_MS, LOCKOUT_MS, MAX_ADDRESSES, MAX_DELAY_MS, MAX_FAILURES,
+  ADDRESS_BURST, ADDRESS_PER_MINUTE, AuthThrottle, OVERALL_BURST, OVERALL_PER_MINUTE, type ThrottleOptions,
 } from '../../src/security/throttle.ts'
+import { manualTimers } from '../fixtures/timers.ts'
 
-/** A throttle on a clock the test moves by hand. */
-function manualClock(): { throttle: AuthThrottle; advance(ms: number): void } {
-  let now = 1_000_000
-  return { throttle: new AuthThrottle(() => now), advance: (ms) => void (now += ms) }
+function throttleOn(options: ThrottleOptions = {}) {
+  const timers = manualTimers()
+  return { timers, throttle: new AuthThrottle({ now: timers.now, setTimer: timers.setTimer, ...options }) }
 }
 
-function failTimes(throttle: AuthThrottle, address: string, times: number): number[] {
-  const delays: number[] = []
-  for (let i = 0; i < times; i++) delays.push(throttle.fail(address))
-  return delays
+/** Submits `count` proofs from `address`, right or wrong; returns the list the checks land in. */
+function submit(throttle: AuthThrottle, address: string, count: number, right = false, checked: string[] = []): string[] {
+  for (let i = 0; i < count; i++) throttle.submit(address, () => (checked.push(`${address}#${right ? 'right' : 'wrong'}`), right))
+  return checked
 }
 
-describe('AuthThrottle delays', () => {
-  test('a failure delays the reply by 100 ms, doubling per failure in a row and capped at 5 s', () => {
-    const { throttle } = manualClock()
-    expect([BASE_DELAY_MS, MAX_DELAY_MS]).toEqual([100, 5000])
-    expect(failTimes(throttle, '10.0.0.1', MAX_FAILURES))
-      .toEqual([100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000, 5000])
+describe('AuthThrottle bounds', () => {
+  test('the defaults: 10 at once and 60 a minute per address, 100 at once and 600 a minute overall', () => {
+    expect([ADDRESS_BURST, ADDRESS_PER_MINUTE, OVERALL_BURST, OVERALL_PER_MINUTE]).toEqual([10, 60, 100, 600])
   })
 
-  test('addresses are counted apart', () => {
-    const { throttle } = manualClock()
-    failTimes(throttle, '10.0.0.1', 5)
-    expect(throttle.fail('10.0.0.2')).toBe(100)
-    expect(throttle.fail('10.0.0.1')).toBe(3200)
+  test('1000 wrong proofs arriving at once from one address are checked no faster than the bound', () => {
+    const { throttle, timers } = throttleOn()
+    const checked = submit(throttle, '10.0.0.1', 1000)
+    expect([checked.length, throttle.waiting]).toEqual([ADDRESS_BURST, 1000 - ADDRESS_BURST])
+    // Then one a second (60 a minute), however the time is sliced.
+    const counts: number[] = []
+    for (let second = 1; second <= 60; second++) {
+      timers.advance(1000)
+      counts.push(checked.length)
+      expect(checked.length).toBeLessThanOrEqual(ADDRESS_BURST + second * ADDRESS_PER_MINUTE / 60)
+    }
+    expect(counts.at(-1)).toBe(ADDRESS_BURST + ADDRESS_PER_MINUTE)
+    expect(throttle.failed).toBe(ADDRESS_BURST + ADDRESS_PER_MINUTE)
   })
 
-  test('failures spaced out in time still count as in a row until a success', () => {
-    const { throttle, advance } = manualClock()
-    throttle.fail('10.0.0.1')
-    advance(LOCKOUT_MS * 10)
-    expect(throttle.fail('10.0.0.1')).toBe(200)
+  test('wrong proofs from many addresses are bounded overall: 100 at once, then 600 a minute', () => {
+    const { throttle, timers } = throttleOn()
+    const checked: string[] = []
+    for (let i = 0; i < 200; i++) submit(throttle, `10.0.${i >> 8}.${i & 255}`, 10, false, checked)
+    expect(checked.length).toBe(OVERALL_BURST)
+    timers.advance(60_000)
+    expect(checked.length).toBe(OVERALL_BURST + OVERALL_PER_MINUTE)
   })
 
-  test('a success clears the address: its next failure starts again at the base delay', () => {
-    const { throttle } = manualClock()
-    failTimes(throttle, '10.0.0.1', MAX_FAILURES - 1)
-    throttle.succeed('10.0.0.1')
-    expect(throttle.isLocked('10.0.0.1')).toBe(false)
-    expect(throttle.fail('10.0.0.1')).toBe(BASE_DELAY_MS)
+  test('addresses waiting for the overall bucket are served in turn, not one address first', () => {
+    const { throttle, timers } = throttleOn({ overallBurst: 1, overallPerMinute: 60 })
+    const checked = submit(throttle, 'a', 1) // takes the only overall check
+    submit(throttle, 'a', 3, false, checked)
+    submit(throttle, 'b', 3, false, checked)
+    timers.advance(4000)
+    expect(checked).toEqual(['a#wrong', 'a#wrong', 'b#wrong', 'a#wrong', 'b#wrong'])
+  })
+
+  test('proofs from one address are checked in the order they arrived', () => {
+    const { throttle, timers } = throttleOn({ addressBurst: 1 })
+    const order: number[] = []
+    for (let i = 0; i < 5; i++) throttle.submit('a', () => (order.push(i), false))
+    timers.advance(10_000)
+    expect(order).toEqual([0, 1, 2, 3, 4])
   })
 })
 
-describe('AuthThrottle lockout', () => {
-  test(`an address is not locked after ${MAX_FAILURES - 1} failures in a row`, () => {
-    const { throttle } = manualClock()
-    failTimes(throttle, '10.0.0.1', MAX_FAILURES - 1)
-    expect(throttle.isLocked('10.0.0.1')).toBe(false)
+describe('AuthThrottle and clients that know the password', () => {
+  test('right proofs cost nothing: 1000 of them from one address are all checked at once', () => {
+    const { throttle } = throttleOn()
+    const checked = submit(throttle, '10.0.0.1', 1000, true)
+    expect([checked.length, throttle.waiting]).toEqual([1000, 0])
+    // ...and the address still has its whole burst for mistakes.
+    expect(submit(throttle, '10.0.0.1', ADDRESS_BURST).length).toBe(ADDRESS_BURST)
   })
 
-  test(`${MAX_FAILURES} failures in a row lock the address, and only that address`, () => {
-    const { throttle } = manualClock()
-    failTimes(throttle, '10.0.0.1', MAX_FAILURES)
-    expect([throttle.isLocked('10.0.0.1'), throttle.isLocked('10.0.0.2')]).toEqual([true, false])
+  test('a right proof behind a throttled wrong one from the same address waits only for it', () => {
+    const { throttle, timers } = throttleOn()
+    submit(throttle, '127.0.0.1', ADDRESS_BURST) // a misconfigured worker spends the burst
+    const checked = submit(throttle, '127.0.0.1', 1) // its next try waits
+    submit(throttle, '127.0.0.1', 1, true, checked) // a correct client, same host
+    expect(checked).toEqual([])
+    timers.advance(1000)
+    expect(checked).toEqual(['127.0.0.1#wrong'])
+    timers.advance(1000)
+    expect(checked).toEqual(['127.0.0.1#wrong', '127.0.0.1#right'])
   })
 
-  test('the lockout lasts LOCKOUT_MS (60 s), then the address may try again from scratch', () => {
-    const { throttle, advance } = manualClock()
-    expect(LOCKOUT_MS).toBe(60_000)
-    failTimes(throttle, '10.0.0.1', MAX_FAILURES)
-    advance(LOCKOUT_MS - 1)
-    expect(throttle.isLocked('10.0.0.1')).toBe(true)
-    advance(1)
-    expect(throttle.isLocked('10.0.0.1')).toBe(false)
-    expect(throttle.fail('10.0.0.1')).toBe(BASE_DELAY_MS)
-    expect(throttle.isLocked('10.0.0.1')).toBe(false)
+  test('other addresses are not held up by a guesser that spent its own bucket', () => {
+    const { throttle } = throttleOn()
+    submit(throttle, '10.0.0.66', 50)
+    expect(submit(throttle, '10.0.0.7', 1, true)).toEqual(['10.0.0.7#right'])
   })
 
-  test('an unknown address is never locked', () => {
-    const { throttle } = manualClock()
-    expect(throttle.isLocked('192.0.2.1')).toBe(false)
+  test('a proof withdrawn before its turn is never checked and spends nothing', () => {
+    const { throttle, timers } = throttleOn({ addressBurst: 1 })
+    const checked = submit(throttle, 'a', 1)
+    const withdraw = throttle.submit('a', () => (checked.push('withdrawn'), false))!
+    withdraw()
+    expect(throttle.waiting).toBe(0)
+    timers.advance(60_000)
+    expect(checked).toEqual(['a#wrong'])
+  })
+
+  test('forgive gives an address its burst back at once', () => {
+    const { throttle } = throttleOn()
+    const checked = submit(throttle, 'a', ADDRESS_BURST + 2)
+    throttle.forgive('a')
+    expect(checked.length).toBe(ADDRESS_BURST + 2)
   })
 })
 
 describe('AuthThrottle memory', () => {
-  test(`the table holds at most ${MAX_ADDRESSES} addresses: the least recently failed is forgotten`, () => {
-    const { throttle } = manualClock()
-    failTimes(throttle, 'first', MAX_FAILURES - 1)
-    failTimes(throttle, 'second', MAX_FAILURES - 1)
-    throttle.fail('first') // now the most recent: it survives, 'second' is the oldest
-    for (let i = 0; i < MAX_ADDRESSES - 1; i++) throttle.fail(`spoofed-${i}`)
-    expect(throttle.isLocked('first')).toBe(true)
-    expect(throttle.fail('second')).toBe(BASE_DELAY_MS) // forgotten: counting from scratch
+  test('the table of addresses stays bounded: a forgotten address starts with a fresh burst', () => {
+    const { throttle } = throttleOn({ overallBurst: 1e9 })
+    submit(throttle, 'first', ADDRESS_BURST)
+    for (let i = 0; i < 10_000; i++) submit(throttle, `spoofed-${i}`, 1)
+    expect(submit(throttle, 'first', ADDRESS_BURST).length).toBe(ADDRESS_BURST) // forgotten, so fresh
   })
 })

@@ -16,6 +16,7 @@ import { masterKey } from '../../src/security/seal.ts'
 import { nest } from '../contract/values.contract.ts'
 import { waitFor } from '../contract/helpers.ts'
 import { RawClient, codec } from '../fixtures/wire.ts'
+import { spawnFixture } from '../fixtures/spawn.ts'
 
 const PASSWORD = 'hostile-test'
 const server = new Server()
@@ -43,13 +44,13 @@ function contents(store: Store): unknown {
 /**
  * Runs a hostile case, then checks the server is unharmed: same data, and a fresh well-behaved
  * client is served. Failed proofs from this suite all come from 127.0.0.1: the lockout they earn
- * is tested in security.test.ts, so it is lifted here before the check rather than hiding it.
+ * is tested in security.test.ts, so it is forgiven here before the check rather than hiding it.
  */
 function hostile(name: string, attack: () => Promise<void>): void {
   test(name, async () => {
     const before = contents(server.store)
     await attack()
-    server.throttle.succeed('127.0.0.1')
+    server.throttle.forgive('127.0.0.1')
     expect(contents(server.store)).toEqual(before)
     await using db = await connect(URL)
     expect(await db.dict('users').get('n')).toBe(7)
@@ -410,17 +411,21 @@ describe('load', () => {
     const COUNT = 2000
     // Opened in waves that each fit Bun's listen backlog (512): a burst of 2000 SYNs from this same
     // event loop overflows the accept queue, and the kernel then drops connections the client
-    // side already thinks are open (a server-speaks-first protocol never notices). All 2000 are
+    // side already thinks are open (a server-speaks-first protocol never notices). Each wave
+    // authenticates before the next opens: one address may have only 128 connections waiting to
+    // authenticate at once (issue 8.6; the cap has its own tests in server.test.ts). All 2000 are
     // open at once in the end.
-    const WAVE = 250
+    const WAVE = 100
     const clients: RawClient[] = []
+    const answers: unknown[] = []
     try {
       for (let wave = 0; wave < COUNT / WAVE; wave++) {
-        clients.push(...await Promise.all(Array.from({ length: WAVE }, () => RawClient.connect(port))))
+        const opened = await Promise.all(Array.from({ length: WAVE }, () => RawClient.connect(port)))
+        clients.push(...opened)
+        answers.push(...await Promise.all(opened.map((client) => client.handshake(PASSWORD))))
       }
       await waitFor(() => server.connections >= COUNT, `${COUNT} sessions on the server`)
       expect(server.connections).toBe(COUNT)
-      const answers = await Promise.all(clients.map((client) => client.handshake(PASSWORD)))
       expect(answers.filter((a) => Bun.deepEquals(a, [0, 0, null])).length).toBe(COUNT)
       for (const client of clients) client.sendMessage([1, 'dict.get', 'users', ['n']])
       const replies = await Promise.all(clients.map((client) => client.nextMessage()))
@@ -457,6 +462,43 @@ describe('load', () => {
       expect(await db.dict('users').size()).toBe(3)
     } finally {
       await Promise.all(slow.map((client) => client[Symbol.asyncDispose]()))
+    }
+  })
+})
+
+// --- strangers holding slots, against a server in its own process ---
+
+describe('slots', () => {
+  test('a stranger holding every slot with silent sockets, reopened as each closes, never keeps a real client out', async () => {
+    const SLOTS = 20
+    const child = spawnFixture('listen-fixture.ts', [PASSWORD, JSON.stringify({ maxConnections: SLOTS })])
+    const held = new Set<RawClient>()
+    let stopping = false
+    try {
+      await child.stdout.until((lines) => lines.some((line) => line.startsWith('listening ')), 'the port')
+      const childPort = Number(child.stdout.lines().find((line) => line.startsWith('listening '))!.split(' ')[1])
+      // The stranger: SLOTS silent sockets, each replaced as soon as the server closes it.
+      const hold = async (): Promise<void> => {
+        if (stopping) return
+        const client = await RawClient.connect(childPort)
+        held.add(client)
+        client.closed.then(() => {
+          held.delete(client)
+          void hold()
+        })
+      }
+      await Promise.all(Array.from({ length: SLOTS }, hold))
+      const served: number[] = []
+      for (let round = 0; round < 20; round++) {
+        await using db = await connect(`cyberdb://:${PASSWORD}@127.0.0.1:${childPort}?pool=1`)
+        if ((await db.tables()).length === 0) served.push(round)
+      }
+      expect(served.length).toBe(20)
+    } finally {
+      stopping = true
+      await Promise.all([...held].map((client) => client[Symbol.asyncDispose]()))
+      child.proc.kill()
+      await child.finish()
     }
   })
 })

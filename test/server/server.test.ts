@@ -65,6 +65,101 @@ describe('maxConnections', () => {
   })
 })
 
+describe('unauthenticated connections', () => {
+  /** Opens `count` sockets that read the hello and then say nothing, as a stranger holding slots. */
+  async function silent(port: number, count: number): Promise<RawClient[]> {
+    const clients = await Promise.all(Array.from({ length: count }, () => RawClient.connect(port)))
+    await Promise.all(clients.map((client) => client.hello()))
+    return clients
+  }
+
+  async function closeAll(clients: RawClient[]): Promise<void> {
+    await Promise.all(clients.map((client) => client[Symbol.asyncDispose]()))
+  }
+
+  test('silent sockets holding every slot do not keep out a client that knows the password, round after round', async () => {
+    await using server = new Server()
+    const port = await listen(server, { maxConnections: 10 })
+    const held = await silent(port, 10)
+    try {
+      for (let round = 0; round < 5; round++) {
+        // The stranger reopens a socket for each one the server closed, so all 10 slots are held.
+        const lost = held.filter((client) => client.isClosed).length
+        held.push(...await silent(port, lost))
+        await waitFor(() => server.connections === 10, 'every slot to be held')
+        await using db = await connect(url(port, '?pool=1'))
+        await db.createDict(`round${round}`, { round })
+        expect(await db.dict(`round${round}`).get('round')).toBe(round)
+      }
+    } finally {
+      await closeAll(held)
+    }
+    expect(server.refused.tooMany).toBe(0)
+    expect(server.refused.unauthenticated).toBeGreaterThanOrEqual(5)
+  })
+
+  test('silent sockets filling the per-address and total caps do not keep a real client out', async () => {
+    for (const [what, options] of [
+      ['per address', { maxUnauthenticatedPerAddress: 8 }],
+      ['in all', { maxUnauthenticated: 8 }],
+    ] as const) {
+      await using server = new Server()
+      const port = await listen(server, options)
+      const held = await silent(port, 8)
+      try {
+        await using db = await connect(url(port, '?pool=1'))
+        expect([what, await db.tables()]).toEqual([what, []])
+        // The oldest silent socket made room, and was told why.
+        const refusal = (await held[0]!.nextMessage()) as [number, number, [string, string]]
+        expect([what, refusal[0], refusal[1], refusal[2][0]]).toEqual([what, 0, 1, 'NOT_ALLOWED'])
+      } finally {
+        await closeAll(held)
+      }
+    }
+  })
+
+  test('authenticated sessions do not count against the unauthenticated caps', async () => {
+    await using server = new Server()
+    const port = await listen(server, { maxUnauthenticated: 4, maxUnauthenticatedPerAddress: 4 })
+    const authed: RawClient[] = []
+    const held: RawClient[] = []
+    try {
+      for (let i = 0; i < 10; i++) {
+        authed.push(await RawClient.connect(port))
+        expect(await authed[i]!.handshake(PASSWORD)).toEqual([0, 0, null])
+      }
+      held.push(...await silent(port, 4))
+      expect(server.connections).toBe(14)
+      expect(server.refused.unauthenticated).toBe(0)
+    } finally {
+      await closeAll([...authed, ...held])
+    }
+  })
+
+  test('a socket whose proof waits for the guess throttle keeps its slot; the new one is refused instead', async () => {
+    await using server = new Server()
+    const port = await listen(server, { maxUnauthenticatedPerAddress: 2 })
+    // Spend the address's burst so that the next proofs wait.
+    for (let i = 0; i < 10; i++) {
+      await using guess = await RawClient.connect(port)
+      await guess.hello()
+      guess.sendFrame(new Uint8Array(32).fill(1))
+      await guess.closed
+    }
+    const guessers = await silent(port, 2)
+    try {
+      for (const client of guessers) client.sendFrame(new Uint8Array(32).fill(1))
+      await waitFor(() => server.throttle.waiting === 2, 'both proofs to wait')
+      await using late = await RawClient.connect(port)
+      const refusal = (await late.nextMessage()) as [number, number, [string, string]]
+      expect([refusal[0], refusal[1], refusal[2][0]]).toEqual([0, 1, 'NOT_ALLOWED'])
+      expect(refusal[2][1]).toContain('waiting to authenticate')
+    } finally {
+      await closeAll(guessers)
+    }
+  })
+})
+
 describe('close', () => {
   test('close stops accepting: existing clients are closed and new connects fail with CONNECTION_CLOSED', async () => {
     const server = new Server()

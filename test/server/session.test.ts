@@ -255,4 +255,57 @@ describe('timeouts and backpressure', () => {
     flooder.sendMessage([REQUESTS + 1, 'list.length', 'big', []])
     expect(await flooder.nextMessage()).toEqual([REQUESTS + 1, 0, ITEMS])
   })
+
+  test('clients that ask for a large value and never read hold, together, no more than the server-wide bound plus one reply', async () => {
+    await using server = new Server()
+    const PER_SESSION = 1024 * 1024
+    const TOTAL = 8 * 1024 * 1024
+    const port = await listen(server, { maxUnsentBytes: PER_SESSION, maxUnsentTotalBytes: TOTAL })
+    const VALUE = 16 * 1024 * 1024 // more than the kernel's socket buffers take for a client that does not read
+    server.store.apply({ table: 'big', name: 'db.create', args: ['dict'] })
+    server.store.apply({ table: 'big', name: 'dict.set', args: ['v', new Uint8Array(VALUE).fill(9)] })
+    const CLIENTS = 10 // 160 MiB of replies if every one were held
+    const clients = await Promise.all(Array.from({ length: CLIENTS }, async () => {
+      const client = await RawClient.connect(port)
+      await client.handshake(PASSWORD)
+      client.pause()
+      client.sendMessage([1, 'dict.get', 'big', ['v']])
+      return client
+    }))
+    try {
+      // Every session is paused: by its own unsent reply, or before it ran, by the server's bound.
+      await waitFor(() => server.output.pausedSessions === CLIENTS, 'every session to pause')
+      const reply = VALUE + 64
+      expect(server.output.peakUnsentBytes).toBeLessThanOrEqual(TOTAL + reply)
+      expect(server.output.unsentBytes).toBeLessThanOrEqual(TOTAL + reply)
+      // Once they read, each gets its whole reply, and the sessions that waited run theirs.
+      for (const client of clients) client.resume()
+      const replies = await Promise.all(clients.map(async (client) => {
+        const [id, status, value] = (await client.nextMessage()) as [number, number, Uint8Array]
+        return { id, status, length: value.length, last: value[VALUE - 1] }
+      }))
+      expect(replies).toEqual(clients.map(() => ({ id: 1, status: 0, length: VALUE, last: 9 })))
+      expect(server.output.peakUnsentBytes).toBeLessThanOrEqual(TOTAL + reply)
+      await waitFor(() => server.output.unsentBytes === 0, 'every reply to be taken')
+    } finally {
+      await Promise.all(clients.map((client) => client[Symbol.asyncDispose]()))
+    }
+  })
+
+  const ways: [string, string][] = [['plain', ''], ['encrypted', '?encrypt=true']]
+  for (const [what, params] of ways) {
+    test(`a session's buffers shrink back after a large request and a large reply (${what})`, async () => {
+      await using server = new Server()
+      const port = await listen(server, { encrypt: params !== '' })
+      await using db = await connect(`cyberdb://:${PASSWORD}@127.0.0.1:${port}${params}${params ? '&' : '?'}pool=1`)
+      const VALUE = 16 * 1024 * 1024
+      await db.createDict('big')
+      await db.dict('big').set('v', new Uint8Array(VALUE).fill(4)) // a large request frame
+      const value = (await db.dict('big').get('v')) as Uint8Array // a large reply
+      expect([value.length, value[VALUE - 1]]).toEqual([VALUE, 4])
+      await waitFor(() => server.output.unsentBytes === 0, 'the reply to be taken')
+      expect(server.connections).toBe(1)
+      expect(server.output.bufferBytes).toBeLessThan(1024 * 1024)
+    })
+  }
 })
