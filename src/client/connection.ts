@@ -107,6 +107,7 @@ export class Connection {
           },
           drain(socket) {
             socket.data.#out.onDrain()
+            socket.data.#out.flush()
           },
           close(socket) {
             socket.data.#closed(new CyberError('CONNECTION_CLOSED', `the connection to ${where} closed`))

@@ -194,9 +194,12 @@ export class Outbox {
     }
   }
 
+  /** The socket drained: sends what it had left of batches already flushed, and nothing newer.
+   * Frames gathered since wait for the owner's flush(): a server holds replies to writes until
+   * they are durable, and a drain must not send them around that hold. */
   onDrain(): void {
     this.#waitingDrain = false
-    this.flush()
+    this.#sendHeld()
   }
 
   /** Everything still to send, sealed when sealing, for a final socket.end(bytes). */

@@ -172,6 +172,7 @@ export class Session {
 
   onDrain(): void {
     this.#out.onDrain()
+    this.flush() // what was gathered since, unless it waits for the log (flush checks)
     if (this.#out.frames.length === 0) this.#unsentIds.length = 0
     this.#account()
     this.resumeReading()
