@@ -10,6 +10,8 @@ export class DictTable {
   // Keys in insertion order, built on the first popitem and kept from then on, so that draining a
   // dict with popitem is O(1) per call. It may hold stale keys (deleted, or deleted and re-added
   // later, which appends them again): popitem skips any key that is no longer live at that spot.
+  // Deletes leave their key behind, so every append checks the bound (#compactOrder): without
+  // that, set + delete cycles after one popitem grew it without end (issue 8.13).
   #order: Key[] | undefined
 
   get size(): number {
@@ -28,12 +30,28 @@ export class DictTable {
     } else {
       const before = this.map.size
       this.map.set(key, value)
-      if (this.map.size !== before) order.push(key)
+      if (this.map.size !== before && order.push(key) > 2 * this.map.size + 64) this.#compactOrder()
     }
   }
 
+  /** Test only: how many keys the popitem index holds (live and stale); 0 before the first popitem. */
+  get orderLength(): number {
+    return this.#order?.length ?? 0
+  }
+
+  // Rebuilding costs O(size) and comes only after at least size + 64 appends or deletes since the
+  // last one, so it is O(1) per write amortised, and the index never holds more than twice the
+  // live keys + 64.
+  #compactOrder(): void {
+    this.#order = [...this.map.keys()]
+  }
+
   delete(key: Key): boolean {
-    return this.map.delete(key)
+    if (!this.map.delete(key)) return false
+    // A mass delete leaves the index long and the dict small: shrink it with the dict.
+    const order = this.#order
+    if (order !== undefined && order.length > 2 * this.map.size + 64) this.#compactOrder()
+    return true
   }
 
   clear(): void {
@@ -74,17 +92,15 @@ export class DictTable {
       if (hasFallback) return fallback
       throw new CyberError('KEY_NOT_FOUND', `key ${JSON.stringify(key)} not found`)
     }
-    this.map.delete(key)
+    this.delete(key)
     return value
   }
 
   /** Removes and returns the last inserted entry, as Python's dict.popitem does. */
   popitem(): [Key, unknown] {
     if (this.map.size === 0) throw new CyberError('KEY_NOT_FOUND', 'popitem on an empty dict')
-    if (this.#order === undefined || this.#order.length > 2 * this.map.size + 64) {
-      this.#order = [...this.map.keys()]
-    }
-    const order = this.#order
+    if (this.#order === undefined) this.#compactOrder()
+    const order = this.#order!
     // The live entry of a key is its last one in `order`, and popping from the end meets it
     // before any stale one; a stale key met later is either gone from the map or popped already.
     for (;;) {

@@ -88,6 +88,23 @@ describe('DictTable', () => {
       expect([...t.map.entries()]).toEqual([...m.entries()])
     })
 
+    test('the popitem index stays bounded by the live keys through set + delete cycles (8.13)', () => {
+      const t = dictOf([['a', 1], ['b', 2], ['c', 3]])
+      expect(t.popitem()).toEqual(['c', 3]) // builds the index
+      let most = 0
+      for (let i = 0; i < 100_000; i++) {
+        t.set(`k${i}`, i)
+        t.delete(`k${i}`)
+        most = Math.max(most, t.orderLength)
+      }
+      expect(most).toBeLessThanOrEqual(2 * 3 + 64)
+      for (let i = 0; i < 10_000; i++) t.set(`m${i}`, i)
+      for (let i = 0; i < 10_000; i++) t.delete(`m${i}`)
+      expect(t.orderLength).toBeLessThanOrEqual(2 * t.size + 64)
+      t.set('z', 26)
+      expect([t.popitem(), t.popitem(), t.popitem(), t.size]).toEqual([['z', 26], ['b', 2], ['a', 1], 0])
+    })
+
     test('popitem on an empty dict fails with KEY_NOT_FOUND', async () => {
       await expectCode(() => new DictTable().popitem(), 'KEY_NOT_FOUND')
     })
