@@ -120,9 +120,19 @@ export class DictTable {
       next = by
     } else if (typeof current === 'number' && typeof by === 'number') {
       next = current + by
+      // Past Number.MAX_VALUE a counter would become Infinity and never come back: refuse it.
+      if (!Number.isFinite(next)) {
+        throw badArgument(`incr of key ${JSON.stringify(key)} by ${by} would overflow the number ${current}`)
+      }
     } else if (typeof current === 'bigint' && (typeof by === 'bigint' || Number.isSafeInteger(by))) {
       // A bigint counter takes integer steps given as numbers too, so incr(key) adds 1n to it.
       next = current + BigInt(by)
+    } else if (typeof current === 'number') {
+      throw badArgument(`incr of key ${JSON.stringify(key)}: the stored value is a number and the amount a ` +
+        'bigint; they must match')
+    } else if (typeof current === 'bigint') {
+      throw badArgument(`incr of key ${JSON.stringify(key)}: the stored value is a bigint and the amount ` +
+        `${by} is not an integer; a bigint counter takes bigints or integers`)
     } else {
       throw badArgument(`incr needs a number at key ${JSON.stringify(key)}, found ${describe(current)}`)
     }

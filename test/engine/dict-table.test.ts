@@ -182,4 +182,23 @@ describe('DictTable', () => {
       expect([...t.map]).toEqual([['n', start]])
     })
   }
+
+  test('incr of a number by a bigint says which is which and that they must match (8.16c)', async () => {
+    const error = await expectCode(() => dictOf([['n', 1]]).incr('n', 1n), 'BAD_ARGUMENT')
+    expect(error.message).toBe('incr of key "n": the stored value is a number and the amount a bigint; they must match')
+    const fraction = await expectCode(() => dictOf([['n', 1n]]).incr('n', 0.5), 'BAD_ARGUMENT')
+    expect(fraction.message).toBe('incr of key "n": the stored value is a bigint and the amount 0.5 is not an integer; a bigint counter takes bigints or integers')
+  })
+
+  for (const [what, start, by] of [
+    ['past Number.MAX_VALUE', Number.MAX_VALUE, Number.MAX_VALUE],
+    ['below -Number.MAX_VALUE', -Number.MAX_VALUE, -Number.MAX_VALUE],
+  ] as const) {
+    test(`incr that would overflow ${what} fails with BAD_ARGUMENT and keeps the value (8.16c)`, async () => {
+      const t = dictOf([['n', start]])
+      const error = await expectCode(() => t.incr('n', by), 'BAD_ARGUMENT')
+      expect(error.message).toContain('overflow')
+      expect([...t.map]).toEqual([['n', start]])
+    })
+  }
 })
