@@ -4,6 +4,14 @@
 import { CyberError, badArgument } from '../errors.ts'
 import { checkKey, describe, type Key } from './values.ts'
 
+// A Set, a Date or a Uint8Array is an object too, but its own keys are not its content (a Set has
+// none, a Uint8Array has its indexes): merging one would be a silent no-op or nonsense.
+function isPlainObject(value: unknown): value is object {
+  if (typeof value !== 'object' || value === null) return false
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
 export class DictTable {
   readonly type = 'dict'
   readonly map = new Map<Key, unknown>()
@@ -73,7 +81,7 @@ export class DictTable {
         checkKey(pair[0])
       }
       for (const pair of source) this.set(pair[0], pair[1])
-    } else if (typeof source === 'object' && source !== null) {
+    } else if (isPlainObject(source)) {
       for (const key of Object.keys(source)) this.set(key, (source as Record<string, unknown>)[key])
     } else {
       throw badArgument(`update takes an object, a Map or [key, value] pairs, not ${describe(source)}`)

@@ -69,9 +69,16 @@ export class Store {
     }
     const table = type === 'dict' ? new DictTable() : new ListTable()
     if (content !== undefined && content !== null) {
-      if (table instanceof DictTable) table.update(content)
-      else if (Array.isArray(content)) table.items = content
-      else throw badArgument(`a list's content is an array, not ${describe(content)}`)
+      if (table instanceof DictTable) {
+        if (typeof content !== 'object') {
+          throw badArgument(`a dict's content is an object, a Map or [key, value] pairs, not ${describe(content)}`)
+        }
+        table.update(content)
+      } else if (Array.isArray(content)) {
+        table.items = content
+      } else {
+        throw badArgument(`a list's content is an array or another iterable, not ${describe(content)}`)
+      }
     }
     this.tables.set(name, table)
     return true

@@ -128,6 +128,9 @@ describe('DictTable', () => {
       ['a pair that is not an array', [{ 0: 'a', 1: 1 }]],
       ['a pair with an object key', [['a', 1], [{}, 2]]],
       ['a Map with a boolean key', new Map<unknown, number>([['a', 1], [true, 2]])],
+      ['a Set (its own keys are not its content)', new Set([['a', 1]])],
+      ['a Date', new Date(0)],
+      ['a Uint8Array', new Uint8Array([1, 2])],
     ]
     for (const [what, source] of bad) {
       test(`update from ${what} fails with BAD_ARGUMENT and changes nothing`, async () => {
