@@ -5,6 +5,7 @@ import type { Socket } from 'bun'
 import type { Packr } from 'msgpackr'
 import { CyberError, badArgument } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
+import { checkOp } from '../engine/store.ts'
 import { createCodec, packInPlace, type Packed } from '../protocol/codec.ts'
 import { Inbox, MAX_FRAME_BYTES, Outbox } from '../protocol/frame.ts'
 import { Opener, Sealer, masterKey, sessionKeys } from '../security/seal.ts'
@@ -145,8 +146,15 @@ export class Connection {
     if (this.#state !== 'ready') {
       return Promise.reject(this.#closeReason ?? new CyberError('CONNECTION_CLOSED', 'the connection is not open'))
     }
-    const id = this.#nextId++
     let packed: Packed
+    try {
+      // Refused here, as apply() refuses it in process: on the wire it would cost the request a
+      // round trip (issue 8.15).
+      checkOp(op)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const id = this.#nextId++
     try {
       packed = packInPlace(this.#codec, [id, op.name, op.table, op.args])
     } catch (error) {

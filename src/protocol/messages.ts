@@ -68,16 +68,32 @@ export function checkProof(expected: Uint8Array, received: Uint8Array): boolean 
 export type Request = [id: number, name: string, table: string, args: unknown[]]
 export type Reply = [id: number, status: number, payload: unknown]
 
-/** Checks a decoded request's shape; throws PROTOCOL when it is not one. */
-export function checkRequest(message: unknown): Request {
-  if (Array.isArray(message) && message.length === 4) {
-    const [id, name, table, args] = message
-    if (Number.isSafeInteger(id) && id > 0 && typeof name === 'string' && typeof table === 'string' &&
-      Array.isArray(args)) {
-      return message as Request
-    }
-  }
+/** A request whose id could be read; the rest is as it arrived, for the host to check (checkOp in
+ * the engine, the check every mode runs) and refuse on that id alone. */
+export interface UncheckedRequest {
+  name: unknown
+  table: unknown
+  args: unknown
+}
+
+/** The id of a decoded request [id > 0, name, table, args]; PROTOCOL when there is none to answer
+ * on: the stream is then not to be trusted, and the connection closes. */
+export function requestId(message: unknown): number {
+  const id: unknown = Array.isArray(message) ? message[0] : undefined
+  if (typeof id === 'number' && Number.isSafeInteger(id) && id > 0) return id
   throw new CyberError('PROTOCOL', 'a request is [id > 0, name, table, args]')
+}
+
+/**
+ * The parts of a request whose id was readable (requestId). From there on a wrong shape is that
+ * request's own error, never the connection's (issue 8.15): a wrong length is a BAD_ARGUMENT
+ * here, and wrong types are the host's to refuse.
+ */
+export function checkRequest(message: unknown[]): UncheckedRequest {
+  if (message.length !== 4) {
+    throw new CyberError('BAD_ARGUMENT', `a request is [id, name, table, args], not ${message.length} items`)
+  }
+  return { name: message[1], table: message[2], args: message[3] }
 }
 
 /** The payload of an error reply. */

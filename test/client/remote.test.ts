@@ -9,6 +9,7 @@ import { storeContract } from '../contract/store.contract.ts'
 import { propertyContract } from '../contract/property.contract.ts'
 import { expectCode, tempDir, uniqueName, waitFor } from '../contract/helpers.ts'
 import { codec, fakeServer } from '../fixtures/wire.ts'
+import { spawnFixture } from '../fixtures/spawn.ts'
 
 const PASSWORD = 'pw'
 const server = new Server()
@@ -494,3 +495,28 @@ function frame(body: Uint8Array): Uint8Array {
   out.set(body, 4)
   return out
 }
+
+describe('ill-shaped requests (8.15)', () => {
+  test('a non-string table name among 20 concurrent calls fails alone with BAD_ARGUMENT; the other 19 succeed', async () => {
+    const child = spawnFixture('serve-fixture.ts', [PASSWORD])
+    try {
+      await child.stdout.until((lines) => lines.some((l) => l.startsWith('listening ')), 'the server to listen')
+      const childPort = child.stdout.lines().find((l) => l.startsWith('listening '))!.split(' ')[1]
+      await using db = await connect(`cyberdb://:${PASSWORD}@127.0.0.1:${childPort}?pool=1`)
+      await using mem = await connect('memory://')
+      for (const each of [db, mem]) await each.createDict('d', { x: 1 })
+      const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) =>
+        i === 9 ? db.dict(42 as never).get('x') : db.dict('d').get('x')))
+      const bad = results[9] as PromiseRejectedResult
+      expect(results.filter((r) => r.status === 'fulfilled' && r.value === 1).length).toBe(19)
+      const embedded = await expectCode(mem.dict(42 as never).get('x'), 'BAD_ARGUMENT')
+      expect([bad.reason instanceof CyberError && bad.reason.code, bad.reason.message])
+        .toEqual(['BAD_ARGUMENT', embedded.message])
+      expect(embedded.message).toBe('a table name must be a string, not a number')
+      expect(await db.dict('d').get('x')).toBe(1) // the same connection goes on
+    } finally {
+      child.proc.kill()
+      await child.finish()
+    }
+  })
+})
