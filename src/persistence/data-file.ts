@@ -6,6 +6,7 @@
 import { closeSync, existsSync, openSync, readSync, renameSync, unlinkSync } from 'node:fs'
 import type { Store } from '../engine/store.ts'
 import { crashPoint } from './crash-points.ts'
+import { checkDataPath } from './data-path.ts'
 import { FileLock } from './lock.ts'
 import {
   DEFAULT_DURABILITY, LOG_HEADER_BYTES, LOG_MAGIC, logPath, rotatedLogPath, type Durability,
@@ -70,6 +71,7 @@ export class DataFile extends Snapshotter {
 
   /** Takes the file's lock (LOCKED when another process holds it), without reading the file. */
   static lock(store: Store, path: string): DataFile {
+    checkDataPath(path) // before the lock file exists
     return new DataFile(store, path, FileLock.acquire(path))
   }
 
