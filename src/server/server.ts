@@ -170,7 +170,7 @@ export class Server implements AsyncDisposable, SessionHost {
   /** Starts serving; resolves with the bound address (port 0 picks a free port). */
   async listen(options: ListenOptions = {}): Promise<Address> {
     if (this.#listener) throw badArgument('this server is already listening')
-    const host = options.host ?? '127.0.0.1'
+    const host = (options.host ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1') // [::1], as in a URL, is ::1
     const password = options.password ?? ''
     if (password === '' && !isLoopback(host)) {
       throw badArgument(`refusing to listen on ${host} without a password: anyone who can reach it ` +
@@ -185,7 +185,7 @@ export class Server implements AsyncDisposable, SessionHost {
     this.#maxConnections = options.maxConnections ?? 10_000
     this.#log = options.log ?? false
     const server = this
-    this.#listener = Bun.listen<Session>({
+    this.#listener = bindOrRefuse(host, options.port ?? 9980, () => Bun.listen<Session>({
       hostname: host,
       port: options.port ?? 9980,
       ...(options.tls ? { tls: options.tls } : {}),
@@ -212,7 +212,7 @@ export class Server implements AsyncDisposable, SessionHost {
           server.log(`socket error from ${socket.remoteAddress}: ${error.message}`)
         },
       },
-    })
+    }))
     this.#watchSignals()
     return { host, port: this.#listener.port }
   }
@@ -347,6 +347,18 @@ export class Server implements AsyncDisposable, SessionHost {
 }
 
 /** Whether a listen address is reachable from this machine only. */
+// Bun throws a bare Error (ENOTFOUND, EADDRINUSE, or just "Failed to listen") for a host it cannot
+// bind: the caller gets a CyberError that names the address, with the system's reason as cause.
+function bindOrRefuse<T>(host: string, port: number, bind: () => T): T {
+  try {
+    return bind()
+  } catch (error) {
+    const why = (error as { code?: string }).code ?? (error as Error)?.message ?? String(error)
+    throw new CyberError('BAD_ARGUMENT', `cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${why} ` +
+      '(is the host an address of this machine, and the port free?)', { cause: error })
+  }
+}
+
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host)
 }

@@ -36,6 +36,32 @@ describe('listen', () => {
     await listen(server)
     await expectCode(listen(server), 'BAD_ARGUMENT')
   })
+
+  for (const host of ['::1', '[::1]']) {
+    test(`listen on the IPv6 loopback as ${host} works, without a password too, and clients reach it (8.16d)`, async () => {
+      await using server = new Server()
+      const address = await server.listen({ host, port: 0 })
+      expect(address.host).toBe('::1')
+      await using db = await connect(`cyberdb://[::1]:${address.port}`)
+      await db.createDict('v6', { a: 1 })
+      expect(await db.dict('v6').get('a')).toBe(1)
+    })
+  }
+
+  test('a host or port that cannot be bound is BAD_ARGUMENT naming the address, not a raw system error (8.16d)', async () => {
+    await using taken = new Server()
+    const port = await listen(taken)
+    const messages = []
+    // An address of no interface here (TEST-NET-1: no name lookup, nothing leaves the machine).
+    for (const options of [{ host: '192.0.2.1' }, { host: '127.0.0.1', port }]) {
+      await using server = new Server()
+      messages.push((await expectCode(listen(server, options), 'BAD_ARGUMENT')).message)
+      expect(server.address).toBeUndefined()
+    }
+    expect(messages.map((m) => m.slice(0, m.indexOf(': ')))).toEqual([
+      'cannot listen on 192.0.2.1:0', `cannot listen on 127.0.0.1:${port}`,
+    ])
+  })
 })
 
 describe('maxConnections', () => {
