@@ -10,7 +10,8 @@ import { createCodec, packInPlace, type Packed } from '../protocol/codec.ts'
 import { Inbox, MAX_FRAME_BYTES, Outbox } from '../protocol/frame.ts'
 import { Opener, Sealer, masterKey, sessionKeys } from '../security/seal.ts'
 import {
-  CONNECTION_ID, FLAG_ENCRYPT, PROTOCOL_VERSION, STATUS_OK, authProof, decodeHello, errorFromPayload,
+  CONNECTION_ID, FIRST_BYTES, FLAG_ENCRYPT, PROTOCOL_VERSION, STATUS_OK, authProof, checkFirstBytes, decodeHello,
+  errorFromPayload,
 } from '../protocol/messages.ts'
 
 export interface ConnectionOptions {
@@ -55,6 +56,8 @@ export class Connection {
   #encrypt: boolean
   #opened: Pending
   #closeReason: CyberError | undefined
+  // The peer's first bytes (up to FIRST_BYTES), checked as they come in before the hello.
+  #firstBytes = new Uint8Array(0)
   #onIdle: (() => void) | undefined
   /** When the last request was made (ms since epoch): the pool drops idle connections. */
   lastUsed = Date.now()
@@ -76,7 +79,11 @@ export class Connection {
     return new Promise<Connection>((resolve, reject) => {
       let settled = false
       const timer = setTimeout(() => {
-        fail(new CyberError('TIMEOUT', `connecting to ${where} took longer than ${options.connectTimeoutMs} ms`))
+        // A TLS or HTTP port waits for the client to speak first: silence is the clue to give.
+        const why = connection.#firstBytes.length > 0 ? ''
+          : ': the peer sent nothing, no CyberDB hello (a TLS port needs cyberdbs://; an HTTP or other ' +
+            'service waits silently: check the port)'
+        fail(new CyberError('TIMEOUT', `connecting to ${where} took longer than ${options.connectTimeoutMs} ms${why}`))
         connection.#socket?.terminate()
       }, options.connectTimeoutMs)
       const fail = (error: CyberError) => {
@@ -218,6 +225,7 @@ export class Connection {
   #onData(chunk: Uint8Array): void {
     this.#readSinceFlush = true
     try {
+      if (this.#state === 'hello' && this.#firstBytes.length < FIRST_BYTES) this.#checkFirstBytes(chunk)
       this.#reader.push(chunk, this.#onFrame)
     } catch (error) {
       let reason = error instanceof CyberError ? error : new CyberError('PROTOCOL', String(error))
@@ -233,6 +241,15 @@ export class Connection {
   }
 
   readonly #range = { start: 0, end: 0 }
+
+  // Another service fails at its first bytes, not at the connect timeout (issue 8.16e).
+  #checkFirstBytes(chunk: Uint8Array): void {
+    const seen = new Uint8Array(Math.min(FIRST_BYTES, this.#firstBytes.length + chunk.length))
+    seen.set(this.#firstBytes)
+    seen.set(chunk.subarray(0, seen.length - this.#firstBytes.length), this.#firstBytes.length)
+    this.#firstBytes = seen
+    checkFirstBytes(seen)
+  }
 
   // One bound function for every frame, rather than a closure per data event.
   readonly #onFrame = (data: Uint8Array, start: number, end: number): boolean => {

@@ -52,14 +52,44 @@ describe('connecting', () => {
   test('a server that accepts but never says hello fails with TIMEOUT within connectTimeout', async () => {
     const silent = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
     try {
-      const took = await elapsed(() =>
-        expectCode(connect(`cyberdb://:${PASSWORD}@127.0.0.1:${silent.port}?connectTimeout=0.3`), 'TIMEOUT'))
+      let message = ''
+      const took = await elapsed(async () => {
+        message = (await expectCode(connect(`cyberdb://:${PASSWORD}@127.0.0.1:${silent.port}?connectTimeout=0.3`), 'TIMEOUT')).message
+      })
       expect(took).toBeGreaterThanOrEqual(250)
       expect(took).toBeLessThan(2000)
+      // What a TLS or HTTP port does: it waits for the client. The message says so (8.16e).
+      expect(message).toBe(`connecting to 127.0.0.1:${silent.port} took longer than 300 ms: the peer sent nothing, ` +
+        'no CyberDB hello (a TLS port needs cyberdbs://; an HTTP or other service waits silently: check the port)')
     } finally {
       silent.stop(true)
     }
   })
+
+  const strangers: [string, Uint8Array, string][] = [
+    ['an HTTP server', new TextEncoder().encode('HTTP/1.1 400 Bad Request\r\n\r\n'), 'an HTTP server'],
+    ['a TLS alert', new Uint8Array([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]), 'another service'],
+    ['a TLS record', new Uint8Array([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5]), 'a TLS server'],
+    ['an SSH banner', new TextEncoder().encode('SSH-2.0-OpenSSH_9.6\r\n'), 'an SSH server'],
+    ['a small length prefix and a body that is no hello', new Uint8Array([0, 0, 1, 0, 0x58]), 'another service'],
+    ['a hello-sized frame that does not start with the magic', new Uint8Array([0, 0, 0, 45, 0x43, 0x59, 0x42, 0x58]), 'another service'],
+  ]
+  for (const [what, bytes, like] of strangers) {
+    test(`a peer that sends ${what} fails at once with PROTOCOL saying it sent no CyberDB hello (8.16e)`, async () => {
+      const peer = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { open: (socket) => void socket.write(bytes), data() {} } })
+      try {
+        let message = ''
+        const took = await elapsed(async () => {
+          message = (await expectCode(connect(`cyberdb://:${PASSWORD}@127.0.0.1:${peer.port}?connectTimeout=30`), 'PROTOCOL')).message
+        })
+        expect(took).toBeLessThan(2000)
+        expect(message).toBe(`the peer sent no CyberDB hello (it looks like ${like}): check the host and port, ` +
+          'and connect to a TLS port with cyberdbs://')
+      } finally {
+        peer.stop(true)
+      }
+    })
+  }
 
   test('a peer that is not a CyberDB server fails with PROTOCOL', async () => {
     const http = Bun.listen({

@@ -4,7 +4,7 @@ import { describe, expect, test } from 'bun:test'
 import { CyberError, ERROR_CODES } from '../../src/errors.ts'
 import {
   MAGIC, NONCE_BYTES, PROOF_BYTES, PROTOCOL_VERSION, authProof, checkProof, checkRequest, decodeHello,
-  encodeHello, errorFromPayload, errorPayload, requestId,
+  FIRST_BYTES, checkFirstBytes, encodeHello, errorFromPayload, errorPayload, requestId,
 } from '../../src/protocol/messages.ts'
 import { createCodec } from '../../src/protocol/codec.ts'
 import { masterKey } from '../../src/security/seal.ts'
@@ -123,6 +123,27 @@ describe('requestId and checkRequest', () => {
 
   test('checkRequest leaves the types of name, table and args to the host (checkOp)', () => {
     expect(checkRequest([1, 42, null, 'x'])).toEqual({ name: 42, table: null, args: 'x' })
+  })
+})
+
+describe('checkFirstBytes', () => {
+  const frame = (body: Uint8Array) => {
+    const out = new Uint8Array(4 + body.length)
+    new DataView(out.buffer).setUint32(0, body.length)
+    out.set(body, 4)
+    return out
+  }
+  const hello = frame(encodeHello({ version: PROTOCOL_VERSION, flags: 0, maxFrameBytes: 1 << 20, nonce: new Uint8Array(NONCE_BYTES) }))
+  const refusal = frame(createCodec().pack([0, 1, ['NOT_ALLOWED', 'too many connections']]))
+  for (const [what, bytes] of [['a hello', hello], ['a refusal frame', refusal]] as const) {
+    test(`every prefix of ${what} passes, so a CyberDB server is never refused (8.16e)`, () => {
+      for (let n = 1; n <= FIRST_BYTES; n++) checkFirstBytes(bytes.subarray(0, n))
+      expect(bytes.length).toBeGreaterThan(FIRST_BYTES)
+    })
+  }
+
+  test('a first byte that no server frame starts with is PROTOCOL at once', async () => {
+    await expectCode(() => checkFirstBytes(new Uint8Array([0x48])), 'PROTOCOL')
   })
 })
 
