@@ -190,6 +190,8 @@ export class Connection {
         setImmediate(this.#flush)
       }
     }
+    // Only a connection with requests in flight keeps the process alive (issue 8.16f).
+    if (this.#pending.size === 0) this.#socket.ref()
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, op })
     })
@@ -270,7 +272,10 @@ export class Connection {
     this.#pending.delete(id)
     if (status === STATUS_OK) pending.resolve(payload)
     else pending.reject(errorFromPayload(payload))
-    if (this.#pending.size === 0 && this.#onIdle) this.#onIdle()
+    if (this.#pending.size === 0) {
+      this.#socket.unref()
+      this.#onIdle?.()
+    }
     return true
   }
 
@@ -336,6 +341,9 @@ export class Connection {
     }
     if (this.#state !== 'auth') throw new CyberError('PROTOCOL', 'the server sent an unexpected connection reply')
     this.#state = 'ready'
+    // An idle pooled connection must not keep the process alive: a script that never calls
+    // close() still exits when its work is done (issue 8.16f). request() refs it while it waits.
+    if (this.#pending.size === 0) this.#socket.unref()
     this.#opened.resolve(this)
     return true
   }

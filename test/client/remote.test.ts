@@ -550,3 +550,16 @@ describe('ill-shaped requests (8.15)', () => {
     }
   })
 })
+
+describe('process lifetime (8.16f)', () => {
+  test('a remote database that is never closed does not keep its process alive once idle', async () => {
+    await using db = await connect(URL)
+    await db.createDict('kept', { x: 42 }, { ifNotExists: true })
+    const child = spawnFixture('never-close-fixture.ts', [URL])
+    // Bounded: a child kept alive by an idle socket is killed, and the test says why.
+    const kill = setTimeout(() => child.proc.kill(), 4_000)
+    const result = await child.finish()
+    clearTimeout(kill)
+    expect(result).toEqual({ stdout: '42\n', stderr: '', exitCode: 0, signal: null })
+  })
+})
