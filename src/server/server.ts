@@ -1,5 +1,6 @@
 // The CyberDB server: one Store behind Bun.listen. It owns the listener, the sessions, and the
-// backup file (lock, periodic snapshots, the final snapshot on close, SIGINT or SIGTERM).
+// backup file (lock, periodic snapshots, the final snapshot on close). It installs no signal
+// handlers: how a process stops is its owner's choice (the CLI saves and exits on SIGINT/SIGTERM).
 
 import type { Socket, TCPSocketListener } from 'bun'
 import { CyberError, badArgument } from '../errors.ts'
@@ -94,7 +95,6 @@ export class Server implements AsyncDisposable, SessionHost {
   #sessions = new Set<Session>()
   #maxConnections = 10_000
   #log = false
-  #signals: (() => void) | undefined
   #closing: Promise<SnapshotStats | undefined> | undefined
   // Sessions close() is waiting for, with what to call when each is gone.
   readonly #onSessionClosed = new Map<Session, () => void>()
@@ -123,7 +123,8 @@ export class Server implements AsyncDisposable, SessionHost {
   }
 
   /**
-   * Snapshots to `path` every `seconds`, and on close, SIGINT and SIGTERM; logs every write to
+   * Snapshots to `path` every `seconds`, and on close (call it from your own SIGTERM handler, as
+   * the CLI does: the library installs none); logs every write to
    * `path.log` with the given durability (default everysec: see DataFileOptions), which is fixed
    * once the file is set. Takes the file's lock (LOCKED when another process holds it). A previous
    * backup file gets its final snapshot. Without a load() of the same file first, the file is
@@ -152,7 +153,6 @@ export class Server implements AsyncDisposable, SessionHost {
     if (current instanceof DataFile) {
       current.close().catch((error) => console.error(`cyberdb: final snapshot of ${current.path} failed:`, error))
     }
-    this.#watchSignals()
   }
 
   /** The backup file, if one is set. */
@@ -213,7 +213,6 @@ export class Server implements AsyncDisposable, SessionHost {
         },
       },
     }))
-    this.#watchSignals()
     return { host, port: this.#listener.port }
   }
 
@@ -233,7 +232,6 @@ export class Server implements AsyncDisposable, SessionHost {
   }
 
   async #close(): Promise<SnapshotStats | undefined> {
-    this.#unwatchSignals()
     this.#listener?.stop(false)
     const drained = Promise.all([...this.#sessions].map((session) => new Promise<void>((resolve) => {
       this.#onSessionClosed.set(session, resolve)
@@ -314,35 +312,6 @@ export class Server implements AsyncDisposable, SessionHost {
       return new CyberError('NOT_ALLOWED', `too many failed passwords from ${address}: try again later`)
     }
     return undefined
-  }
-
-  // A server with a backup file snapshots on SIGINT and SIGTERM before it exits, so stopping it
-  // the usual way loses nothing.
-  #watchSignals(): void {
-    if (this.#signals || !this.#listener || !(this.#snapshotter instanceof DataFile) || !this.#ownsSnapshotter) return
-    const stop = (signal: string) => {
-      console.log(`cyberdb: ${signal}: saving to ${this.backupPath} and shutting down`)
-      this.close().then((stats) => {
-        console.log(`cyberdb: stopped; saved ${stats?.tables} tables, ${stats?.entries} entries`)
-        process.exit(0)
-      }, (error) => {
-        console.error('cyberdb: shutdown failed:', error)
-        process.exit(1)
-      })
-    }
-    const onInt = () => stop('SIGINT')
-    const onTerm = () => stop('SIGTERM')
-    process.on('SIGINT', onInt)
-    process.on('SIGTERM', onTerm)
-    this.#signals = () => {
-      process.off('SIGINT', onInt)
-      process.off('SIGTERM', onTerm)
-    }
-  }
-
-  #unwatchSignals(): void {
-    this.#signals?.()
-    this.#signals = undefined
   }
 }
 

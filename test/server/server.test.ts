@@ -285,14 +285,24 @@ describe('load and save', () => {
   })
 })
 
-describe('signals', () => {
+describe('signals (8.16g)', () => {
+  test('a Server with a backup file installs no signal handlers: stopping is the app\'s choice', async () => {
+    using dir = tempDir()
+    const before = [process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')]
+    await using server = new Server()
+    server.setBackup(dir.file('handlers.cdb'), 3600)
+    await listen(server)
+    expect([process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')]).toEqual(before)
+  })
+
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    test(`a server with a backup file exits 0 on ${signal} after writing its final snapshot`, async () => {
+    test(`on ${signal}, an app's own handler runs alone: it closes the server (final snapshot) and exits as it chooses`, async () => {
       using dir = tempDir()
       const path = dir.file('signal.cdb')
       const child = spawnFixture('server-signal-fixture.ts', [path, PASSWORD])
       await child.stdout.until((lines) => lines.some((line) => line.startsWith('listening ')), 'the server to listen')
-      const port = Number(child.stdout.lines()[0]!.split(' ')[1])
+      const first = child.stdout.lines()[0]!
+      const port = Number(first.split(' ')[1]!.replace(';', ''))
       {
         await using db = await connect(url(port))
         await db.createDict('written', { before: signal })
@@ -300,14 +310,9 @@ describe('signals', () => {
       }
       child.proc.kill(signal)
       expect(await child.finish()).toEqual({
-        stdout: [
-          `listening ${port}`,
-          `cyberdb: ${signal}: saving to ${path} and shutting down`,
-          'cyberdb: stopped; saved 2 tables, 4 entries',
-          '',
-        ].join('\n'),
+        stdout: [`listening ${port}; signal handlers: 0 + 0`, `app: ${signal}`, 'app: saved 2 tables', ''].join('\n'),
         stderr: '',
-        exitCode: 0,
+        exitCode: 3,
         signal: null,
       })
       expect(await snapshotContent(path)).toEqual({ written: [['before', signal]], numbers: [1, 2, 3] })
