@@ -10,8 +10,8 @@ import { createCodec, packInPlace, type Packed } from '../protocol/codec.ts'
 import { Inbox, MAX_FRAME_BYTES, Outbox } from '../protocol/frame.ts'
 import { Opener, Sealer, masterKey, sessionKeys } from '../security/seal.ts'
 import {
-  CONNECTION_ID, FIRST_BYTES, FLAG_ENCRYPT, PROTOCOL_VERSION, STATUS_OK, authProof, checkFirstBytes, decodeHello,
-  errorFromPayload,
+  CONNECTION_ID, FIRST_BYTES, FLAG_ENCRYPT, PROTOCOL_VERSION, STATUS_OK, authProof, checkFirstBytes,
+  decodeHello, errorFromPayload,
 } from '../protocol/messages.ts'
 
 export interface ConnectionOptions {
@@ -83,7 +83,8 @@ export class Connection {
         const why = connection.#firstBytes.length > 0 ? ''
           : ': the peer sent nothing, no CyberDB hello (a TLS port needs cyberdbs://; an HTTP or other ' +
             'service waits silently: check the port)'
-        fail(new CyberError('TIMEOUT', `connecting to ${where} took longer than ${options.connectTimeoutMs} ms${why}`))
+        const took = `connecting to ${where} took longer than ${options.connectTimeoutMs} ms`
+        fail(new CyberError('TIMEOUT', `${took}${why}`))
         connection.#socket?.terminate()
       }, options.connectTimeoutMs)
       const fail = (error: CyberError) => {

@@ -20,7 +20,8 @@ export class ListHandle<V = unknown> extends TableHandle<V> {
 
   /** Appends every value of an iterable; resolves with the new length. */
   extend(values: Iterable<V>): Promise<number> {
-    return this.call('list.extend', [Array.isArray(values) || !isIterable(values) ? values : Array.from(values)])
+    const items = Array.isArray(values) || !isIterable(values) ? values : Array.from(values)
+    return this.call('list.extend', [items])
   }
 
   /** Inserts before `index`; an index past either end clamps, as `splice` and Python do. */

@@ -70,7 +70,8 @@ export class Store {
     if (content !== undefined && content !== null) {
       if (table instanceof DictTable) {
         if (typeof content !== 'object') {
-          throw badArgument(`a dict's content is an object, a Map or [key, value] pairs, not ${describe(content)}`)
+          const what = describe(content)
+          throw badArgument(`a dict's content is an object, a Map or [key, value] pairs, not ${what}`)
         }
         table.update(content)
       } else if (Array.isArray(content)) {
@@ -143,8 +144,12 @@ export class Store {
  * alone, on its own request id), and apply() for the embedded modes.
  */
 export function checkOp(op: { table: unknown; name: unknown; args: unknown }): asserts op is Op {
-  if (typeof op.name !== 'string') throw badArgument(`an operation name must be a string, not ${describe(op.name)}`)
-  if (typeof op.table !== 'string') throw badArgument(`a table name must be a string, not ${describe(op.table)}`)
+  if (typeof op.name !== 'string') {
+    throw badArgument(`an operation name must be a string, not ${describe(op.name)}`)
+  }
+  if (typeof op.table !== 'string') {
+    throw badArgument(`a table name must be a string, not ${describe(op.table)}`)
+  }
   if (!Array.isArray(op.args)) {
     throw badArgument(`the arguments of ${op.name} must be an array, not ${describe(op.args)}`)
   }

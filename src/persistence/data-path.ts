@@ -14,5 +14,8 @@ export function checkDataPath(path: string): void {
       // Missing (a new data file) or unreadable: opening it will say which, as it always has.
     }
   }
-  if (folder) throw badArgument(`the data file "${path}" is a folder: give the path of a file in it, such as "${path.replace(/[/\\]*$/, '')}/data.cdb"`)
+  if (folder) {
+    const example = `${path.replace(/[/\\]*$/, '')}/data.cdb`
+    throw badArgument(`the data file "${path}" is a folder: give the path of a file in it, such as "${example}"`)
+  }
 }
