@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync } from 'node:fs'
 import { relative } from 'node:path'
-import { connect } from '../src/index.ts'
+import { Server, connect } from '../src/index.ts'
 import { expectCode, tempDir } from './contract/helpers.ts'
 
 describe('memory://', () => {
@@ -36,6 +36,22 @@ describe('file:', () => {
       expect(await again.list('l').toArray()).toEqual([1, 2])
     })
   }
+
+  test('a file: path that is a folder is BAD_ARGUMENT, and nothing is created beside it (8.16a)', async () => {
+    using dir = tempDir()
+    const folder = dir.file('folder')
+    mkdirSync(folder)
+    const messages = []
+    for (const url of [`file:${folder}`, `file:${folder}/`, `file:${dir.file('new')}/`]) {
+      messages.push((await expectCode(connect(url), 'BAD_ARGUMENT')).message)
+    }
+    expect(messages[0]).toBe(`the data file "${folder}" is a folder: give the path of a file in it, such as "${folder}/data.cdb"`)
+    expect(readdirSync(dir.path).sort()).toEqual(['folder'])
+    expect(readdirSync(folder)).toEqual([])
+    const server = new Server()
+    expect(() => server.setBackup(folder, 300)).toThrow(messages[0])
+    expect(readdirSync(dir.path).sort()).toEqual(['folder'])
+  })
 
   test('a file: path is percent-decoded', async () => {
     using dir = tempDir()

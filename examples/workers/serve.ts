@@ -8,6 +8,14 @@ const password = process.env.CYBERDB_PASSWORD ?? 'hWjYvVdqRC'
 
 const server = new Server()
 await server.load(file)
-server.setBackup(file, 300) // every 300 s, and on SIGINT / SIGTERM
+server.setBackup(file, 300) // every 300 s, and on close()
+// Stopping is this script's choice (the library installs no signal handlers): save, then exit.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, async () => {
+    const saved = await server.close()
+    console.log(`serve: stopped; saved ${saved?.tables} tables, ${saved?.entries} entries`)
+    process.exit(0)
+  })
+}
 const address = await server.listen({ host: '127.0.0.1', port, password })
 console.log(`serve: listening on ${address.host}:${address.port}`)

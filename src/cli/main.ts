@@ -131,10 +131,29 @@ async function serve(argv: string[]): Promise<number> {
     ...(tls ? { tls } : {}),
     log: values.log,
   })
+  stopOnSignals(server) // before the start line: a signal sent as soon as it is read finds them
   const modes = [tls && 'tls', values.encrypt && 'encrypted', values.allow && `allow ${values.allow}`].filter(Boolean)
   console.log(`cyberdb: serving ${values.data} on ${host}:${port}${modes.length ? ` (${modes.join(', ')})` : ''}: ` +
     `loaded ${loaded.tables} tables, ${loaded.entries} entries in ${loadMs.toFixed(0)} ms; backup every ${values.backup} s`)
   return new Promise<number>(() => {}) // runs until SIGINT/SIGTERM (the server saves, then exits 0)
+}
+
+// The library installs no signal handlers (it may live inside someone's app, which decides how
+// its process stops); the command owns its process, so here SIGINT and SIGTERM take the final
+// snapshot and exit: 0 once saved, 1 if the save failed. A second signal waits for the same close.
+function stopOnSignals(server: Server): void {
+  const stop = (signal: string) => {
+    console.log(`cyberdb: ${signal}: saving to ${server.backupPath} and shutting down`)
+    server.close().then((stats) => {
+      console.log(`cyberdb: stopped; saved ${stats?.tables} tables, ${stats?.entries} entries`)
+      process.exit(0)
+    }, (error) => {
+      console.error('cyberdb: shutdown failed:', error)
+      process.exit(1)
+    })
+  }
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
 }
 
 function repair(argv: string[]): number {

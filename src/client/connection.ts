@@ -5,11 +5,13 @@ import type { Socket } from 'bun'
 import type { Packr } from 'msgpackr'
 import { CyberError, badArgument } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
+import { checkOp } from '../engine/store.ts'
 import { createCodec, packInPlace, type Packed } from '../protocol/codec.ts'
 import { Inbox, MAX_FRAME_BYTES, Outbox } from '../protocol/frame.ts'
 import { Opener, Sealer, masterKey, sessionKeys } from '../security/seal.ts'
 import {
-  CONNECTION_ID, FLAG_ENCRYPT, PROTOCOL_VERSION, STATUS_OK, authProof, decodeHello, errorFromPayload,
+  CONNECTION_ID, FIRST_BYTES, FLAG_ENCRYPT, PROTOCOL_VERSION, STATUS_OK, authProof, checkFirstBytes,
+  decodeHello, errorFromPayload,
 } from '../protocol/messages.ts'
 
 export interface ConnectionOptions {
@@ -54,6 +56,8 @@ export class Connection {
   #encrypt: boolean
   #opened: Pending
   #closeReason: CyberError | undefined
+  // The peer's first bytes (up to FIRST_BYTES), checked as they come in before the hello.
+  #firstBytes = new Uint8Array(0)
   #onIdle: (() => void) | undefined
   /** When the last request was made (ms since epoch): the pool drops idle connections. */
   lastUsed = Date.now()
@@ -75,7 +79,12 @@ export class Connection {
     return new Promise<Connection>((resolve, reject) => {
       let settled = false
       const timer = setTimeout(() => {
-        fail(new CyberError('TIMEOUT', `connecting to ${where} took longer than ${options.connectTimeoutMs} ms`))
+        // A TLS or HTTP port waits for the client to speak first: silence is the clue to give.
+        const why = connection.#firstBytes.length > 0 ? ''
+          : ': the peer sent nothing, no CyberDB hello (a TLS port needs cyberdbs://; an HTTP or other ' +
+            'service waits silently: check the port)'
+        const took = `connecting to ${where} took longer than ${options.connectTimeoutMs} ms`
+        fail(new CyberError('TIMEOUT', `${took}${why}`))
         connection.#socket?.terminate()
       }, options.connectTimeoutMs)
       const fail = (error: CyberError) => {
@@ -146,8 +155,15 @@ export class Connection {
     if (this.#state !== 'ready') {
       return Promise.reject(this.#closeReason ?? new CyberError('CONNECTION_CLOSED', 'the connection is not open'))
     }
-    const id = this.#nextId++
     let packed: Packed
+    try {
+      // Refused here, as apply() refuses it in process: on the wire it would cost the request a
+      // round trip (issue 8.15).
+      checkOp(op)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const id = this.#nextId++
     try {
       packed = packInPlace(this.#codec, [id, op.name, op.table, op.args])
     } catch (error) {
@@ -176,6 +192,8 @@ export class Connection {
         setImmediate(this.#flush)
       }
     }
+    // Only a connection with requests in flight keeps the process alive (issue 8.16f).
+    if (this.#pending.size === 0) this.#socket.ref()
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, op })
     })
@@ -211,6 +229,7 @@ export class Connection {
   #onData(chunk: Uint8Array): void {
     this.#readSinceFlush = true
     try {
+      if (this.#state === 'hello' && this.#firstBytes.length < FIRST_BYTES) this.#checkFirstBytes(chunk)
       this.#reader.push(chunk, this.#onFrame)
     } catch (error) {
       let reason = error instanceof CyberError ? error : new CyberError('PROTOCOL', String(error))
@@ -226,6 +245,15 @@ export class Connection {
   }
 
   readonly #range = { start: 0, end: 0 }
+
+  // Another service fails at its first bytes, not at the connect timeout (issue 8.16e).
+  #checkFirstBytes(chunk: Uint8Array): void {
+    const seen = new Uint8Array(Math.min(FIRST_BYTES, this.#firstBytes.length + chunk.length))
+    seen.set(this.#firstBytes)
+    seen.set(chunk.subarray(0, seen.length - this.#firstBytes.length), this.#firstBytes.length)
+    this.#firstBytes = seen
+    checkFirstBytes(seen)
+  }
 
   // One bound function for every frame, rather than a closure per data event.
   readonly #onFrame = (data: Uint8Array, start: number, end: number): boolean => {
@@ -246,7 +274,10 @@ export class Connection {
     this.#pending.delete(id)
     if (status === STATUS_OK) pending.resolve(payload)
     else pending.reject(errorFromPayload(payload))
-    if (this.#pending.size === 0 && this.#onIdle) this.#onIdle()
+    if (this.#pending.size === 0) {
+      this.#socket.unref()
+      this.#onIdle?.()
+    }
     return true
   }
 
@@ -312,6 +343,9 @@ export class Connection {
     }
     if (this.#state !== 'auth') throw new CyberError('PROTOCOL', 'the server sent an unexpected connection reply')
     this.#state = 'ready'
+    // An idle pooled connection must not keep the process alive: a script that never calls
+    // close() still exits when its work is done (issue 8.16f). request() refs it while it waits.
+    if (this.#pending.size === 0) this.#socket.unref()
     this.#opened.resolve(this)
     return true
   }

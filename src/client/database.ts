@@ -6,6 +6,7 @@ import type { Key } from '../engine/values.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
 import { DictHandle, type DictSource } from './dict-handle.ts'
 import { ListHandle } from './list-handle.ts'
+import { isIterable } from './table-handle.ts'
 import type { Address, ListenOptions } from '../server/server.ts'
 import type { Transport } from './transport.ts'
 
@@ -24,14 +25,14 @@ export class TableClient {
 
   /** Creates a dict table; resolves `false` when `ifNotExists` found it already there. */
   createDict<V = unknown>(name: string, content?: DictSource<V>, options?: CreateOptions): Promise<boolean> {
-    const entries = content === undefined || content instanceof Map || Array.isArray(content) ||
-      !(Symbol.iterator in Object(content)) ? content : Array.from(content as Iterable<unknown>)
+    const entries = content instanceof Map || Array.isArray(content) || !isIterable(content)
+      ? content : Array.from(content)
     return this.#create(name, 'dict', entries, options)
   }
 
   /** Creates a list table, empty unless `content` is given. */
   createList<V = unknown>(name: string, content?: Iterable<V>, options?: CreateOptions): Promise<boolean> {
-    const items = content === undefined || Array.isArray(content) ? content : Array.from(content)
+    const items = Array.isArray(content) || !isIterable(content) ? content : Array.from(content)
     return this.#create(name, 'list', items, options)
   }
 

@@ -2,7 +2,7 @@
 
 import type { Key } from '../engine/values.ts'
 import { setOwn } from '../engine/values.ts'
-import { TableHandle } from './table-handle.ts'
+import { TableHandle, isIterable } from './table-handle.ts'
 
 export type DictSource<V> = Record<string, V> | Map<Key, V> | Iterable<readonly [Key, V]>
 
@@ -93,8 +93,4 @@ export class DictHandle<V = unknown> extends TableHandle<[Key, V]> {
   async toMap(): Promise<Map<Key, V>> {
     return new Map(await this.entries())
   }
-}
-
-function isIterable(value: unknown): value is Iterable<unknown> {
-  return typeof value === 'object' && value !== null && Symbol.iterator in value
 }

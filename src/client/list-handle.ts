@@ -1,7 +1,7 @@
 // A list table, used like an Array (plus what Python lists have). Every method is one operation.
 
 import type { SortOptions } from '../engine/list-table.ts'
-import { TableHandle } from './table-handle.ts'
+import { TableHandle, isIterable } from './table-handle.ts'
 
 /**
  * A handle on a list table; no I/O until used. Indexes may be negative (from the end).
@@ -20,7 +20,8 @@ export class ListHandle<V = unknown> extends TableHandle<V> {
 
   /** Appends every value of an iterable; resolves with the new length. */
   extend(values: Iterable<V>): Promise<number> {
-    return this.call('list.extend', [Array.isArray(values) ? values : Array.from(values)])
+    const items = Array.isArray(values) || !isIterable(values) ? values : Array.from(values)
+    return this.call('list.extend', [items])
   }
 
   /** Inserts before `index`; an index past either end clamps, as `splice` and Python do. */

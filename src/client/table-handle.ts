@@ -8,6 +8,13 @@ import type { Transport } from './transport.ts'
 // stays far below the frame size limit.
 export const SCAN_CHUNK = 512
 
+/** Whether a value is an object to spread with Array.from. Anything else (a number, a string, an
+ * array-like `{ length }`) goes to the engine as it is, which refuses it with the same message in
+ * every mode: Array.from(42) would make a silent empty list (issue 8.16b). */
+export function isIterable(value: unknown): value is Iterable<unknown> {
+  return typeof value === 'object' && value !== null && Symbol.iterator in value
+}
+
 export abstract class TableHandle<T> implements AsyncIterable<T> {
   readonly name: string
   protected readonly transport: Transport

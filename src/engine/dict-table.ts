@@ -5,6 +5,14 @@ import { CyberError, badArgument } from '../errors.ts'
 import { sizeOf } from './value-model.ts'
 import { checkKey, describe, type Key } from './values.ts'
 
+// A Set, a Date or a Uint8Array is an object too, but its own keys are not its content (a Set has
+// none, a Uint8Array has its indexes): merging one would be a silent no-op or nonsense.
+function isPlainObject(value: unknown): value is object {
+  if (typeof value !== 'object' || value === null) return false
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
 export class DictTable {
   readonly type = 'dict'
   readonly map = new Map<Key, unknown>()
@@ -13,6 +21,8 @@ export class DictTable {
   // Keys in insertion order, built on the first popitem and kept from then on, so that draining a
   // dict with popitem is O(1) per call. It may hold stale keys (deleted, or deleted and re-added
   // later, which appends them again): popitem skips any key that is no longer live at that spot.
+  // Deletes leave their key behind, so every append checks the bound (#compactOrder): without
+  // that, set + delete cycles after one popitem grew it without end (issue 8.13).
   #order: Key[] | undefined
 
   get size(): number {
@@ -31,10 +41,23 @@ export class DictTable {
     map.set(key, value)
     if (map.size !== before) {
       this.bytes += sizeOf(key) + sizeOf(value)
-      this.#order?.push(key)
+      const order = this.#order
+      if (order !== undefined && order.push(key) > 2 * map.size + 64) this.#compactOrder()
     } else {
       this.bytes += sizeOf(value) - sizeOf(old)
     }
+  }
+
+  /** Test only: how many keys the popitem index holds (live and stale); 0 before the first popitem. */
+  get orderLength(): number {
+    return this.#order?.length ?? 0
+  }
+
+  // Rebuilding costs O(size) and comes only after at least size + 64 appends or deletes since the
+  // last one, so it is O(1) per write amortised, and the index never holds more than twice the
+  // live keys + 64.
+  #compactOrder(): void {
+    this.#order = [...this.map.keys()]
   }
 
   delete(key: Key): boolean {
@@ -42,6 +65,9 @@ export class DictTable {
     const old = map.get(key)
     if (!map.delete(key)) return false
     this.bytes -= sizeOf(key) + sizeOf(old)
+    // A mass delete leaves the index long and the dict small: shrink it with the dict.
+    const order = this.#order
+    if (order !== undefined && order.length > 2 * map.size + 64) this.#compactOrder()
     return true
   }
 
@@ -72,7 +98,7 @@ export class DictTable {
         checkKey(pair[0])
       }
       for (const pair of source) this.set(pair[0], pair[1])
-    } else if (typeof source === 'object' && source !== null) {
+    } else if (isPlainObject(source)) {
       for (const key of Object.keys(source)) this.set(key, (source as Record<string, unknown>)[key])
     } else {
       throw badArgument(`update takes an object, a Map or [key, value] pairs, not ${describe(source)}`)
@@ -98,10 +124,8 @@ export class DictTable {
   /** Removes and returns the last inserted entry, as Python's dict.popitem does. */
   popitem(): [Key, unknown] {
     if (this.map.size === 0) throw new CyberError('KEY_NOT_FOUND', 'popitem on an empty dict')
-    if (this.#order === undefined || this.#order.length > 2 * this.map.size + 64) {
-      this.#order = [...this.map.keys()]
-    }
-    const order = this.#order
+    if (this.#order === undefined) this.#compactOrder()
+    const order = this.#order!
     // The live entry of a key is its last one in `order`, and popping from the end meets it
     // before any stale one; a stale key met later is either gone from the map or popped already.
     for (;;) {
@@ -121,9 +145,19 @@ export class DictTable {
       next = by
     } else if (typeof current === 'number' && typeof by === 'number') {
       next = current + by
+      // Past Number.MAX_VALUE a counter would become Infinity and never come back: refuse it.
+      if (!Number.isFinite(next)) {
+        throw badArgument(`incr of key ${JSON.stringify(key)} by ${by} would overflow the number ${current}`)
+      }
     } else if (typeof current === 'bigint' && (typeof by === 'bigint' || Number.isSafeInteger(by))) {
       // A bigint counter takes integer steps given as numbers too, so incr(key) adds 1n to it.
       next = current + BigInt(by)
+    } else if (typeof current === 'number') {
+      throw badArgument(`incr of key ${JSON.stringify(key)}: the stored value is a number and the amount a ` +
+        'bigint; they must match')
+    } else if (typeof current === 'bigint') {
+      throw badArgument(`incr of key ${JSON.stringify(key)}: the stored value is a bigint and the amount ` +
+        `${by} is not an integer; a bigint counter takes bigints or integers`)
     } else {
       throw badArgument(`incr needs a number at key ${JSON.stringify(key)}, found ${describe(current)}`)
     }

@@ -45,13 +45,12 @@ export class Store {
 
   /** Runs one operation. Throws CyberError; returns stored values as they are (callers copy). */
   apply(op: Op): unknown {
+    checkOp(op)
     const command = COMMANDS.get(op.name)
     if (command === undefined) throw badArgument(`unknown operation ${quote(op.name)}`)
     const { args, table: name } = op
-    if (typeof name !== 'string') throw badArgument(`a table name must be a string, not ${describe(name)}`)
-    if (!Array.isArray(args) || args.length < command.minArgs || args.length > command.maxArgs) {
-      const n = Array.isArray(args) ? args.length : describe(args)
-      throw badArgument(`${op.name} takes ${arity(command.minArgs, command.maxArgs)}, not ${n}`)
+    if (args.length < command.minArgs || args.length > command.maxArgs) {
+      throw badArgument(`${op.name} takes ${arity(command.minArgs, command.maxArgs)}, not ${args.length}`)
     }
     if (command.writes && this.maxMemory > 0 && this.#bytes >= this.maxMemory && !FREES_MEMORY.has(op.name)) {
       throw new CyberError('MEMORY_LIMIT', `the database is at its memory limit (maxMemory ${this.maxMemory} ` +
@@ -95,9 +94,17 @@ export class Store {
     }
     const table = type === 'dict' ? new DictTable() : new ListTable()
     if (content !== undefined && content !== null) {
-      if (table instanceof DictTable) table.update(content)
-      else if (Array.isArray(content)) table.items = content
-      else throw badArgument(`a list's content is an array, not ${describe(content)}`)
+      if (table instanceof DictTable) {
+        if (typeof content !== 'object') {
+          const what = describe(content)
+          throw badArgument(`a dict's content is an object, a Map or [key, value] pairs, not ${what}`)
+        }
+        table.update(content)
+      } else if (Array.isArray(content)) {
+        table.items = content
+      } else {
+        throw badArgument(`a list's content is an array or another iterable, not ${describe(content)}`)
+      }
       table.recount()
     }
     this.tables.set(name, table)
@@ -164,6 +171,24 @@ export class Store {
 
   closeCursor(cursor: number): boolean {
     return this.#cursors.delete(cursor)
+  }
+}
+
+/**
+ * Checks an op's shape: what a typed caller cannot get wrong but `db.dict(42 as any)`, or a hand-made
+ * request, can. The one check every mode runs, with one message: the remote client before sending
+ * (so a bad name never reaches the wire), the server before its host sees the op (it then fails
+ * alone, on its own request id), and apply() for the embedded modes.
+ */
+export function checkOp(op: { table: unknown; name: unknown; args: unknown }): asserts op is Op {
+  if (typeof op.name !== 'string') {
+    throw badArgument(`an operation name must be a string, not ${describe(op.name)}`)
+  }
+  if (typeof op.table !== 'string') {
+    throw badArgument(`a table name must be a string, not ${describe(op.table)}`)
+  }
+  if (!Array.isArray(op.args)) {
+    throw badArgument(`the arguments of ${op.name} must be an array, not ${describe(op.args)}`)
   }
 }
 

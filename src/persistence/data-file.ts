@@ -7,6 +7,7 @@ import { closeSync, existsSync, openSync, readSync, renameSync, unlinkSync } fro
 import type { Store } from '../engine/store.ts'
 import type { Host } from '../host/host.ts'
 import { crashPoint } from './crash-points.ts'
+import { checkDataPath } from './data-path.ts'
 import { FileLock } from './lock.ts'
 import {
   DEFAULT_DURABILITY, LOG_HEADER_BYTES, LOG_MAGIC, logPath, rotatedLogPath, type Durability, type LogIO,
@@ -78,6 +79,7 @@ export class DataFile extends Snapshotter {
 
   /** Takes the file's lock (LOCKED when another process holds it), without reading the file. */
   static lock(host: Host, path: string): DataFile {
+    checkDataPath(path) // before the lock file exists
     return new DataFile(host, path, FileLock.acquire(path))
   }
 

@@ -54,6 +54,39 @@ export function decodeHello(body: Uint8Array): Hello | undefined {
   }
 }
 
+// A server's first frame is a hello or a small plain error frame ([0, 1, [code, message]]), so its
+// first bytes are known: a u32 length, then MAGIC or msgpack's 0x93 0x00 0x01.
+const MAX_REFUSAL_BYTES = 64 * 1024
+const REFUSAL_START = [0x93, 0x00, 0x01]
+/** How many of a server's first bytes checkFirstBytes needs to tell a CyberDB server from another. */
+export const FIRST_BYTES = 4 + MAGIC.length
+
+/**
+ * Checks the first bytes a peer sent (FIRST_BYTES of them, or fewer so far) against how a CyberDB
+ * server's first frame can start; PROTOCOL at once when they cannot start one, naming what the
+ * peer looks like, instead of waiting for a frame that will never come (issue 8.16e).
+ */
+export function checkFirstBytes(bytes: Uint8Array): void {
+  let fits = bytes[0] === 0 // every frame a server sends before the hello is shorter than 2^24
+  if (fits && bytes.length >= 4) {
+    const length = ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0
+    fits = length <= MAX_REFUSAL_BYTES &&
+      (startsWith(bytes, 4, REFUSAL_START) || (length === HELLO_BYTES && startsWith(bytes, 4, MAGIC)))
+  }
+  if (fits) return
+  const text = new TextDecoder().decode(bytes)
+  const like = bytes[0] === 0x16 && bytes[1] === 0x03 ? 'a TLS server'
+    : text.startsWith('HTTP/') ? 'an HTTP server' : text.startsWith('SSH-') ? 'an SSH server' : 'another service'
+  throw new CyberError('PROTOCOL', `the peer sent no CyberDB hello (it looks like ${like}): check the host ` +
+    'and port, and connect to a TLS port with cyberdbs://')
+}
+
+/** Whether the bytes from `at` so far agree with `prefix` (those not yet received agree). */
+function startsWith(bytes: Uint8Array, at: number, prefix: ArrayLike<number>): boolean {
+  for (let i = at; i < bytes.length && i - at < prefix.length; i++) if (bytes[i] !== prefix[i - at]) return false
+  return true
+}
+
 /** The client's proof that it knows the password: an HMAC of the nonce keyed by the password's
  * master key (a slow KDF of it), so a captured handshake does not make guessing cheap. */
 export function authProof(key: Uint8Array, nonce: Uint8Array): Uint8Array {
@@ -68,16 +101,32 @@ export function checkProof(expected: Uint8Array, received: Uint8Array): boolean 
 export type Request = [id: number, name: string, table: string, args: unknown[]]
 export type Reply = [id: number, status: number, payload: unknown]
 
-/** Checks a decoded request's shape; throws PROTOCOL when it is not one. */
-export function checkRequest(message: unknown): Request {
-  if (Array.isArray(message) && message.length === 4) {
-    const [id, name, table, args] = message
-    if (Number.isSafeInteger(id) && id > 0 && typeof name === 'string' && typeof table === 'string' &&
-      Array.isArray(args)) {
-      return message as Request
-    }
-  }
+/** A request whose id could be read; the rest is as it arrived, for the host to check (checkOp in
+ * the engine, the check every mode runs) and refuse on that id alone. */
+export interface UncheckedRequest {
+  name: unknown
+  table: unknown
+  args: unknown
+}
+
+/** The id of a decoded request [id > 0, name, table, args]; PROTOCOL when there is none to answer
+ * on: the stream is then not to be trusted, and the connection closes. */
+export function requestId(message: unknown): number {
+  const id: unknown = Array.isArray(message) ? message[0] : undefined
+  if (typeof id === 'number' && Number.isSafeInteger(id) && id > 0) return id
   throw new CyberError('PROTOCOL', 'a request is [id > 0, name, table, args]')
+}
+
+/**
+ * The parts of a request whose id was readable (requestId). From there on a wrong shape is that
+ * request's own error, never the connection's (issue 8.15): a wrong length is a BAD_ARGUMENT
+ * here, and wrong types are the host's to refuse.
+ */
+export function checkRequest(message: unknown[]): UncheckedRequest {
+  if (message.length !== 4) {
+    throw new CyberError('BAD_ARGUMENT', `a request is [id, name, table, args], not ${message.length} items`)
+  }
+  return { name: message[1], table: message[2], args: message[3] }
 }
 
 /** The payload of an error reply. */

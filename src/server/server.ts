@@ -1,5 +1,6 @@
 // The CyberDB server: one Store behind Bun.listen. It owns the listener, the sessions, and the
-// backup file (lock, periodic snapshots, the final snapshot on close, SIGINT or SIGTERM).
+// backup file (lock, periodic snapshots, the final snapshot on close). It installs no signal
+// handlers: how a process stops is its owner's choice (the CLI saves and exits on SIGINT/SIGTERM).
 
 import type { Socket, TCPSocketListener } from 'bun'
 import { CyberError, badArgument } from '../errors.ts'
@@ -145,7 +146,6 @@ export class Server implements AsyncDisposable, SessionHost {
   #sessions = new Set<Session>()
   #maxConnections = 10_000
   #log = false
-  #signals: (() => void) | undefined
   #closing: Promise<SnapshotStats | undefined> | undefined
   // Sessions close() is waiting for, with what to call when each is gone.
   readonly #onSessionClosed = new Map<Session, () => void>()
@@ -176,7 +176,8 @@ export class Server implements AsyncDisposable, SessionHost {
   }
 
   /**
-   * Snapshots to `path` every `seconds`, and on close, SIGINT and SIGTERM; logs every write to
+   * Snapshots to `path` every `seconds`, and on close (call it from your own SIGTERM handler, as
+   * the CLI does: the library installs none); logs every write to
    * `path.log` with the given durability (default everysec: see DataFileOptions), which is fixed
    * once the file is set. Takes the file's lock (LOCKED when another process holds it). A previous
    * backup file gets its final snapshot. Without a load() of the same file first, the file is
@@ -204,7 +205,6 @@ export class Server implements AsyncDisposable, SessionHost {
     if (current instanceof DataFile) {
       current.close().catch((error) => console.error(`cyberdb: final snapshot of ${current.path} failed:`, error))
     }
-    this.#watchSignals()
   }
 
   /** The backup file, if one is set. */
@@ -222,7 +222,7 @@ export class Server implements AsyncDisposable, SessionHost {
   /** Starts serving; resolves with the bound address (port 0 picks a free port). */
   async listen(options: ListenOptions = {}): Promise<Address> {
     if (this.#listener) throw badArgument('this server is already listening')
-    const host = options.host ?? '127.0.0.1'
+    const host = (options.host ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1') // [::1], as in a URL, is ::1
     const password = options.password ?? ''
     if (password === '' && !isLoopback(host)) {
       throw badArgument(`refusing to listen on ${host} without a password: anyone who can reach it ` +
@@ -241,7 +241,7 @@ export class Server implements AsyncDisposable, SessionHost {
     this.#maxUnsentTotal = positive(options.maxUnsentTotalBytes ?? MAX_UNSENT_TOTAL_BYTES, 'maxUnsentTotalBytes')
     this.#log = options.log ?? false
     const server = this
-    this.#listener = Bun.listen<Session>({
+    this.#listener = bindOrRefuse(host, options.port ?? 9980, () => Bun.listen<Session>({
       hostname: host,
       port: options.port ?? 9980,
       ...(options.tls ? { tls: options.tls } : {}),
@@ -268,8 +268,7 @@ export class Server implements AsyncDisposable, SessionHost {
           server.log(`socket error from ${socket.remoteAddress}: ${error.message}`)
         },
       },
-    })
-    this.#watchSignals()
+    }))
     return { host, port: this.#listener.port }
   }
 
@@ -300,7 +299,6 @@ export class Server implements AsyncDisposable, SessionHost {
   }
 
   async #close(): Promise<SnapshotStats | undefined> {
-    this.#unwatchSignals()
     this.#listener?.stop(false)
     const drained = Promise.all([...this.#sessions].map((session) => new Promise<void>((resolve) => {
       this.#onSessionClosed.set(session, resolve)
@@ -446,35 +444,6 @@ export class Server implements AsyncDisposable, SessionHost {
     mine?.delete(session)
     if (mine?.size === 0) this.#unauthenticatedBy.delete(address)
   }
-
-  // A server with a backup file snapshots on SIGINT and SIGTERM before it exits, so stopping it
-  // the usual way loses nothing.
-  #watchSignals(): void {
-    if (this.#signals || !this.#listener || !(this.#snapshotter instanceof DataFile) || !this.#ownsSnapshotter) return
-    const stop = (signal: string) => {
-      console.log(`cyberdb: ${signal}: saving to ${this.backupPath} and shutting down`)
-      this.close().then((stats) => {
-        console.log(`cyberdb: stopped; saved ${stats?.tables} tables, ${stats?.entries} entries`)
-        process.exit(0)
-      }, (error) => {
-        console.error('cyberdb: shutdown failed:', error)
-        process.exit(1)
-      })
-    }
-    const onInt = () => stop('SIGINT')
-    const onTerm = () => stop('SIGTERM')
-    process.on('SIGINT', onInt)
-    process.on('SIGTERM', onTerm)
-    this.#signals = () => {
-      process.off('SIGINT', onInt)
-      process.off('SIGTERM', onTerm)
-    }
-  }
-
-  #unwatchSignals(): void {
-    this.#signals?.()
-    this.#signals = undefined
-  }
 }
 
 function positive(value: number, name: string): number {
@@ -483,6 +452,18 @@ function positive(value: number, name: string): number {
 }
 
 /** Whether a listen address is reachable from this machine only. */
+// Bun throws a bare Error (ENOTFOUND, EADDRINUSE, or just "Failed to listen") for a host it cannot
+// bind: the caller gets a CyberError that names the address, with the system's reason as cause.
+function bindOrRefuse<T>(host: string, port: number, bind: () => T): T {
+  try {
+    return bind()
+  } catch (error) {
+    const why = (error as { code?: string }).code ?? (error as Error)?.message ?? String(error)
+    throw new CyberError('BAD_ARGUMENT', `cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${why} ` +
+      '(is the host an address of this machine, and the port free?)', { cause: error })
+  }
+}
+
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host)
 }

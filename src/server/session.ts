@@ -10,9 +10,10 @@ import { packInPlace, type Packed } from '../protocol/codec.ts'
 import { Inbox, LENGTH_BYTES, Outbox } from '../protocol/frame.ts'
 import {
   CONNECTION_ID, FLAG_ENCRYPT, PROOF_BYTES, PROTOCOL_VERSION, STATUS_ERROR, STATUS_OK, authProof,
-  checkProof, checkRequest, encodeHello, errorPayload,
+  checkProof, checkRequest, encodeHello, errorPayload, requestId,
 } from '../protocol/messages.ts'
 import type { WriteHold } from '../host/host.ts'
+import { checkOp } from '../engine/store.ts'
 import { Opener, Sealer, sessionKeys } from '../security/seal.ts'
 import type { AuthThrottle } from '../security/throttle.ts'
 
@@ -415,11 +416,12 @@ export class Session {
   }
 
   #onRequest(data: Uint8Array, start: number, end: number): boolean {
-    let id: number, name: string, table: string, args: unknown[]
+    let message: unknown, id: number
     try {
       this.#range.start = start
       this.#range.end = end
-      ;[id, name, table, args] = checkRequest(this.#host.codec.unpack(data, this.#range))
+      message = this.#host.codec.unpack(data, this.#range)
+      id = requestId(message) // no id to answer on: only then is the stream not to be trusted
     } catch (error) {
       this.fail(error instanceof CyberError ? error
         : new CyberError('PROTOCOL', 'a frame did not decode as a request', { cause: error }))
@@ -429,7 +431,10 @@ export class Session {
     const writes = this.#host.writes
     const appended = writes.appended
     try {
-      result = this.#host.execute(name, table, args)
+      // An ill-shaped request fails alone, on its own id (issue 8.15).
+      const op = checkRequest(message as unknown[])
+      checkOp(op)
+      result = this.#host.execute(op.name, op.table, op.args)
     } catch (error) {
       this.#replyError(id, error)
       return true

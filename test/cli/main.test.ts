@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { connect } from '../../src/index.ts'
 import { tempDir } from '../contract/helpers.ts'
 import { Output } from '../fixtures/spawn.ts'
+import { snapshotContent } from '../fixtures/snapshot-content.ts'
 
 const CLI = join(import.meta.dir, '..', '..', 'src', 'cli', 'main.ts')
 const dir = tempDir()
@@ -56,6 +57,27 @@ describe('cyberdb serve', () => {
     again.proc.kill('SIGINT')
     expect((await again.finish()).exitCode).toBe(0)
   })
+
+  // Moved from the Server's tests (8.16g): saving and exiting on a signal is the command's choice.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    test(`exits 0 on ${signal} after writing its final snapshot, and says so`, async () => {
+      const data = dir.file(`signal-${signal}.cdb`)
+      const server = await serve(['--data', data, '--password', 'pw', '--backup', '3600'])
+      {
+        await using db = await connect(`cyberdb://:pw@127.0.0.1:${server.port}`)
+        await db.createDict('written', { before: signal })
+        await db.createList('numbers', [1, 2, 3])
+      }
+      server.proc.kill(signal)
+      const { stdout, stderr, exitCode } = await server.finish()
+      expect({ exitCode, stderr, last: stdout.split('\n').slice(-3) }).toEqual({
+        exitCode: 0,
+        stderr: '',
+        last: [`cyberdb: ${signal}: saving to ${data} and shutting down`, 'cyberdb: stopped; saved 2 tables, 4 entries', ''],
+      })
+      expect(await snapshotContent(data)).toEqual({ written: [['before', signal]], numbers: [1, 2, 3] })
+    })
+  }
 
   test('without a password it generates one, prints it once, and requires it', async () => {
     const server = await serve(['--data', dir.file('generated.cdb')])

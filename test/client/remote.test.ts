@@ -9,6 +9,7 @@ import { storeContract } from '../contract/store.contract.ts'
 import { propertyContract } from '../contract/property.contract.ts'
 import { expectCode, tempDir, uniqueName, waitFor } from '../contract/helpers.ts'
 import { codec, fakeServer } from '../fixtures/wire.ts'
+import { spawnFixture } from '../fixtures/spawn.ts'
 
 const PASSWORD = 'pw'
 const server = new Server()
@@ -51,14 +52,44 @@ describe('connecting', () => {
   test('a server that accepts but never says hello fails with TIMEOUT within connectTimeout', async () => {
     const silent = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
     try {
-      const took = await elapsed(() =>
-        expectCode(connect(`cyberdb://:${PASSWORD}@127.0.0.1:${silent.port}?connectTimeout=0.3`), 'TIMEOUT'))
+      let message = ''
+      const took = await elapsed(async () => {
+        message = (await expectCode(connect(`cyberdb://:${PASSWORD}@127.0.0.1:${silent.port}?connectTimeout=0.3`), 'TIMEOUT')).message
+      })
       expect(took).toBeGreaterThanOrEqual(250)
       expect(took).toBeLessThan(2000)
+      // What a TLS or HTTP port does: it waits for the client. The message says so (8.16e).
+      expect(message).toBe(`connecting to 127.0.0.1:${silent.port} took longer than 300 ms: the peer sent nothing, ` +
+        'no CyberDB hello (a TLS port needs cyberdbs://; an HTTP or other service waits silently: check the port)')
     } finally {
       silent.stop(true)
     }
   })
+
+  const strangers: [string, Uint8Array, string][] = [
+    ['an HTTP server', new TextEncoder().encode('HTTP/1.1 400 Bad Request\r\n\r\n'), 'an HTTP server'],
+    ['a TLS alert', new Uint8Array([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]), 'another service'],
+    ['a TLS record', new Uint8Array([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5]), 'a TLS server'],
+    ['an SSH banner', new TextEncoder().encode('SSH-2.0-OpenSSH_9.6\r\n'), 'an SSH server'],
+    ['a small length prefix and a body that is no hello', new Uint8Array([0, 0, 1, 0, 0x58]), 'another service'],
+    ['a hello-sized frame that does not start with the magic', new Uint8Array([0, 0, 0, 45, 0x43, 0x59, 0x42, 0x58]), 'another service'],
+  ]
+  for (const [what, bytes, like] of strangers) {
+    test(`a peer that sends ${what} fails at once with PROTOCOL saying it sent no CyberDB hello (8.16e)`, async () => {
+      const peer = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { open: (socket) => void socket.write(bytes), data() {} } })
+      try {
+        let message = ''
+        const took = await elapsed(async () => {
+          message = (await expectCode(connect(`cyberdb://:${PASSWORD}@127.0.0.1:${peer.port}?connectTimeout=30`), 'PROTOCOL')).message
+        })
+        expect(took).toBeLessThan(2000)
+        expect(message).toBe(`the peer sent no CyberDB hello (it looks like ${like}): check the host and port, ` +
+          'and connect to a TLS port with cyberdbs://')
+      } finally {
+        peer.stop(true)
+      }
+    })
+  }
 
   test('a peer that is not a CyberDB server fails with PROTOCOL', async () => {
     const http = Bun.listen({
@@ -494,3 +525,41 @@ function frame(body: Uint8Array): Uint8Array {
   out.set(body, 4)
   return out
 }
+
+describe('ill-shaped requests (8.15)', () => {
+  test('a non-string table name among 20 concurrent calls fails alone with BAD_ARGUMENT; the other 19 succeed', async () => {
+    const child = spawnFixture('serve-fixture.ts', [PASSWORD])
+    try {
+      await child.stdout.until((lines) => lines.some((l) => l.startsWith('listening ')), 'the server to listen')
+      const childPort = child.stdout.lines().find((l) => l.startsWith('listening '))!.split(' ')[1]
+      await using db = await connect(`cyberdb://:${PASSWORD}@127.0.0.1:${childPort}?pool=1`)
+      await using mem = await connect('memory://')
+      for (const each of [db, mem]) await each.createDict('d', { x: 1 })
+      const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) =>
+        i === 9 ? db.dict(42 as never).get('x') : db.dict('d').get('x')))
+      const bad = results[9] as PromiseRejectedResult
+      expect(results.filter((r) => r.status === 'fulfilled' && r.value === 1).length).toBe(19)
+      const embedded = await expectCode(mem.dict(42 as never).get('x'), 'BAD_ARGUMENT')
+      expect([bad.reason instanceof CyberError && bad.reason.code, bad.reason.message])
+        .toEqual(['BAD_ARGUMENT', embedded.message])
+      expect(embedded.message).toBe('a table name must be a string, not a number')
+      expect(await db.dict('d').get('x')).toBe(1) // the same connection goes on
+    } finally {
+      child.proc.kill()
+      await child.finish()
+    }
+  })
+})
+
+describe('process lifetime (8.16f)', () => {
+  test('a remote database that is never closed does not keep its process alive once idle', async () => {
+    await using db = await connect(URL)
+    await db.createDict('kept', { x: 42 }, { ifNotExists: true })
+    const child = spawnFixture('never-close-fixture.ts', [URL])
+    // Bounded: a child kept alive by an idle socket is killed, and the test says why.
+    const kill = setTimeout(() => child.proc.kill(), 4_000)
+    const result = await child.finish()
+    clearTimeout(kill)
+    expect(result).toEqual({ stdout: '42\n', stderr: '', exitCode: 0, signal: null })
+  })
+})

@@ -47,6 +47,35 @@ export function databaseContract(open: Open): void {
       expect(got).toEqual(expected)
     })
 
+    test('content that is not iterable is refused with BAD_ARGUMENT, and no table is made (8.16b)', async () => {
+      await using db = await open()
+      const list = uniqueName()
+      const dict = uniqueName()
+      const refusals = []
+      for (const content of [42, 'ab', true, { length: 2 }]) {
+        refusals.push((await expectCode(db.createList(list, content as never), 'BAD_ARGUMENT')).message)
+      }
+      for (const content of [42, 'ab', new Date(0), new Uint8Array(2)]) {
+        refusals.push((await expectCode(db.createDict(dict, content as never), 'BAD_ARGUMENT')).message)
+      }
+      expect(refusals).toEqual([
+        'a list\'s content is an array or another iterable, not a number',
+        'a list\'s content is an array or another iterable, not a string',
+        'a list\'s content is an array or another iterable, not a boolean',
+        'a list\'s content is an array or another iterable, not an object',
+        'a dict\'s content is an object, a Map or [key, value] pairs, not a number',
+        'a dict\'s content is an object, a Map or [key, value] pairs, not a string',
+        'update takes an object, a Map or [key, value] pairs, not a Date',
+        'update takes [key, value] pairs, not a number', // a Uint8Array is iterable: its bytes
+      ])
+      expect((await db.tables()).filter((t) => t.name === list || t.name === dict)).toEqual([])
+      const l = await newList(db, [1])
+      const d = await newDict(db, { a: 1 })
+      await expectCode(l.extend(42 as never), 'BAD_ARGUMENT')
+      await expectCode(d.update(42 as never), 'BAD_ARGUMENT')
+      expect([await l.toArray(), await d.entries()]).toEqual([[1], [['a', 1]]])
+    })
+
     test('creating a table whose name is taken fails with TABLE_EXISTS, whatever its type', async () => {
       await using db = await open()
       const d = await newDict(db, { a: 1 })

@@ -88,6 +88,23 @@ describe('DictTable', () => {
       expect([...t.map.entries()]).toEqual([...m.entries()])
     })
 
+    test('the popitem index stays bounded by the live keys through set + delete cycles (8.13)', () => {
+      const t = dictOf([['a', 1], ['b', 2], ['c', 3]])
+      expect(t.popitem()).toEqual(['c', 3]) // builds the index
+      let most = 0
+      for (let i = 0; i < 100_000; i++) {
+        t.set(`k${i}`, i)
+        t.delete(`k${i}`)
+        most = Math.max(most, t.orderLength)
+      }
+      expect(most).toBeLessThanOrEqual(2 * 3 + 64)
+      for (let i = 0; i < 10_000; i++) t.set(`m${i}`, i)
+      for (let i = 0; i < 10_000; i++) t.delete(`m${i}`)
+      expect(t.orderLength).toBeLessThanOrEqual(2 * t.size + 64)
+      t.set('z', 26)
+      expect([t.popitem(), t.popitem(), t.popitem(), t.size]).toEqual([['z', 26], ['b', 2], ['a', 1], 0])
+    })
+
     test('popitem on an empty dict fails with KEY_NOT_FOUND', async () => {
       await expectCode(() => new DictTable().popitem(), 'KEY_NOT_FOUND')
     })
@@ -111,6 +128,9 @@ describe('DictTable', () => {
       ['a pair that is not an array', [{ 0: 'a', 1: 1 }]],
       ['a pair with an object key', [['a', 1], [{}, 2]]],
       ['a Map with a boolean key', new Map<unknown, number>([['a', 1], [true, 2]])],
+      ['a Set (its own keys are not its content)', new Set([['a', 1]])],
+      ['a Date', new Date(0)],
+      ['a Uint8Array', new Uint8Array([1, 2])],
     ]
     for (const [what, source] of bad) {
       test(`update from ${what} fails with BAD_ARGUMENT and changes nothing`, async () => {
@@ -162,6 +182,25 @@ describe('DictTable', () => {
     test(`incr on ${what} fails with BAD_ARGUMENT and keeps the value`, async () => {
       const t = dictOf([['n', start]])
       await expectCode(() => t.incr('n', by), 'BAD_ARGUMENT')
+      expect([...t.map]).toEqual([['n', start]])
+    })
+  }
+
+  test('incr of a number by a bigint says which is which and that they must match (8.16c)', async () => {
+    const error = await expectCode(() => dictOf([['n', 1]]).incr('n', 1n), 'BAD_ARGUMENT')
+    expect(error.message).toBe('incr of key "n": the stored value is a number and the amount a bigint; they must match')
+    const fraction = await expectCode(() => dictOf([['n', 1n]]).incr('n', 0.5), 'BAD_ARGUMENT')
+    expect(fraction.message).toBe('incr of key "n": the stored value is a bigint and the amount 0.5 is not an integer; a bigint counter takes bigints or integers')
+  })
+
+  for (const [what, start, by] of [
+    ['past Number.MAX_VALUE', Number.MAX_VALUE, Number.MAX_VALUE],
+    ['below -Number.MAX_VALUE', -Number.MAX_VALUE, -Number.MAX_VALUE],
+  ] as const) {
+    test(`incr that would overflow ${what} fails with BAD_ARGUMENT and keeps the value (8.16c)`, async () => {
+      const t = dictOf([['n', start]])
+      const error = await expectCode(() => t.incr('n', by), 'BAD_ARGUMENT')
+      expect(error.message).toContain('overflow')
       expect([...t.map]).toEqual([['n', start]])
     })
   }

@@ -34,15 +34,15 @@ describe('Store.apply', () => {
     const badType = await expectCode(() => store.apply({ table: 'x', name: 'db.create', args: [1n] }), 'BAD_ARGUMENT')
     expect(badType.message).toBe('a table type is "dict" or "list", not a bigint')
     const badName = await expectCode(() => store.apply({ table: 'd', name: 2n as never, args: [] }), 'BAD_ARGUMENT')
-    expect(badName.message).toBe('unknown operation a bigint')
+    expect(badName.message).toBe('an operation name must be a string, not a bigint')
   })
 
   const arities: [string, string, unknown, string][] = [
     ['too few arguments', 'dict.set', ['k'], 'dict.set takes 2 arguments, not 1'],
     ['too many arguments', 'dict.get', ['k', 1, 2], 'dict.get takes 1 to 2 arguments, not 3'],
     ['arguments to an operation that takes none', 'list.length', [1], 'list.length takes 0 arguments, not 1'],
-    ['arguments that are not an array', 'dict.get', { 0: 'k' }, 'dict.get takes 1 to 2 arguments, not an object'],
-    ['missing arguments', 'dict.size', undefined, 'dict.size takes 0 arguments, not undefined'],
+    ['arguments that are not an array', 'dict.get', { 0: 'k' }, 'the arguments of dict.get must be an array, not an object'],
+    ['missing arguments', 'dict.size', undefined, 'the arguments of dict.size must be an array, not undefined'],
   ]
   for (const [what, name, args, message] of arities) {
     test(`${what} fail with BAD_ARGUMENT naming the arity`, async () => {

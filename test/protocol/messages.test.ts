@@ -4,7 +4,7 @@ import { describe, expect, test } from 'bun:test'
 import { CyberError, ERROR_CODES } from '../../src/errors.ts'
 import {
   MAGIC, NONCE_BYTES, PROOF_BYTES, PROTOCOL_VERSION, authProof, checkProof, checkRequest, decodeHello,
-  encodeHello, errorFromPayload, errorPayload,
+  FIRST_BYTES, checkFirstBytes, encodeHello, errorFromPayload, errorPayload, requestId,
 } from '../../src/protocol/messages.ts'
 import { createCodec } from '../../src/protocol/codec.ts'
 import { masterKey } from '../../src/security/seal.ts'
@@ -76,38 +76,75 @@ describe('password proof', () => {
   }
 })
 
-describe('checkRequest', () => {
-  const good: [string, unknown][] = [
+describe('requestId and checkRequest', () => {
+  const good: [string, unknown[]][] = [
     ['a request with arguments', [1, 'dict.set', 'users', ['k', { a: 1 }]]],
     ['a request with no arguments and an empty table', [2 ** 53 - 1, 'db.tables', '', []]],
   ]
   for (const [what, message] of good) {
-    test(`checkRequest accepts ${what}`, () => {
-      expect(checkRequest(message)).toBe(message as never)
+    test(`requestId and checkRequest read ${what}`, () => {
+      expect<unknown>([requestId(message), checkRequest(message)])
+        .toEqual([message[0], { name: message[1], table: message[2], args: message[3] }])
     })
   }
 
-  const bad: [string, unknown][] = [
+  // With no id to answer on, the stream is not to be trusted: PROTOCOL closes the connection.
+  const noId: [string, unknown][] = [
     ['id 0 (reserved for the connection)', [0, 'dict.get', 't', ['k']]],
     ['a negative id', [-1, 'dict.get', 't', ['k']]],
     ['a float id', [1.5, 'dict.get', 't', ['k']]],
     ['an id past the safe integers', [2 ** 53, 'dict.get', 't', ['k']]],
     ['a string id', ['1', 'dict.get', 't', ['k']]],
     ['a bigint id', [1n, 'dict.get', 't', ['k']]],
-    ['a non-string name', [1, 42, 't', ['k']]],
-    ['a non-string table', [1, 'dict.get', null, ['k']]],
-    ['args that are not an array', [1, 'dict.get', 't', { 0: 'k' }]],
-    ['three elements', [1, 'dict.get', 't']],
-    ['five elements', [1, 'dict.get', 't', ['k'], 'extra']],
+    ['an empty array', []],
     ['an object', { id: 1, name: 'dict.get', table: 't', args: [] }],
     ['null', null],
     ['a string', 'dict.get'],
   ]
-  for (const [what, message] of bad) {
-    test(`checkRequest refuses ${what} with PROTOCOL`, async () => {
-      await expectCode(() => checkRequest(message), 'PROTOCOL')
+  for (const [what, message] of noId) {
+    test(`requestId refuses ${what} with PROTOCOL`, async () => {
+      await expectCode(() => requestId(message), 'PROTOCOL')
     })
   }
+
+  // With an id, a wrong shape is that request's error alone (issue 8.15).
+  const wrongLength: [string, unknown[]][] = [
+    ['one element', [1]],
+    ['three elements', [1, 'dict.get', 't']],
+    ['five elements', [1, 'dict.get', 't', ['k'], 'extra']],
+  ]
+  for (const [what, message] of wrongLength) {
+    test(`checkRequest refuses ${what} with BAD_ARGUMENT once the id is read`, async () => {
+      expect(requestId(message)).toBe(1)
+      const error = await expectCode(() => checkRequest(message), 'BAD_ARGUMENT')
+      expect(error.message).toBe(`a request is [id, name, table, args], not ${message.length} items`)
+    })
+  }
+
+  test('checkRequest leaves the types of name, table and args to the host (checkOp)', () => {
+    expect(checkRequest([1, 42, null, 'x'])).toEqual({ name: 42, table: null, args: 'x' })
+  })
+})
+
+describe('checkFirstBytes', () => {
+  const frame = (body: Uint8Array) => {
+    const out = new Uint8Array(4 + body.length)
+    new DataView(out.buffer).setUint32(0, body.length)
+    out.set(body, 4)
+    return out
+  }
+  const hello = frame(encodeHello({ version: PROTOCOL_VERSION, flags: 0, maxFrameBytes: 1 << 20, nonce: new Uint8Array(NONCE_BYTES) }))
+  const refusal = frame(createCodec().pack([0, 1, ['NOT_ALLOWED', 'too many connections']]))
+  for (const [what, bytes] of [['a hello', hello], ['a refusal frame', refusal]] as const) {
+    test(`every prefix of ${what} passes, so a CyberDB server is never refused (8.16e)`, () => {
+      for (let n = 1; n <= FIRST_BYTES; n++) checkFirstBytes(bytes.subarray(0, n))
+      expect(bytes.length).toBeGreaterThan(FIRST_BYTES)
+    })
+  }
+
+  test('a first byte that no server frame starts with is PROTOCOL at once', async () => {
+    await expectCode(() => checkFirstBytes(new Uint8Array([0x48])), 'PROTOCOL')
+  })
 })
 
 describe('error payloads', () => {

@@ -36,6 +36,32 @@ describe('listen', () => {
     await listen(server)
     await expectCode(listen(server), 'BAD_ARGUMENT')
   })
+
+  for (const host of ['::1', '[::1]']) {
+    test(`listen on the IPv6 loopback as ${host} works, without a password too, and clients reach it (8.16d)`, async () => {
+      await using server = new Server()
+      const address = await server.listen({ host, port: 0 })
+      expect(address.host).toBe('::1')
+      await using db = await connect(`cyberdb://[::1]:${address.port}`)
+      await db.createDict('v6', { a: 1 })
+      expect(await db.dict('v6').get('a')).toBe(1)
+    })
+  }
+
+  test('a host or port that cannot be bound is BAD_ARGUMENT naming the address, not a raw system error (8.16d)', async () => {
+    await using taken = new Server()
+    const port = await listen(taken)
+    const messages = []
+    // An address of no interface here (TEST-NET-1: no name lookup, nothing leaves the machine).
+    for (const options of [{ host: '192.0.2.1' }, { host: '127.0.0.1', port }]) {
+      await using server = new Server()
+      messages.push((await expectCode(listen(server, options), 'BAD_ARGUMENT')).message)
+      expect(server.address).toBeUndefined()
+    }
+    expect(messages.map((m) => m.slice(0, m.indexOf(': ')))).toEqual([
+      'cannot listen on 192.0.2.1:0', `cannot listen on 127.0.0.1:${port}`,
+    ])
+  })
 })
 
 describe('maxConnections', () => {
@@ -354,14 +380,24 @@ describe('load and save', () => {
   })
 })
 
-describe('signals', () => {
+describe('signals (8.16g)', () => {
+  test('a Server with a backup file installs no signal handlers: stopping is the app\'s choice', async () => {
+    using dir = tempDir()
+    const before = [process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')]
+    await using server = new Server()
+    server.setBackup(dir.file('handlers.cdb'), 3600)
+    await listen(server)
+    expect([process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')]).toEqual(before)
+  })
+
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    test(`a server with a backup file exits 0 on ${signal} after writing its final snapshot`, async () => {
+    test(`on ${signal}, an app's own handler runs alone: it closes the server (final snapshot) and exits as it chooses`, async () => {
       using dir = tempDir()
       const path = dir.file('signal.cdb')
       const child = spawnFixture('server-signal-fixture.ts', [path, PASSWORD])
       await child.stdout.until((lines) => lines.some((line) => line.startsWith('listening ')), 'the server to listen')
-      const port = Number(child.stdout.lines()[0]!.split(' ')[1])
+      const first = child.stdout.lines()[0]!
+      const port = Number(first.split(' ')[1]!.replace(';', ''))
       {
         await using db = await connect(url(port))
         await db.createDict('written', { before: signal })
@@ -369,14 +405,9 @@ describe('signals', () => {
       }
       child.proc.kill(signal)
       expect(await child.finish()).toEqual({
-        stdout: [
-          `listening ${port}`,
-          `cyberdb: ${signal}: saving to ${path} and shutting down`,
-          'cyberdb: stopped; saved 2 tables, 4 entries',
-          '',
-        ].join('\n'),
+        stdout: [`listening ${port}; signal handlers: 0 + 0`, `app: ${signal}`, 'app: saved 2 tables', ''].join('\n'),
         stderr: '',
-        exitCode: 0,
+        exitCode: 3,
         signal: null,
       })
       expect(await snapshotContent(path)).toEqual({ written: [['before', signal]], numbers: [1, 2, 3] })

@@ -6,6 +6,7 @@ import { describe, expect, test } from 'bun:test'
 import { Server, connect, type ListenOptions } from '../../src/index.ts'
 import { codec, RawClient } from '../fixtures/wire.ts'
 import { expectCode, waitFor } from '../contract/helpers.ts'
+import { spawnFixture } from '../fixtures/spawn.ts'
 
 const PASSWORD = 'session-test'
 
@@ -100,9 +101,6 @@ describe('connection-level errors', () => {
     ['null', null],
     ['a request with id 0', [0, 'db.tables', '', []]],
     ['a request with a negative id', [-3, 'db.tables', '', []]],
-    ['a request whose args are not an array', [1, 'db.tables', '', 'none']],
-    ['a request with a numeric name', [1, 7, '', []]],
-    ['a request with three elements', [1, 'db.tables', '']],
   ]
   for (const [what, message] of wrongShapes) {
     test(`${what} after auth gets PROTOCOL and the socket closes`, async () => {
@@ -115,6 +113,62 @@ describe('connection-level errors', () => {
       await expectStillServing(port)
     })
   }
+
+  // Once the id is readable the request fails alone (issue 8.15): these used to close the socket.
+  const illShaped: [string, unknown[], string][] = [
+    ['a request whose args are not an array', [1, 'db.tables', '', 'none'], 'the arguments of db.tables must be an array, not a string'],
+    ['a request with a numeric name', [1, 7, '', []], 'an operation name must be a string, not a number'],
+    ['a request with a numeric table', [1, 'dict.get', 42, ['x']], 'a table name must be a string, not a number'],
+    ['a request with three elements', [1, 'db.tables', ''], 'a request is [id, name, table, args], not 3 items'],
+  ]
+  for (const [what, message, error] of illShaped) {
+    test(`${what} after auth gets BAD_ARGUMENT on its id and the connection stays usable`, async () => {
+      await using server = new Server()
+      await using client = await RawClient.connect(await listen(server))
+      await client.handshake(PASSWORD)
+      client.sendMessage(message)
+      client.sendMessage([2, 'db.create', 'after', ['list']])
+      expect([await client.nextMessage(), await client.nextMessage()])
+        .toEqual([[1, 1, ['BAD_ARGUMENT', error]], [2, 0, true]])
+      expect(server.store.tables.has('after')).toBe(true)
+    })
+  }
+
+  test('ill-shaped requests with a readable id, sent to a server in its own process, each get an error reply; the connection goes on', async () => {
+    const child = spawnFixture('serve-fixture.ts', [PASSWORD])
+    try {
+      await child.stdout.until((lines) => lines.some((l) => l.startsWith('listening ')), 'the server to listen')
+      const port = Number(child.stdout.lines().find((l) => l.startsWith('listening '))!.split(' ')[1])
+      await using client = await RawClient.connect(port)
+      await client.handshake(PASSWORD)
+      const requests: unknown[][] = [
+        [1, 'db.create', 42, ['dict']],
+        [2, 'dict.get', { name: 'd' }, ['x']],
+        [3, 'db.tables', '', 'not an array'],
+        [4, 'server.save', '', null],
+        [5, ['dict.get'], 'd', ['x']],
+        [6, 'dict.get', 'd', ['x'], 'extra'],
+        [7, 'db.create', 'd', ['dict']],
+      ]
+      for (const request of requests) client.sendMessage(request)
+      const replies = []
+      for (let i = 0; i < requests.length; i++) replies.push(await client.nextMessage())
+      expect(replies).toEqual([
+        [1, 1, ['BAD_ARGUMENT', 'a table name must be a string, not a number']],
+        [2, 1, ['BAD_ARGUMENT', 'a table name must be a string, not an object']],
+        [3, 1, ['BAD_ARGUMENT', 'the arguments of db.tables must be an array, not a string']],
+        [4, 1, ['BAD_ARGUMENT', 'the arguments of server.save must be an array, not null']],
+        [5, 1, ['BAD_ARGUMENT', 'an operation name must be a string, not an array']],
+        [6, 1, ['BAD_ARGUMENT', 'a request is [id, name, table, args], not 5 items']],
+        [7, 0, true],
+      ])
+      client.sendMessage([8, 'db.tables', '', []])
+      expect(await client.nextMessage()).toEqual([8, 0, [{ name: 'd', type: 'dict', size: 0 }]])
+    } finally {
+      child.proc.kill()
+      await child.finish()
+    }
+  })
 
   test('a request after a bad frame in the same write is not applied', async () => {
     await using server = new Server()
