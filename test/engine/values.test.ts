@@ -214,13 +214,29 @@ describe('the value model on the server: checkArgs over decoded values', () => {
   })
 })
 
-describe('sizeOf', () => {
-  test('estimates at least the msgpack size, and what acceptArgs counts', () => {
-    const values: unknown[] = [1, 'héllo', 2n ** 300n, new Uint8Array(1000), { a: [1, 'b', new Date(0)] },
-      new Map([[1, new Set(['x'])]]), 'x'.repeat(100_000), [null, undefined, true]]
-    for (const value of values) {
+describe('sizes', () => {
+  const values: unknown[] = [1, 'héllo', '日本語', 2n ** 300n, new Uint8Array(1000), { a: [1, 'b', new Date(0)] },
+    new Map([[1, new Set(['x'])]]), 'x'.repeat(100_000), [null, undefined, true]]
+
+  test('what acceptArgs counts is at least the msgpack size, so a request under the limit fits a frame', () => {
+    for (const value of values) expect(acceptArgs([value])).toBeGreaterThanOrEqual(createCodec().pack(value).length)
+  })
+
+  test('sizeOf (what maxMemory counts) counts a string by its length, everything else by msgpack size', () => {
+    expect(sizeOf('日本語')).toBe(3 + 5)
+    expect(sizeOf('x'.repeat(100_000))).toBe(100_000 + 5)
+    for (const value of values.filter((v) => typeof v !== 'string')) {
       expect(sizeOf(value)).toBeGreaterThanOrEqual(createCodec().pack(value).length)
-      expect(acceptArgs([value])).toBe(sizeOf(value))
     }
+  })
+
+  test('strings count an upper bound until it passes the limit, then their exact UTF-8 bytes', async () => {
+    // 3 bytes per code unit would be 60 MiB: counted exactly, 20 MiB of ASCII is within the limit.
+    const ascii = 'a'.repeat(20 * 1024 * 1024)
+    expect(acceptArgs([ascii])).toBe(ascii.length + 5)
+    // 12 Mi code units of a 3-byte character are 36 MiB of UTF-8: over it, exactly counted too.
+    const wide = '語'.repeat(12 * 1024 * 1024)
+    expect((await expectCode(() => acceptArgs([wide]), 'BAD_ARGUMENT')).message).toBe(MODEL_MESSAGES.large)
+    expect((await expectCode(() => checkArgs([wide]), 'BAD_ARGUMENT')).message).toBe(MODEL_MESSAGES.large)
   })
 })
