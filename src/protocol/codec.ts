@@ -29,14 +29,28 @@ export const CODEC_OPTIONS: Options = {
 // file reads) would give Buffers: decoding from a plain Uint8Array view of the same memory makes
 // every decoded bin a Uint8Array, as embedded values are, in every mode. (unpackMultiple goes
 // through unpack.)
-function plainView<T>(source: T): T {
-  if (!(source instanceof Uint8Array) || source.constructor === Uint8Array) return source
-  return new Uint8Array(source.buffer, source.byteOffset, source.byteLength) as T
-}
+// A server decodes every frame of a socket chunk from that one chunk: the view is made once per
+// chunk, not once per frame (a fresh view also costs msgpackr a fresh DataView). Only small
+// sources are remembered, so a codec never keeps a large frame's buffer alive.
+const REMEMBER_VIEW_BYTES = 256 * 1024
 
 class Codec extends Packr {
+  #source: Uint8Array | undefined
+  #view: Uint8Array | undefined
+
   override unpack(source: Buffer | Uint8Array, options?: unknown): unknown {
-    return super.unpack(plainView(source), options as never)
+    return super.unpack(this.#plainView(source), options as never)
+  }
+
+  #plainView(source: Uint8Array): Uint8Array {
+    if (!(source instanceof Uint8Array) || source.constructor === Uint8Array) return source
+    if (source === this.#source) return this.#view!
+    const view = new Uint8Array(source.buffer, source.byteOffset, source.byteLength)
+    if (source.byteLength <= REMEMBER_VIEW_BYTES) {
+      this.#source = source
+      this.#view = view
+    }
+    return view
   }
 }
 
