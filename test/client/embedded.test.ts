@@ -84,6 +84,17 @@ describe('embedded only', () => {
     expect([n, closeCursor.mock.calls.length]).toEqual([1500, 1])
   })
 
+  test("two databases over one store have their own cursors: neither continues or closes the other's", async () => {
+    const store = new Store()
+    store.create('l', 'list', [1, 2, 3], undefined)
+    const mine = EmbeddedTransport.memory(store)
+    const theirs = EmbeddedTransport.memory(store)
+    const [cursor] = await mine.call({ table: 'l', name: 'list.scan', args: [0, 1] }) as [number, unknown[]]
+    await expectCode(theirs.call({ table: 'l', name: 'list.scan', args: [cursor, 1] }), 'BAD_ARGUMENT')
+    expect(await theirs.call({ table: '', name: 'cursor.close', args: [cursor] })).toBe(false)
+    expect(await mine.call({ table: 'l', name: 'list.scan', args: [cursor, 5] })).toEqual([0, [2, 3]])
+  })
+
   test('closing the database also stops its proxies, with CONNECTION_CLOSED', async () => {
     const db = await connect('memory://')
     await db.createDict('d')
