@@ -29,7 +29,8 @@ export abstract class TableHandle<T> implements AsyncIterable<T> {
   /** Runs one op on this table. `R` is what the method promises (inferred from its return type):
    * the compiler checks it against what the engine's command returns, so a handle cannot promise
    * a number for an op that answers a boolean, nor call an op that does not exist. */
-  protected call<N extends OpName, R extends OpResult<N> = OpResult<N>>(name: N, args: unknown[]): Promise<R> {
+  protected call<N extends OpName, R extends OpResult<N> = OpResult<N>>(name: N,
+    args: unknown[]): Promise<R> {
     const op: Op<OpName> = { table: this.name, name, args }
     return this.transport.call(op) as Promise<R>
   }

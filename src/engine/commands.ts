@@ -92,14 +92,16 @@ function checkArray(value: unknown, what: string): unknown[] {
 
 function scan(table: DictTable | ListTable, args: unknown[], store: Store, name: string,
   cursors: Cursors): [number, unknown[]] {
-  return cursors.scan(name, table, store.epoch, checkIndex(args[0], 'a cursor'), checkCount(args[1]))
+  const cursor = checkIndex(args[0], 'a cursor')
+  return cursors.scan(name, table, store.epoch, cursor, checkCount(args[1]))
 }
 
 // --- the command table ---
 
 const TABLE = {
   // database
-  'db.create': db(true, 1, 3, (_, args, store, table) => store.create(table, args[0], args[1], args[2])),
+  'db.create': db(true, 1, 3,
+    (_, args, store, table) => store.create(table, args[0], args[1], args[2])),
   'db.drop': db(true, 0, 0, (_, _args, store, table) => store.drop(table)),
   'db.tables': db(false, 0, 0, (_, _args, store) => store.list()),
   'cursor.close': db(false, 1, 1,
@@ -119,7 +121,8 @@ const TABLE = {
   'dict.setdefault': dict(true, 2, 2, (t, a) => t.setdefault(checkKey(a[0]), a[1])),
   'dict.pop': dict(true, 1, 2, (t, a) => t.pop(checkKey(a[0]), a.length > 1, a[1])),
   'dict.popitem': dict(true, 0, 0, (t) => t.popitem()),
-  'dict.incr': dict(true, 1, 2, (t, a) => t.incr(checkKey(a[0]), a.length > 1 ? checkAmount(a[1]) : 1)),
+  'dict.incr': dict(true, 1, 2,
+    (t, a) => t.incr(checkKey(a[0]), a.length > 1 ? checkAmount(a[1]) : 1)),
   'dict.scan': dict(false, 2, 2, scan),
 
   // list

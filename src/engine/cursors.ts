@@ -41,7 +41,8 @@ export class Cursors {
    * an iteration. Map and Array iterators are live, so writes during an iteration behave as they
    * do in a `for...of` over a Map or an Array.
    */
-  scan(name: string, table: Table, epoch: number, cursor: number, count: number): [number, unknown[]] {
+  scan(name: string, table: Table, epoch: number, cursor: number,
+    count: number): [number, unknown[]] {
     let state: Cursor | undefined
     if (cursor === 0) {
       state = { table, epoch, iterator: table[Symbol.iterator]() }

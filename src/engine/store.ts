@@ -5,7 +5,7 @@
 // replaceAll. Open iterations live in each caller's Cursors (cursors.ts), not here.
 
 import { CyberError, badArgument } from '../errors.ts'
-import { COMMANDS, type Op, type Table, type TableType } from './commands.ts'
+import { COMMANDS, type Op, type OpName, type Table, type TableType } from './commands.ts'
 import { Cursors } from './cursors.ts'
 import { DictTable } from './dict-table.ts'
 import { ListTable } from './list-table.ts'
@@ -20,7 +20,7 @@ export interface TableInfo {
 // The writes that never make the store bigger: they still run at the memory limit, so a full
 // store can always be emptied. Every other write is refused there (a new write op is limited
 // unless it is listed here).
-const FREES_MEMORY = new Set(['dict.delete', 'dict.clear', 'dict.pop', 'dict.popitem', 'list.pop',
+const FREES_MEMORY: ReadonlySet<string> = new Set<OpName>(['dict.delete', 'dict.clear', 'dict.pop', 'dict.popitem', 'list.pop',
   'list.remove', 'list.reverse', 'list.sort', 'list.clear', 'db.drop'])
 
 export class Store {
@@ -109,7 +109,8 @@ export class Store {
     } else if (Array.isArray(content)) {
       table = ListTable.from(content)
     } else {
-      throw badArgument(`a list's content is an array or another iterable, not ${describe(content)}`)
+      const what = describe(content)
+      throw badArgument(`a list's content is an array or another iterable, not ${what}`)
     }
     this.tables.set(name, table)
     this.#bytes += table.bytes

@@ -50,7 +50,8 @@ export function takeView(store: Store): StoreView {
   const view: StoreView = []
   for (const [name, table] of store.tables) {
     if (table instanceof DictTable) {
-      view.push({ name, type: 'dict', keys: Array.from(table.keys()), values: Array.from(table.values()) })
+      const keys = Array.from(table.keys())
+      view.push({ name, type: 'dict', keys, values: Array.from(table.values()) })
     } else {
       view.push({ name, type: 'list', keys: table.slice(), values: [] })
     }
@@ -190,8 +191,8 @@ export function decodeSnapshotFile(file: Uint8Array, path: string): DecodedSnaps
 function buildTable(name: string, type: unknown, chunks: unknown[][],
   corrupt: (why: string) => CyberError): Table {
   if (type === 'list') return ListTable.restore(chunks)
-  return DictTable.restore(chunks, (why) =>
-    corrupt(why === 'bad key' ? `has a bad key in table "${name}"` : `has a malformed table "${name}"`))
+  return DictTable.restore(chunks, (why) => corrupt(why === 'bad key'
+    ? `has a bad key in table "${name}"` : `has a malformed table "${name}"`))
 }
 
 /** Reads a snapshot file. A missing file is `undefined` (an empty database); a bad one throws
