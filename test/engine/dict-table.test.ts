@@ -205,3 +205,18 @@ describe('DictTable', () => {
     })
   }
 })
+
+describe('restore (a snapshot load)', () => {
+  const refuse = (why: string) => new Error(why)
+
+  test('builds the dict from flat chunks, in order, a repeated key keeping its last value, counted', () => {
+    const restored = DictTable.restore([['a', 1, 'b', { x: [2] }], ['a', 'three']], refuse)
+    const built = dictOf([['a', 1], ['b', { x: [2] }], ['a', 'three']])
+    expect([[...restored], restored.size, restored.bytes]).toEqual([[...built], 2, built.bytes])
+  })
+
+  test('refuses a chunk of odd length and a key that is not a key', () => {
+    expect(() => DictTable.restore([['a', 1, 'b']], refuse)).toThrow('odd chunk')
+    expect(() => DictTable.restore([[{}, 1]], refuse)).toThrow('bad key')
+  })
+})

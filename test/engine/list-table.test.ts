@@ -120,3 +120,17 @@ describe('ListTable', () => {
     }
   })
 })
+
+describe('from and restore (a snapshot load)', () => {
+  test('restore joins the chunks in order and counts them as appends would', () => {
+    const restored = ListTable.restore([[1, 'two'], [{ three: 3 }]])
+    const built = listOf([1, 'two', { three: 3 }])
+    expect([restored.slice(), restored.bytes]).toEqual([built.slice(), built.bytes])
+  })
+
+  test('from takes the array as its storage and counts it', () => {
+    const items = ['a', 'b']
+    const list = ListTable.from(items)
+    expect([[...list], list.size, list.bytes]).toEqual([['a', 'b'], 2, listOf(['a', 'b']).bytes])
+  })
+})
