@@ -87,9 +87,9 @@ async function measure(n: number): Promise<Row> {
     bytes = written.bytes
     if (written.entries !== n || bytes !== (await stat(path)).size) fail('stats of writeSnapshot')
     const loaded = (await readSnapshot(path))?.get('users')
-    if (!(loaded instanceof DictTable) || loaded.map.size !== n) fail(`reload of ${n} entries`)
+    if (!(loaded instanceof DictTable) || loaded.size !== n) fail(`reload of ${n} entries`)
     for (const i of [0, n >> 1, n - 1]) {
-      if (!Bun.deepEquals(loaded.map.get(user(i)[0]), user(i)[1])) fail(`entry ${i} after reload`)
+      if (!Bun.deepEquals(loaded.get(user(i)[0]), user(i)[1])) fail(`entry ${i} after reload`)
     }
 
     const db = await connect(`file:${dbPath}`)

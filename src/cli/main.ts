@@ -210,7 +210,7 @@ async function inspect(argv: string[]): Promise<number> {
     name,
     type: table.type,
     size: table.size,
-    first: table.type === 'dict' ? [...table.map].slice(0, first) : table.items.slice(0, first),
+    first: table.type === 'dict' ? [...table.entries().take(first)] : table.slice(0, first),
   }))
   if (values.json) {
     console.log(JSON.stringify(rows, jsonValue, 2))

@@ -5,6 +5,7 @@
 
 import { CyberError } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
+import { Cursors } from '../engine/cursors.ts'
 import { Store } from '../engine/store.ts'
 import { acceptArgs, copyStored } from '../engine/value-model.ts'
 import { Host } from '../host/host.ts'
@@ -26,6 +27,9 @@ export class EmbeddedTransport implements Transport {
   // file: mode only; memory:// never logs, and its calls never wait for durability.
   readonly #logged: boolean
   readonly #onClose: (() => Promise<void>)[] = []
+  // This database's open iterations (its proxies share them): another database on the same store,
+  // and a server serving it, each have their own.
+  readonly cursors = new Cursors()
   #closed = false
 
   private constructor(host: Host, snapshotter: Snapshotter) {
@@ -56,7 +60,7 @@ export class EmbeddedTransport implements Transport {
     if (this.#closed) return Promise.reject(closedError('database'))
     try {
       acceptArgs(op.args)
-      const result = this.host.apply(op)
+      const result = this.host.apply(op, this.cursors)
       const copy = typeof result === 'object' && result !== null ? copyStored(result) : result
       // A write resolves once its record is durable as the file's policy says; the writes of one
       // tick share one log write (and under `always` one fdatasync).
@@ -96,6 +100,7 @@ export class EmbeddedTransport implements Transport {
     if (this.#closed) return
     this.#closed = true
     openFiles.delete(this)
+    this.cursors.clear()
     for (const close of this.#onClose.splice(0)) await close()
     if (this.snapshotter instanceof DataFile) await this.snapshotter.close()
   }

@@ -2,6 +2,7 @@
 // A handle is a name and a transport: creating one does no I/O, and it never knows which
 // transport it holds.
 
+import type { Op, OpName, OpResult } from '../engine/commands.ts'
 import type { Transport } from './transport.ts'
 
 // Large enough that iteration costs few round trips, small enough that one chunk of big values
@@ -25,8 +26,13 @@ export abstract class TableHandle<T> implements AsyncIterable<T> {
     this.name = name
   }
 
-  protected call(name: string, args: unknown[]): Promise<any> {
-    return this.transport.call({ table: this.name, name, args })
+  /** Runs one op on this table. `R` is what the method promises (inferred from its return type):
+   * the compiler checks it against what the engine's command returns, so a handle cannot promise
+   * a number for an op that answers a boolean, nor call an op that does not exist. */
+  protected call<N extends OpName, R extends OpResult<N> = OpResult<N>>(name: N,
+    args: unknown[]): Promise<R> {
+    const op: Op<OpName> = { table: this.name, name, args }
+    return this.transport.call(op) as Promise<R>
   }
 
   /** Streams the table in chunks: neither one round trip per element nor the whole table at once.
@@ -35,14 +41,16 @@ export abstract class TableHandle<T> implements AsyncIterable<T> {
     let cursor = 0
     try {
       do {
-        const [next, items] = (await this.call(`${this.type}.scan`, [cursor, SCAN_CHUNK])) as [number, T[]]
+        const [next, items] = await this.call<'dict.scan' | 'list.scan', [number, T[]]>(
+          `${this.type}.scan`, [cursor, SCAN_CHUNK])
         cursor = next
         yield* items
       } while (cursor !== 0)
     } finally {
       // Left early (break, throw): free the server's cursor now rather than at its eviction.
       if (cursor !== 0 && !this.transport.isClosed) {
-        await this.transport.call({ table: '', name: 'cursor.close', args: [cursor] }).catch(() => {})
+        const close: Op<OpName> = { table: '', name: 'cursor.close', args: [cursor] }
+        await this.transport.call(close).catch(() => {})
       }
     }
   }

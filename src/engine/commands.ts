@@ -1,44 +1,52 @@
-// The operation model: every call on a handle is a plain data Op, and this table says, for each
-// operation name, which table type it runs on, whether it writes (the future operation log and
-// change feed replay exactly those), how many arguments it takes, and how it runs.
+// The operation registry: every call on a handle is a plain data Op, and this table says, for
+// each operation name, which table type it runs on, whether it writes (what the host logs, and
+// what replay and the change feed run again), how many arguments it takes, and how it runs.
+// Store.apply looks commands up here; the op names are a union type (OpName) derived from the
+// table, and each command's result type bounds what the handles' methods may promise.
 // Handlers check their arguments: remote ops arrive from untrusted bytes.
 
 import { badArgument } from '../errors.ts'
 import { DictTable } from './dict-table.ts'
 import { ListTable, type SortOptions } from './list-table.ts'
+import type { Cursors } from './cursors.ts'
 import type { Store } from './store.ts'
 import { checkKey, describe } from './values.ts'
 
-/** One operation on one table, as plain data: what crosses the wire and what a log would hold. */
-export interface Op {
+/** One operation on one table, as plain data: what crosses the wire and what the log holds. A
+ * decoded op's name is any string (Store.apply refuses an unknown one); the client builds
+ * `Op<OpName>`. */
+export interface Op<N extends string = string> {
   table: string
-  name: string
+  name: N
   args: unknown[]
 }
 
 export type TableType = 'dict' | 'list'
 export type Table = DictTable | ListTable
 
-interface Command<T> {
+/** `name` is the op's table name; `cursors` are the caller's own open iterations. */
+type Run<T, R> = (table: T, args: unknown[], store: Store, name: string, cursors: Cursors) => R
+
+interface Command<T, R = unknown> {
   readonly on: T extends DictTable ? 'dict' : T extends ListTable ? 'list' : 'db'
   readonly writes: boolean
   readonly minArgs: number
   readonly maxArgs: number
-  readonly run: (table: T, args: unknown[], store: Store, name: string) => unknown
+  readonly run: Run<T, R>
 }
 
 export type AnyCommand = Command<DictTable> | Command<ListTable> | Command<null>
 
-function dict(writes: boolean, minArgs: number, maxArgs: number,
-  run: Command<DictTable>['run']): Command<DictTable> {
+function dict<R>(writes: boolean, minArgs: number, maxArgs: number,
+  run: Run<DictTable, R>): Command<DictTable, R> {
   return { on: 'dict', writes, minArgs, maxArgs, run }
 }
-function list(writes: boolean, minArgs: number, maxArgs: number,
-  run: Command<ListTable>['run']): Command<ListTable> {
+function list<R>(writes: boolean, minArgs: number, maxArgs: number,
+  run: Run<ListTable, R>): Command<ListTable, R> {
   return { on: 'list', writes, minArgs, maxArgs, run }
 }
-function db(writes: boolean, minArgs: number, maxArgs: number,
-  run: Command<null>['run']): Command<null> {
+function db<R>(writes: boolean, minArgs: number, maxArgs: number,
+  run: Run<null, R>): Command<null, R> {
   return { on: 'db', writes, minArgs, maxArgs, run }
 }
 
@@ -82,49 +90,64 @@ function checkArray(value: unknown, what: string): unknown[] {
   throw badArgument(`${what} takes an array, not ${describe(value)}`)
 }
 
+function scan(table: DictTable | ListTable, args: unknown[], store: Store, name: string,
+  cursors: Cursors): [number, unknown[]] {
+  const cursor = checkIndex(args[0], 'a cursor')
+  return cursors.scan(name, table, store.epoch, cursor, checkCount(args[1]))
+}
+
 // --- the command table ---
 
-const ENTRIES: [string, AnyCommand][] = [
+const TABLE = {
   // database
-  ['db.create', db(true, 1, 3, (_, args, store, table) => store.create(table, args[0], args[1], args[2]))],
-  ['db.drop', db(true, 0, 0, (_, _args, store, table) => store.drop(table))],
-  ['db.tables', db(false, 0, 0, (_, _args, store) => store.list())],
-  ['cursor.close', db(false, 1, 1, (_, args, store) => store.closeCursor(checkIndex(args[0], 'a cursor')))],
+  'db.create': db(true, 1, 3,
+    (_, args, store, table) => store.create(table, args[0], args[1], args[2])),
+  'db.drop': db(true, 0, 0, (_, _args, store, table) => store.drop(table)),
+  'db.tables': db(false, 0, 0, (_, _args, store) => store.list()),
+  'cursor.close': db(false, 1, 1,
+    (_, a, _store, _name, cursors) => cursors.close(checkIndex(a[0], 'a cursor'))),
 
   // dict
-  ['dict.get', dict(false, 1, 2, (t, a) => t.get(checkKey(a[0]), a[1]))],
-  ['dict.set', dict(true, 2, 2, (t, a) => t.set(checkKey(a[0]), a[1]))],
-  ['dict.has', dict(false, 1, 1, (t, a) => t.map.has(checkKey(a[0])))],
-  ['dict.delete', dict(true, 1, 1, (t, a) => t.delete(checkKey(a[0])))],
-  ['dict.size', dict(false, 0, 0, (t) => t.map.size)],
-  ['dict.keys', dict(false, 0, 0, (t) => [...t.map.keys()])],
-  ['dict.values', dict(false, 0, 0, (t) => [...t.map.values()])],
-  ['dict.entries', dict(false, 0, 0, (t) => [...t.map.entries()])],
-  ['dict.clear', dict(true, 0, 0, (t) => t.clear())],
-  ['dict.update', dict(true, 1, 1, (t, a) => t.update(a[0]))],
-  ['dict.setdefault', dict(true, 2, 2, (t, a) => t.setdefault(checkKey(a[0]), a[1]))],
-  ['dict.pop', dict(true, 1, 2, (t, a) => t.pop(checkKey(a[0]), a.length > 1, a[1]))],
-  ['dict.popitem', dict(true, 0, 0, (t) => t.popitem())],
-  ['dict.incr', dict(true, 1, 2, (t, a) => t.incr(checkKey(a[0]), a.length > 1 ? checkAmount(a[1]) : 1))],
-  ['dict.scan', dict(false, 2, 2, (t, a, store, name) => store.scan(name, t, checkIndex(a[0], 'a cursor'), checkCount(a[1])))],
+  'dict.get': dict(false, 1, 2, (t, a) => t.get(checkKey(a[0]), a[1])),
+  'dict.set': dict(true, 2, 2, (t, a) => t.set(checkKey(a[0]), a[1])),
+  'dict.has': dict(false, 1, 1, (t, a) => t.has(checkKey(a[0]))),
+  'dict.delete': dict(true, 1, 1, (t, a) => t.delete(checkKey(a[0]))),
+  'dict.size': dict(false, 0, 0, (t) => t.size),
+  'dict.keys': dict(false, 0, 0, (t) => [...t.keys()]),
+  'dict.values': dict(false, 0, 0, (t) => [...t.values()]),
+  'dict.entries': dict(false, 0, 0, (t) => [...t.entries()]),
+  'dict.clear': dict(true, 0, 0, (t) => t.clear()),
+  'dict.update': dict(true, 1, 1, (t, a) => t.update(a[0])),
+  'dict.setdefault': dict(true, 2, 2, (t, a) => t.setdefault(checkKey(a[0]), a[1])),
+  'dict.pop': dict(true, 1, 2, (t, a) => t.pop(checkKey(a[0]), a.length > 1, a[1])),
+  'dict.popitem': dict(true, 0, 0, (t) => t.popitem()),
+  'dict.incr': dict(true, 1, 2,
+    (t, a) => t.incr(checkKey(a[0]), a.length > 1 ? checkAmount(a[1]) : 1)),
+  'dict.scan': dict(false, 2, 2, scan),
 
   // list
-  ['list.push', list(true, 0, Infinity, (t, a) => t.append(a))],
-  ['list.extend', list(true, 1, 1, (t, a) => t.append(checkArray(a[0], 'extend')))],
-  ['list.insert', list(true, 2, 2, (t, a) => t.insert(checkIndex(a[0]), a[1]))],
-  ['list.pop', list(true, 0, 1, (t, a) => t.pop(a.length > 0 ? checkIndex(a[0]) : -1))],
-  ['list.remove', list(true, 1, 1, (t, a) => t.remove(a[0]))],
-  ['list.at', list(false, 1, 1, (t, a) => t.items.at(checkIndex(a[0])))],
-  ['list.set', list(true, 2, 2, (t, a) => t.set(checkIndex(a[0]), a[1]))],
-  ['list.slice', list(false, 0, 2, (t, a) => t.items.slice(optionalIndex(a[0]), optionalIndex(a[1])))],
-  ['list.indexOf', list(false, 1, 1, (t, a) => t.indexOf(a[0]))],
-  ['list.count', list(false, 1, 1, (t, a) => t.count(a[0]))],
-  ['list.reverse', list(true, 0, 0, (t) => void t.items.reverse())],
-  ['list.sort', list(true, 0, 1, (t, a) => t.sort(checkSortOptions(a[0])))],
-  ['list.clear', list(true, 0, 0, (t) => t.clear())],
-  ['list.length', list(false, 0, 0, (t) => t.items.length)],
-  ['list.scan', list(false, 2, 2, (t, a, store, name) => store.scan(name, t, checkIndex(a[0], 'a cursor'), checkCount(a[1])))],
-]
+  'list.push': list(true, 0, Infinity, (t, a) => t.append(a)),
+  'list.extend': list(true, 1, 1, (t, a) => t.append(checkArray(a[0], 'extend'))),
+  'list.insert': list(true, 2, 2, (t, a) => t.insert(checkIndex(a[0]), a[1])),
+  'list.pop': list(true, 0, 1, (t, a) => t.pop(a.length > 0 ? checkIndex(a[0]) : -1)),
+  'list.remove': list(true, 1, 1, (t, a) => t.remove(a[0])),
+  'list.at': list(false, 1, 1, (t, a) => t.at(checkIndex(a[0]))),
+  'list.set': list(true, 2, 2, (t, a) => t.set(checkIndex(a[0]), a[1])),
+  'list.slice': list(false, 0, 2, (t, a) => t.slice(optionalIndex(a[0]), optionalIndex(a[1]))),
+  'list.indexOf': list(false, 1, 1, (t, a) => t.indexOf(a[0])),
+  'list.count': list(false, 1, 1, (t, a) => t.count(a[0])),
+  'list.reverse': list(true, 0, 0, (t) => t.reverse()),
+  'list.sort': list(true, 0, 1, (t, a) => t.sort(checkSortOptions(a[0]))),
+  'list.clear': list(true, 0, 0, (t) => t.clear()),
+  'list.length': list(false, 0, 0, (t) => t.size),
+  'list.scan': list(false, 2, 2, scan),
+} as const satisfies Record<string, AnyCommand>
+
+/** The name of every operation, checked at compile time where the client builds an op. */
+export type OpName = keyof typeof TABLE
+
+/** What an operation returns in the engine (before the transport copies it). */
+export type OpResult<N extends OpName> = ReturnType<(typeof TABLE)[N]['run']>
 
 /** Every operation by name. A `Map`, so a hostile name like `__proto__` finds nothing. */
-export const COMMANDS: ReadonlyMap<string, AnyCommand> = new Map(ENTRIES)
+export const COMMANDS: ReadonlyMap<string, AnyCommand> = new Map(Object.entries(TABLE))

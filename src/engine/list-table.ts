@@ -12,76 +12,112 @@ export interface SortOptions {
 
 export class ListTable {
   readonly type = 'list'
-  items: unknown[] = []
-  /** Approximate bytes of the items (sizeOf), kept by every write: what maxMemory counts. */
-  bytes = 0
+  // Private so that every write passes through a method that keeps #bytes: code outside the
+  // table reads it through at/slice/values.
+  #items: unknown[] = []
+  #bytes = 0
+
+  /** A list that takes `items` as its storage (no copy: the caller hands them over), counted. */
+  static from(items: unknown[]): ListTable {
+    const list = new ListTable()
+    list.#items = items
+    let bytes = 0
+    for (let i = 0; i < items.length; i++) bytes += sizeOf(items[i])
+    list.#bytes = bytes
+    return list
+  }
+
+  /** A list of a snapshot body's chunks, in order. */
+  static restore(chunks: readonly unknown[][]): ListTable {
+    return ListTable.from(chunks.length === 1 ? chunks[0]! : chunks.flat())
+  }
 
   get size(): number {
-    return this.items.length
+    return this.#items.length
+  }
+
+  /** Approximate bytes of the items (sizeOf), kept by every write: what maxMemory counts. */
+  get bytes(): number {
+    return this.#bytes
+  }
+
+  at(index: number): unknown {
+    return this.#items.at(index)
+  }
+
+  slice(start?: number, end?: number): unknown[] {
+    return this.#items.slice(start, end)
+  }
+
+  /** A live iterator, as an Array's: it sees pushes made during the iteration, as `for...of`
+   * does. A sort replaces the array, so an iteration begun before it goes on over the old order. */
+  values(): ArrayIterator<unknown> {
+    return this.#items.values()
+  }
+
+  [Symbol.iterator](): ArrayIterator<unknown> {
+    return this.#items.values()
+  }
+
+  reverse(): void {
+    this.#items.reverse()
   }
 
   /** Appends in a loop: spreading a huge argument list into push() can overflow the stack. */
   append(values: unknown[]): number {
-    const items = this.items
+    const items = this.#items
     let bytes = 0
     for (let i = 0; i < values.length; i++) {
       items.push(values[i])
       bytes += sizeOf(values[i])
     }
-    this.bytes += bytes
+    this.#bytes += bytes
     return items.length
   }
 
   insert(index: number, value: unknown): void {
     // splice clamps an index past either end and counts a negative one from the end, as Python.
-    this.items.splice(index, 0, value)
-    this.bytes += sizeOf(value)
+    this.#items.splice(index, 0, value)
+    this.#bytes += sizeOf(value)
   }
 
   pop(index: number): unknown {
-    const items = this.items
+    const items = this.#items
     if (items.length === 0) throw new CyberError('INDEX_OUT_OF_RANGE', 'pop from an empty list')
     const at = this.#resolve(index)
     const value = at === items.length - 1 ? items.pop() : items.splice(at, 1)[0]
-    this.bytes -= sizeOf(value)
+    this.#bytes -= sizeOf(value)
     return value
   }
 
   remove(value: unknown): void {
     const at = this.indexOf(value)
     if (at < 0) throw new CyberError('VALUE_NOT_FOUND', 'remove: value not in list')
-    this.bytes -= sizeOf(this.items.splice(at, 1)[0])
+    this.#bytes -= sizeOf(this.#items.splice(at, 1)[0])
   }
 
   set(index: number, value: unknown): void {
     const at = this.#resolve(index)
-    this.bytes += sizeOf(value) - sizeOf(this.items[at])
-    this.items[at] = value
+    this.#bytes += sizeOf(value) - sizeOf(this.#items[at])
+    this.#items[at] = value
   }
 
   clear(): void {
-    this.items.length = 0
-    this.bytes = 0
-  }
-
-  /** Counts the bytes again, after items were assigned directly (create, snapshot load). */
-  recount(): void {
-    let bytes = 0
-    for (const item of this.items) bytes += sizeOf(item)
-    this.bytes = bytes
+    this.#items.length = 0
+    this.#bytes = 0
   }
 
   indexOf(value: unknown): number {
-    if (typeof value !== 'object' && value === value) return this.items.indexOf(value)
-    return this.items.findIndex((item) => deepEqual(item, value))
+    if (typeof value !== 'object' && value === value) return this.#items.indexOf(value)
+    return this.#items.findIndex((item) => deepEqual(item, value))
   }
 
   count(value: unknown): number {
     let n = 0
     if (typeof value !== 'object' && value === value) {
-      for (const item of this.items) if (item === value) n++
+      for (const item of this.#items) if (item === value) n++
     } else {
-      for (const item of this.items) if (deepEqual(item, value)) n++
+      for (const item of this.#items) if (deepEqual(item, value)) n++
     }
     return n
   }
@@ -89,7 +125,7 @@ export class ListTable {
   /** Stable sort: numbers numerically, strings by code unit; a mix is BAD_ARGUMENT. */
   sort(options: SortOptions): void {
     const path = options.by === undefined || options.by === '' ? [] : options.by.split('.')
-    const keyed = this.items.map((item, i) => ({ key: pluck(item, path, options.by), item, i }))
+    const keyed = this.#items.map((item, i) => ({ key: pluck(item, path, options.by), item, i }))
     let kind: 'number' | 'string' | undefined
     for (const { key } of keyed) {
       const type = typeof key
@@ -103,15 +139,15 @@ export class ListTable {
     }
     const sign = options.descending ? -1 : 1
     keyed.sort((a, b) => sign * compare(a.key as number | string, b.key as number | string))
-    this.items = keyed.map((k) => k.item)
+    this.#items = keyed.map((k) => k.item)
   }
 
   #resolve(index: number): number {
-    const at = index < 0 ? index + this.items.length : index
-    if (at < 0 || at >= this.items.length) {
+    const at = index < 0 ? index + this.#items.length : index
+    if (at < 0 || at >= this.#items.length) {
       throw new CyberError(
         'INDEX_OUT_OF_RANGE',
-        `index ${index} is out of range for a list of length ${this.items.length}`,
+        `index ${index} is out of range for a list of length ${this.#items.length}`,
       )
     }
     return at

@@ -1,9 +1,12 @@
-// The database in memory: named tables and the one entry point, apply(op), that runs every
-// operation. Pure and synchronous: no sockets, no files, no timers. Both transports, the snapshot
-// loader and (later) the operation log reach the tables only through here.
+// The database in memory: named tables and the one entry point, apply(op, cursors), that runs
+// every operation by looking it up in the command registry (commands.ts). Pure and synchronous:
+// no sockets, no files, no timers. The host (src/host/) is its one caller for the transports and
+// puts the operation log around it; the snapshot and log loaders restore tables through
+// replaceAll. Open iterations live in each caller's Cursors (cursors.ts), not here.
 
 import { CyberError, badArgument } from '../errors.ts'
-import { COMMANDS, type Op, type Table, type TableType } from './commands.ts'
+import { COMMANDS, type Op, type OpName, type Table, type TableType } from './commands.ts'
+import { Cursors } from './cursors.ts'
 import { DictTable } from './dict-table.ts'
 import { ListTable } from './list-table.ts'
 import { describe } from './values.ts'
@@ -14,25 +17,17 @@ export interface TableInfo {
   size: number
 }
 
-interface Cursor {
-  table: Table
-  iterator: Iterator<unknown>
-}
-
 // The writes that never make the store bigger: they still run at the memory limit, so a full
 // store can always be emptied. Every other write is refused there (a new write op is limited
 // unless it is listed here).
-const FREES_MEMORY = new Set(['dict.delete', 'dict.clear', 'dict.pop', 'dict.popitem', 'list.pop',
+const FREES_MEMORY: ReadonlySet<string> = new Set<OpName>(['dict.delete', 'dict.clear', 'dict.pop', 'dict.popitem', 'list.pop',
   'list.remove', 'list.reverse', 'list.sort', 'list.clear', 'db.drop'])
-
-// Open cursors are bounded: a client that starts iterations and never finishes them evicts its
-// own oldest cursor rather than growing the server. An evicted cursor answers BAD_ARGUMENT.
-const MAX_CURSORS = 4096
 
 export class Store {
   readonly tables = new Map<string, Table>()
-  readonly #cursors = new Map<number, Cursor>()
-  #nextCursor = 1
+  /** The cursors of callers that pass none to apply (tests, a Store used on its own). */
+  readonly #cursors = new Cursors()
+  #epoch = 0
   /** Approximate bytes of every table's keys and values (sizeOf), kept by every write. */
   #bytes = 0
   /** Writes that can grow the store are refused (MEMORY_LIMIT) once `bytes` is at or past this;
@@ -43,8 +38,14 @@ export class Store {
     return this.#bytes
   }
 
-  /** Runs one operation. Throws CyberError; returns stored values as they are (callers copy). */
-  apply(op: Op): unknown {
+  /** Counts snapshot loads (replaceAll): a cursor opened before the last one is expired. */
+  get epoch(): number {
+    return this.#epoch
+  }
+
+  /** Runs one operation; a scan or cursor.close uses the caller's `cursors`. Throws CyberError;
+   * returns stored values as they are (callers copy). */
+  apply(op: Op, cursors: Cursors = this.#cursors): unknown {
     checkOp(op)
     const command = COMMANDS.get(op.name)
     if (command === undefined) throw badArgument(`unknown operation ${quote(op.name)}`)
@@ -57,16 +58,16 @@ export class Store {
         `bytes, about ${this.#bytes} stored): delete data, or raise maxMemory (the Server or connect ` +
         'option, ?maxMemory= in a memory: or file: URL, cyberdb serve --max-memory)')
     }
-    if (command.on === 'db') return command.run(null, args, this, name)
+    if (command.on === 'db') return command.run(null, args, this, name, cursors)
     const table = this.tables.get(name)
     if (table === undefined) throw new CyberError('TABLE_NOT_FOUND', `table "${name}" not found`)
     if (table.type !== command.on) {
       throw new CyberError('WRONG_TABLE_TYPE', `table "${name}" is a ${table.type}, not a ${command.on}`)
     }
-    if (!command.writes) return command.run(table as never, args, this, name)
+    if (!command.writes) return command.run(table as never, args, this, name, cursors)
     const before = table.bytes
     try {
-      return command.run(table as never, args, this, name)
+      return command.run(table as never, args, this, name, cursors)
     } finally {
       this.#bytes += table.bytes - before
     }
@@ -92,20 +93,24 @@ export class Store {
       }
       return false
     }
-    const table = type === 'dict' ? new DictTable() : new ListTable()
-    if (content !== undefined && content !== null) {
-      if (table instanceof DictTable) {
+    const empty = content === undefined || content === null
+    let table: Table
+    if (type === 'dict') {
+      table = new DictTable()
+      if (!empty) {
         if (typeof content !== 'object') {
           const what = describe(content)
           throw badArgument(`a dict's content is an object, a Map or [key, value] pairs, not ${what}`)
         }
         table.update(content)
-      } else if (Array.isArray(content)) {
-        table.items = content
-      } else {
-        throw badArgument(`a list's content is an array or another iterable, not ${describe(content)}`)
       }
-      table.recount()
+    } else if (empty) {
+      table = new ListTable()
+    } else if (Array.isArray(content)) {
+      table = ListTable.from(content)
+    } else {
+      const what = describe(content)
+      throw badArgument(`a list's content is an array or another iterable, not ${what}`)
     }
     this.tables.set(name, table)
     this.#bytes += table.bytes
@@ -126,51 +131,17 @@ export class Store {
     return out
   }
 
-  /** Replaces every table at once (snapshot load). */
+  /** Replaces every table at once (snapshot load). Every open cursor, of every caller, expires:
+   * it would go on over a table that is no longer the store's. */
   replaceAll(tables: Map<string, Table>): void {
     this.tables.clear()
     this.#cursors.clear()
+    this.#epoch++
     this.#bytes = 0
     for (const [name, table] of tables) {
-      table.recount()
       this.#bytes += table.bytes
       this.tables.set(name, table)
     }
-  }
-
-  // --- cursors: chunked iteration that survives concurrent writes ---
-
-  /**
-   * The next chunk of a table: [cursor for the next call, or 0 when done, items]. Cursor 0 starts
-   * an iteration. Map and Array iterators are live, so writes during an iteration behave as they
-   * do in a `for...of` over a Map or an Array.
-   */
-  scan(name: string, table: Table, cursor: number, count: number): [number, unknown[]] {
-    let state: Cursor | undefined
-    if (cursor === 0) {
-      state = { table, iterator: table instanceof DictTable ? table.map.entries() : table.items.values() }
-    } else {
-      state = this.#cursors.get(cursor)
-      this.#cursors.delete(cursor)
-      if (state === undefined) throw badArgument(`cursor ${cursor} is unknown or expired`)
-      if (state.table !== table) {
-        throw new CyberError('TABLE_NOT_FOUND', `table "${name}" was dropped during the iteration`)
-      }
-    }
-    const items: unknown[] = []
-    while (items.length < count) {
-      const next = state.iterator.next()
-      if (next.done) return [0, items]
-      items.push(next.value)
-    }
-    const id = this.#nextCursor++
-    this.#cursors.set(id, state)
-    if (this.#cursors.size > MAX_CURSORS) this.#cursors.delete(this.#cursors.keys().next().value!)
-    return [id, items]
-  }
-
-  closeCursor(cursor: number): boolean {
-    return this.#cursors.delete(cursor)
   }
 }
 

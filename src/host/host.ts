@@ -7,6 +7,7 @@
 // (The clock, the change feed and the counters are to join this class; it is their seam.)
 
 import type { Op } from '../engine/commands.ts'
+import type { Cursors } from '../engine/cursors.ts'
 import { Store } from '../engine/store.ts'
 import type { OpLog } from '../persistence/op-log.ts'
 
@@ -38,13 +39,14 @@ export class Host implements WriteHold {
   }
 
   /** Runs one operation; a write with a log: encode its record, apply it, then append the record
-   * (dropped when apply throws). Throws CyberError. Returns stored values as they are. */
-  apply(op: Op): unknown {
+   * (dropped when apply throws). Throws CyberError. Returns stored values as they are. A scan
+   * runs on the caller's `cursors` (a session's, a database's). */
+  apply(op: Op, cursors?: Cursors): unknown {
     const log = this.#log
-    if (log === undefined || !Store.writes(op.name)) return this.store.apply(op)
+    if (log === undefined || !Store.writes(op.name)) return this.store.apply(op, cursors)
     log.check()
     const record = log.encode(op) // valid until the log encodes again: apply never logs
-    const result = this.store.apply(op)
+    const result = this.store.apply(op, cursors)
     log.appendEncoded(record)
     return result
   }

@@ -17,7 +17,6 @@ import type { Table } from '../engine/commands.ts'
 import { DictTable } from '../engine/dict-table.ts'
 import { ListTable } from '../engine/list-table.ts'
 import type { Store } from '../engine/store.ts'
-import { isKey } from '../engine/values.ts'
 import { createCodec } from '../protocol/codec.ts'
 import { crashPoint } from './crash-points.ts'
 import { encodeHeaderFor, verifySnapshot } from './format.ts'
@@ -51,10 +50,10 @@ export function takeView(store: Store): StoreView {
   const view: StoreView = []
   for (const [name, table] of store.tables) {
     if (table instanceof DictTable) {
-      const { map } = table
-      view.push({ name, type: 'dict', keys: Array.from(map.keys()), values: Array.from(map.values()) })
+      const keys = Array.from(table.keys())
+      view.push({ name, type: 'dict', keys, values: Array.from(table.values()) })
     } else {
-      view.push({ name, type: 'list', keys: table.items.slice(), values: [] })
+      view.push({ name, type: 'list', keys: table.slice(), values: [] })
     }
   }
   return view
@@ -191,22 +190,9 @@ export function decodeSnapshotFile(file: Uint8Array, path: string): DecodedSnaps
 
 function buildTable(name: string, type: unknown, chunks: unknown[][],
   corrupt: (why: string) => CyberError): Table {
-  if (type === 'list') {
-    const list = new ListTable()
-    list.items = chunks.length === 1 ? chunks[0]! : chunks.flat()
-    return list
-  }
-  const dict = new DictTable()
-  const map = dict.map
-  for (const flat of chunks) {
-    if (flat.length % 2 !== 0) throw corrupt(`has a malformed table "${name}"`)
-    for (let i = 0; i < flat.length; i += 2) {
-      const key = flat[i]
-      if (!isKey(key)) throw corrupt(`has a bad key in table "${name}"`)
-      map.set(key, flat[i + 1])
-    }
-  }
-  return dict
+  if (type === 'list') return ListTable.restore(chunks)
+  return DictTable.restore(chunks, (why) => corrupt(why === 'bad key'
+    ? `has a bad key in table "${name}"` : `has a malformed table "${name}"`))
 }
 
 /** Reads a snapshot file. A missing file is `undefined` (an empty database); a bad one throws

@@ -5,6 +5,7 @@
 import type { Socket, TCPSocketListener } from 'bun'
 import { CyberError, badArgument } from '../errors.ts'
 import { Store } from '../engine/store.ts'
+import type { Cursors } from '../engine/cursors.ts'
 import { checkArgs, checkMaxMemory } from '../engine/value-model.ts'
 import { createCodec } from '../protocol/codec.ts'
 import { MAX_FRAME_BYTES } from '../protocol/frame.ts'
@@ -326,10 +327,10 @@ export class Server implements AsyncDisposable, SessionHost {
     return this.host
   }
 
-  execute(name: string, table: string, args: unknown[]): unknown {
+  execute(name: string, table: string, args: unknown[], cursors?: Cursors): unknown {
     if (name === 'server.save') return this.save().then(({ tables, entries, bytes }) => ({ tables, entries, bytes }))
     checkArgs(args)
-    return this.host.apply({ table, name, args })
+    return this.host.apply({ table, name, args }, cursors)
   }
 
   log(message: string): void {

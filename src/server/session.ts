@@ -13,6 +13,7 @@ import {
   checkProof, checkRequest, encodeHello, errorPayload, requestId,
 } from '../protocol/messages.ts'
 import type { WriteHold } from '../host/host.ts'
+import { Cursors } from '../engine/cursors.ts'
 import { checkOp } from '../engine/store.ts'
 import { Opener, Sealer, sessionKeys } from '../security/seal.ts'
 import type { AuthThrottle } from '../security/throttle.ts'
@@ -47,7 +48,8 @@ export interface SessionHost {
   /** This session's unsent output grew or shrank by `delta` bytes. */
   outputChanged(delta: number): void
   /** Runs one request; may return a promise (server.save). Throws CyberError. */
-  execute(name: string, table: string, args: unknown[]): unknown
+  /** Runs an op; a scan on the session's own `cursors`. */
+  execute(name: string, table: string, args: unknown[], cursors: Cursors): unknown
   log(message: string): void
   closed(session: Session): void
 }
@@ -94,6 +96,8 @@ export class Session {
   // Requests whose replies are buffered and not yet handed to the socket: if the disk refuses
   // their writes, these are answered with its error instead.
   readonly #unsentIds: number[] = []
+  // This connection's open iterations: no other connection can continue, close or evict them.
+  readonly #cursors = new Cursors()
 
   /** Sends the hello; or, given a `refusal`, only that error frame (no hello), then closes. */
   constructor(socket: Socket<Session>, host: SessionHost, refusal?: CyberError) {
@@ -125,6 +129,7 @@ export class Session {
     this.#withdraw = undefined
     this.#host.outputChanged(-this.#counted)
     this.#counted = 0
+    this.#cursors.clear()
   }
 
   /** Bytes of memory this session holds for its socket: buffers, held output, waiting requests. */
@@ -434,7 +439,7 @@ export class Session {
       // An ill-shaped request fails alone, on its own id (issue 8.15).
       const op = checkRequest(message as unknown[])
       checkOp(op)
-      result = this.#host.execute(op.name, op.table, op.args)
+      result = this.#host.execute(op.name, op.table, op.args, this.#cursors)
     } catch (error) {
       this.#replyError(id, error)
       return true

@@ -70,17 +70,29 @@ describe('embedded only', () => {
 
   test('leaving a for await early closes the engine cursor; finishing one needs no close', async () => {
     const store = new Store()
-    const closeCursor = spyOn(store, 'closeCursor')
-    await using db = new Database(EmbeddedTransport.memory(store))
+    const transport = EmbeddedTransport.memory(store)
+    const closeCursor = spyOn(transport.cursors, 'close')
+    await using db = new Database(transport)
     await db.createList('l', Array.from({ length: 1500 }, (_, i) => i))
     for await (const value of db.list('l')) if (value === 10) break
     expect(closeCursor).toHaveBeenCalledTimes(1)
     const cursor = closeCursor.mock.calls[0]![0]
     expect(closeCursor.mock.results[0]).toEqual({ type: 'return', value: true })
-    await expectCode(() => store.apply({ table: 'l', name: 'list.scan', args: [cursor, 1] }), 'BAD_ARGUMENT')
+    await expectCode(() => store.apply({ table: 'l', name: 'list.scan', args: [cursor, 1] }, transport.cursors), 'BAD_ARGUMENT')
     let n = 0
     for await (const _ of db.list('l')) n++
     expect([n, closeCursor.mock.calls.length]).toEqual([1500, 1])
+  })
+
+  test("two databases over one store have their own cursors: neither continues or closes the other's", async () => {
+    const store = new Store()
+    store.create('l', 'list', [1, 2, 3], undefined)
+    const mine = EmbeddedTransport.memory(store)
+    const theirs = EmbeddedTransport.memory(store)
+    const [cursor] = await mine.call({ table: 'l', name: 'list.scan', args: [0, 1] }) as [number, unknown[]]
+    await expectCode(theirs.call({ table: 'l', name: 'list.scan', args: [cursor, 1] }), 'BAD_ARGUMENT')
+    expect(await theirs.call({ table: '', name: 'cursor.close', args: [cursor] })).toBe(false)
+    expect(await mine.call({ table: 'l', name: 'list.scan', args: [cursor, 5] })).toEqual([0, [2, 3]])
   })
 
   test('closing the database also stops its proxies, with CONNECTION_CLOSED', async () => {

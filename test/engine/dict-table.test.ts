@@ -85,7 +85,7 @@ describe('DictTable', () => {
         }
       }
       expect(log).toEqual([])
-      expect([...t.map.entries()]).toEqual([...m.entries()])
+      expect([...t.entries()]).toEqual([...m.entries()])
     })
 
     test('the popitem index stays bounded by the live keys through set + delete cycles (8.13)', () => {
@@ -116,7 +116,7 @@ describe('DictTable', () => {
       t.update(new Map<Key, number>([[1, 1], ['1', 2]]))
       t.update([[2, 3]])
       t.update({ b: 4, 1: 5 })
-      expect([...t.map.entries()]).toEqual([[1, 1], ['1', 5], [2, 3], ['b', 4]])
+      expect([...t.entries()]).toEqual([[1, 1], ['1', 5], [2, 3], ['b', 4]])
     })
 
     const bad: [string, unknown][] = [
@@ -136,14 +136,14 @@ describe('DictTable', () => {
       test(`update from ${what} fails with BAD_ARGUMENT and changes nothing`, async () => {
         const t = dictOf([['x', 0]])
         await expectCode(() => t.update(source), 'BAD_ARGUMENT')
-        expect([...t.map.entries()]).toEqual([['x', 0]])
+        expect([...t.entries()]).toEqual([['x', 0]])
       })
     }
   })
 
   test('setdefault returns the stored value and stores only when missing', () => {
     const t = dictOf([['a', 1]])
-    expect([t.setdefault('a', 2), t.setdefault('b', 3), [...t.map]]).toEqual([1, 3, [['a', 1], ['b', 3]]])
+    expect([t.setdefault('a', 2), t.setdefault('b', 3), [...t]]).toEqual([1, 3, [['a', 1], ['b', 3]]])
   })
 
   test('pop with and without a fallback', async () => {
@@ -182,7 +182,7 @@ describe('DictTable', () => {
     test(`incr on ${what} fails with BAD_ARGUMENT and keeps the value`, async () => {
       const t = dictOf([['n', start]])
       await expectCode(() => t.incr('n', by), 'BAD_ARGUMENT')
-      expect([...t.map]).toEqual([['n', start]])
+      expect([...t]).toEqual([['n', start]])
     })
   }
 
@@ -201,7 +201,22 @@ describe('DictTable', () => {
       const t = dictOf([['n', start]])
       const error = await expectCode(() => t.incr('n', by), 'BAD_ARGUMENT')
       expect(error.message).toContain('overflow')
-      expect([...t.map]).toEqual([['n', start]])
+      expect([...t]).toEqual([['n', start]])
     })
   }
+})
+
+describe('restore (a snapshot load)', () => {
+  const refuse = (why: string) => new Error(why)
+
+  test('builds the dict from flat chunks, in order, a repeated key keeping its last value, counted', () => {
+    const restored = DictTable.restore([['a', 1, 'b', { x: [2] }], ['a', 'three']], refuse)
+    const built = dictOf([['a', 1], ['b', { x: [2] }], ['a', 'three']])
+    expect([[...restored], restored.size, restored.bytes]).toEqual([[...built], 2, built.bytes])
+  })
+
+  test('refuses a chunk of odd length and a key that is not a key', () => {
+    expect(() => DictTable.restore([['a', 1, 'b']], refuse)).toThrow('odd chunk')
+    expect(() => DictTable.restore([[{}, 1]], refuse)).toThrow('bad key')
+  })
 })

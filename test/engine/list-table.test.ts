@@ -13,7 +13,7 @@ describe('ListTable', () => {
     const t = new ListTable()
     const many = Array.from({ length: 300_000 }, (_, i) => i)
     expect([t.append([]), t.append(many), t.append(['end']), t.size]).toEqual([0, 300_000, 300_001, 300_001])
-    expect(t.items.at(-2)).toBe(299_999)
+    expect(t.at(-2)).toBe(299_999)
   })
 
   const inserts: [number, unknown[]][] = [
@@ -24,13 +24,13 @@ describe('ListTable', () => {
     test(`insert at ${index} into [1, 2] clamps like splice`, () => {
       const t = listOf([1, 2])
       t.insert(index, 'X')
-      expect(t.items).toEqual(expected)
+      expect(t.slice()).toEqual(expected)
     })
   }
 
   test('pop takes the value at an index, the last one through the fast path', async () => {
     const t = listOf(['a', 'b', 'c', 'd'])
-    expect([t.pop(-1), t.pop(0), t.pop(1), t.items]).toEqual(['d', 'a', 'c', ['b']])
+    expect([t.pop(-1), t.pop(0), t.pop(1), t.slice()]).toEqual(['d', 'a', 'c', ['b']])
     const error = await expectCode(() => t.pop(1), 'INDEX_OUT_OF_RANGE')
     expect(error.message).toContain('index 1 is out of range for a list of length 1')
     t.pop(0)
@@ -43,13 +43,13 @@ describe('ListTable', () => {
     t.set(2, 'last')
     await expectCode(() => t.set(3, 'x'), 'INDEX_OUT_OF_RANGE')
     await expectCode(() => t.set(-4, 'x'), 'INDEX_OUT_OF_RANGE')
-    expect(t.items).toEqual(['first', 2, 'last'])
+    expect(t.slice()).toEqual(['first', 2, 'last'])
   })
 
   test('remove deletes the first deep-equal value only', async () => {
     const t = listOf([{ a: 1 }, 2, { a: 1 }])
     t.remove({ a: 1 })
-    expect(t.items).toEqual([2, { a: 1 }])
+    expect(t.slice()).toEqual([2, { a: 1 }])
     await expectCode(() => t.remove(3), 'VALUE_NOT_FOUND')
   })
 
@@ -90,7 +90,7 @@ describe('ListTable', () => {
       test(`sort orders ${what}`, () => {
         const t = listOf(items)
         t.sort(options)
-        expect(t.items).toEqual(expected)
+        expect(t.slice()).toEqual(expected)
       })
     }
 
@@ -98,10 +98,10 @@ describe('ListTable', () => {
       const items = Array.from({ length: 1000 }, (_, i) => ({ k: i % 3, i }))
       const up = listOf(items)
       up.sort({ by: 'k' })
-      expect(up.items).toEqual([0, 1, 2].flatMap((k) => items.filter((x) => x.k === k)))
+      expect(up.slice()).toEqual([0, 1, 2].flatMap((k) => items.filter((x) => x.k === k)))
       const down = listOf(items)
       down.sort({ by: 'k', descending: true })
-      expect(down.items).toEqual([2, 1, 0].flatMap((k) => items.filter((x) => x.k === k)))
+      expect(down.slice()).toEqual([2, 1, 0].flatMap((k) => items.filter((x) => x.k === k)))
     })
 
     const refusals: [string, unknown[], SortOptions, string][] = [
@@ -115,8 +115,22 @@ describe('ListTable', () => {
       test(`sort of ${what} fails with BAD_ARGUMENT and leaves the list as it was`, async () => {
         const t = listOf(items)
         expect((await expectCode(() => t.sort(options), 'BAD_ARGUMENT')).message).toContain(message)
-        expect(t.items).toEqual(items)
+        expect(t.slice()).toEqual(items)
       })
     }
+  })
+})
+
+describe('from and restore (a snapshot load)', () => {
+  test('restore joins the chunks in order and counts them as appends would', () => {
+    const restored = ListTable.restore([[1, 'two'], [{ three: 3 }]])
+    const built = listOf([1, 'two', { three: 3 }])
+    expect([restored.slice(), restored.bytes]).toEqual([built.slice(), built.bytes])
+  })
+
+  test('from takes the array as its storage and counts it', () => {
+    const items = ['a', 'b']
+    const list = ListTable.from(items)
+    expect([[...list], list.size, list.bytes]).toEqual([['a', 'b'], 2, listOf(['a', 'b']).bytes])
   })
 })

@@ -143,8 +143,7 @@ describe('tables', () => {
 
   test('replaceAll swaps every table at once', () => {
     const store = storeWith()
-    const list = new ListTable()
-    list.items = ['new']
+    const list = ListTable.from(['new'])
     store.replaceAll(new Map([['n', list]]))
     expect(store.list()).toEqual([{ name: 'n', type: 'list', size: 1 }])
   })
@@ -233,8 +232,8 @@ describe('byte accounting (maxMemory)', () => {
   const recounted = (store: Store) => {
     let bytes = 0
     for (const table of store.tables.values()) {
-      if (table instanceof DictTable) for (const [k, v] of table.map) bytes += sizeOf(k) + sizeOf(v)
-      else for (const v of table.items) bytes += sizeOf(v)
+      if (table instanceof DictTable) for (const [k, v] of table) bytes += sizeOf(k) + sizeOf(v)
+      else for (const v of table) bytes += sizeOf(v)
     }
     return bytes
   }

@@ -38,7 +38,7 @@ async function outcome(child: Child, start: number, killedAt: number, trial: str
 async function check(path: string, { acked, killedAt }: Outcome, durability: string, trial: string,
   tally = durability): Promise<number> {
   const recovered = await recover(path, () => {})
-  const items = (recovered.tables?.get('acks') as ListTable | undefined)?.items ?? []
+  const items = (recovered.tables?.get('acks') as ListTable | undefined)?.slice() ?? []
   const n = items.length
   // A prefix: 1..n, in order, nothing missing or repeated.
   expect({ trial, prefix: items.every((item, i) => item === i + 1) }).toEqual({ trial, prefix: true })

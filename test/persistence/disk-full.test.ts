@@ -29,7 +29,7 @@ const FULL = /^the operation log .* could not take .*\(the disk is full\): write
 async function restartView(path: string, to: string): Promise<Record<string, unknown>> {
   for (const suffix of ['', '.log']) if (existsSync(path + suffix)) copyFileSync(path + suffix, to + suffix)
   const recovered = await recover(to, () => {})
-  return Object.fromEntries((recovered.tables!.get('d') as DictTable).map)
+  return Object.fromEntries(recovered.tables!.get('d') as DictTable)
 }
 
 const quietErrors = () => {

@@ -181,6 +181,6 @@ describe('recovery', () => {
     expect(warn.mock.calls.length).toBe(1)
     warn.mockRestore()
     expect(recovered.log).toEqual({ generation: 2 })
-    expect([...(recovered.tables!.get('d') as { map: Map<string, unknown> }).map]).toEqual([['z', 0], ['y', 1]])
+    expect([...recovered.tables!.get('d')!]).toEqual([['z', 0], ['y', 1]])
   })
 })

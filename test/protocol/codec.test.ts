@@ -128,7 +128,7 @@ describe('decoded values own their memory (issue 8.1)', () => {
     // The log replay path, then the snapshot path: each decodes into values the store keeps.
     const replayed = new Server()
     await replayed.load(path)
-    const table = (s: Server) => (s.store.tables.get('bytes') as DictTable).map
+    const table = (s: Server) => s.store.tables.get('bytes') as DictTable
     expect(await got((k) => table(replayed).get(k))).toEqual(expected)
     await db.save()
     const loaded = new Server()

@@ -36,7 +36,7 @@ const URL = `cyberdb://:${PASSWORD}@127.0.0.1:${port}`
 function contents(store: Store): unknown {
   const tables: Record<string, unknown> = {}
   for (const [name, table] of store.tables) {
-    tables[name] = table instanceof DictTable ? new Map(table.map) : [...table.items]
+    tables[name] = table instanceof DictTable ? new Map(table) : [...table]
   }
   return structuredClone(tables)
 }
@@ -404,7 +404,7 @@ describe('prototype payloads', () => {
       expect(replies.slice(0, 6).map((r) => (r as unknown[])[1])).toEqual([0, 0, 0, 0, 0, 0])
       expect(({} as Record<string, unknown>).polluted).toBeUndefined()
       expect(Object.getPrototypeOf({})).toBe(Object.prototype)
-      const stored = (server.store.tables.get('proto') as DictTable).map
+      const stored = server.store.tables.get('proto') as DictTable
       const value = stored.get('value') as Record<string, unknown>
       expect(Object.getPrototypeOf(value)).toBe(Object.prototype)
       expect(JSON.parse(JSON.stringify(value))).toEqual(JSON.parse(JSON.stringify(make()).replaceAll('"__proto__"', '"__proto_"')))
