@@ -25,6 +25,12 @@ interface Command<T> {
   readonly minArgs: number
   readonly maxArgs: number
   readonly run: (table: T, args: unknown[], store: Store, name: string) => unknown
+  /** A write's deterministic form: the arguments it is applied and logged with, anything that
+   * depends on the moment (the clock) resolved into absolute values, so that replaying the log gives
+   * the same tables as the original run. The host calls it; without it, the request's own. */
+  readonly logged?: (args: unknown[], clock: { now(): number }) => unknown[]
+  /** Run by the host, not the engine (it does I/O, and answers later): db.save. */
+  readonly host?: true
 }
 
 export type AnyCommand = Command<DictTable> | Command<ListTable> | Command<null>
@@ -84,11 +90,16 @@ function checkArray(value: unknown, what: string): unknown[] {
 
 // --- the command table ---
 
+function hostOnly(): never {
+  throw badArgument('this operation is run by the host, not the engine')
+}
+
 const ENTRIES: [string, AnyCommand][] = [
   // database
   ['db.create', db(true, 1, 3, (_, args, store, table) => store.create(table, args[0], args[1], args[2]))],
   ['db.drop', db(true, 0, 0, (_, _args, store, table) => store.drop(table))],
   ['db.tables', db(false, 0, 0, (_, _args, store) => store.list())],
+  ['db.save', { on: 'db', writes: false, minArgs: 0, maxArgs: 1, host: true, run: hostOnly }],
   ['cursor.close', db(false, 1, 1, (_, args, store) => store.closeCursor(checkIndex(args[0], 'a cursor')))],
 
   // dict
@@ -126,5 +137,15 @@ const ENTRIES: [string, AnyCommand][] = [
   ['list.scan', list(false, 2, 2, (t, a, store, name) => store.scan(name, t, checkIndex(a[0], 'a cursor'), checkCount(a[1])))],
 ]
 
+const TABLE = new Map(ENTRIES)
+
 /** Every operation by name. A `Map`, so a hostile name like `__proto__` finds nothing. */
-export const COMMANDS: ReadonlyMap<string, AnyCommand> = new Map(ENTRIES)
+export const COMMANDS: ReadonlyMap<string, AnyCommand> = TABLE
+
+/** Tests only: adds a command (one whose logged form differs from its request, say) until the
+ * returned function removes it. Production code never calls it: the table above is the registry. */
+export function registerTestCommand(name: string, command: AnyCommand): () => void {
+  if (TABLE.has(name)) throw badArgument(`operation ${name} exists already`)
+  TABLE.set(name, command)
+  return () => void TABLE.delete(name)
+}

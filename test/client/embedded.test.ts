@@ -63,7 +63,7 @@ describe('embedded only', () => {
   test('a Database over a given Store sees and changes that store', async () => {
     const store = new Store()
     store.create('t', 'list', [1], undefined)
-    await using db = new Database(EmbeddedTransport.memory(store))
+    await using db = new Database(EmbeddedTransport.memory({ store }))
     await db.list('t').push(2)
     expect(store.apply({ table: 't', name: 'list.slice', args: [] })).toEqual([1, 2])
   })
@@ -71,7 +71,7 @@ describe('embedded only', () => {
   test('leaving a for await early closes the engine cursor; finishing one needs no close', async () => {
     const store = new Store()
     const closeCursor = spyOn(store, 'closeCursor')
-    await using db = new Database(EmbeddedTransport.memory(store))
+    await using db = new Database(EmbeddedTransport.memory({ store }))
     await db.createList('l', Array.from({ length: 1500 }, (_, i) => i))
     for await (const value of db.list('l')) if (value === 10) break
     expect(closeCursor).toHaveBeenCalledTimes(1)
