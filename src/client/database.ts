@@ -7,7 +7,9 @@ import type { SnapshotStats } from '../persistence/snapshot.ts'
 import { DictHandle, type DictSource } from './dict-handle.ts'
 import { ListHandle } from './list-handle.ts'
 import { isIterable } from './table-handle.ts'
-import type { Address, ListenOptions } from '../server/server.ts'
+import { badArgument } from '../errors.ts'
+import type { Address, ListenOptions } from '../listen-options.ts'
+import { EmbeddedTransport } from './embedded.ts'
 import type { Transport } from './transport.ts'
 
 export interface CreateOptions {
@@ -71,7 +73,8 @@ export class TableClient {
 export class Database extends TableClient implements AsyncDisposable {
   /** Snapshots now: file mode to its file (or `path`); remote, the server to its backup file. */
   save(path?: string): Promise<SnapshotStats> {
-    return this.transport.save(path)
+    const args = path === undefined ? [] : [path]
+    return this.transport.call({ table: '', name: 'db.save', args }) as Promise<SnapshotStats>
   }
 
   /** A view pinned to one connection for a unit of work (a web request); close it when done. */
@@ -91,7 +94,8 @@ export class Database extends TableClient implements AsyncDisposable {
    * const { port } = await db.serve({ port: 9980, password: 'secret' })
    */
   serve(options: ListenOptions = {}): Promise<Address> {
-    return this.transport.serve(options)
+    if (this.transport instanceof EmbeddedTransport) return this.transport.serve(options)
+    return Promise.reject(badArgument('only an embedded database (memory:// or file:) can serve'))
   }
 
   /** Closes the database; file mode takes a final snapshot first. */

@@ -1,52 +1,59 @@
 // The in-process transport: calls the host (the one write path) directly, copying values in and
 // out so that callers never share an object with the store. Primitives need no copy, and that path
 // allocates nothing of its own. In file mode it owns the data file: lock, load, periodic and final
-// snapshots.
+// snapshots. It never touches the log: the host logs, and tells it when a write is durable.
 
-import { CyberError } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
 import { Cursors } from '../engine/cursors.ts'
 import { Store } from '../engine/store.ts'
 import { acceptArgs, copyStored } from '../engine/value-model.ts'
+import type { Clock } from '../host/clock.ts'
 import { Host } from '../host/host.ts'
-import { DataFile, Snapshotter, type DataFileOptions } from '../persistence/data-file.ts'
-import type { SnapshotStats } from '../persistence/snapshot.ts'
-import type { Address, ListenOptions } from '../server/server.ts'
+import type { Address, ListenOptions } from '../listen-options.ts'
+import { DataFile, type DataFileOptions } from '../persistence/data-file.ts'
 import { ProxyTransport } from './proxy-transport.ts'
 import { closedError, type Transport } from './transport.ts'
 
 export interface FileOptions extends DataFileOptions {
   path: string
+  clock?: Clock
+}
+
+export interface MemoryOptions {
+  store?: Store
+  clock?: Clock
 }
 
 export class EmbeddedTransport implements Transport {
   readonly host: Host
   readonly store: Store
-  // Saves go through here: memory:// saves to the path it is given, file: owns its data file.
-  readonly snapshotter: Snapshotter
-  // file: mode only; memory:// never logs, and its calls never wait for durability.
-  readonly #logged: boolean
+  readonly #file: DataFile | undefined
   readonly #onClose: (() => Promise<void>)[] = []
   // This database's open iterations (its proxies share them): another database on the same store,
   // and a server serving it, each have their own.
   readonly cursors = new Cursors()
   #closed = false
+  // The writes of one tick wait for the disk together: one durable() for commits #from..#to.
+  #tick: Promise<void> | undefined
+  #from = 0
+  #to = 0
 
-  private constructor(host: Host, snapshotter: Snapshotter) {
+  private constructor(host: Host, file: DataFile | undefined) {
     this.host = host
     this.store = host.store
-    this.snapshotter = snapshotter
-    this.#logged = host.log !== undefined
+    this.#file = file
   }
 
-  static memory(store = new Store()): EmbeddedTransport {
-    return new EmbeddedTransport(new Host(store), new Snapshotter(store))
+  static memory(options: MemoryOptions = {}): EmbeddedTransport {
+    const host = new Host({ ...options, noFile: 'a memory:// database has no file: pass save(path)' })
+    return new EmbeddedTransport(host, undefined)
   }
 
   /** Opens a data file: takes its lock, loads it (missing: empty), starts periodic snapshots. */
   static async file(options: FileOptions): Promise<EmbeddedTransport> {
-    const host = new Host()
+    const host = new Host({ clock: options.clock })
     const file = await DataFile.open(host, options.path, options)
+    host.saver = file
     const transport = new EmbeddedTransport(host, file)
     openFiles.add(transport)
     return transport
@@ -59,25 +66,34 @@ export class EmbeddedTransport implements Transport {
   call(op: Op): Promise<unknown> {
     if (this.#closed) return Promise.reject(closedError('database'))
     try {
+      if (Host.runsLater(op.name)) return this.host.applyLater(op, 'local')
       acceptArgs(op.args)
-      const result = this.host.apply(op, this.cursors)
+      const { result, seq } = this.host.apply(op, this.cursors)
       const copy = typeof result === 'object' && result !== null ? copyStored(result) : result
       // A write resolves once its record is durable as the file's policy says; the writes of one
       // tick share one log write (and under `always` one fdatasync).
-      if (this.#logged && Store.writes(op.name)) return this.host.whenDurable().then(() => copy)
+      if (seq !== 0 && this.host.log !== undefined) return this.#durable(seq).then(() => copy)
       return Promise.resolve(copy)
     } catch (error) {
       return Promise.reject(error)
     }
   }
 
-  save(path?: string): Promise<SnapshotStats> {
-    if (this.#closed) return Promise.reject(closedError('database'))
-    const target = path ?? (this.snapshotter instanceof DataFile ? this.snapshotter.path : undefined)
-    if (target === undefined) {
-      return Promise.reject(new CyberError('BAD_ARGUMENT', 'a memory:// database has no file: pass save(path)'))
-    }
-    return this.snapshotter.save(target)
+  // Asked once per tick, after the log's own write of the tick (queued by the tick's first
+  // record, so before this), for every commit of the tick.
+  #durable(seq: number): Promise<void> {
+    this.#to = seq
+    if (this.#tick !== undefined) return this.#tick
+    this.#from = seq
+    const tick = Promise.withResolvers<void>()
+    this.#tick = tick.promise
+    queueMicrotask(() => {
+      this.#tick = undefined
+      const wait = this.host.durable(this.#from, this.#to)
+      if (wait === undefined) tick.resolve()
+      else wait.then(tick.resolve, tick.reject)
+    })
+    return tick.promise
   }
 
   pin(): Transport {
@@ -86,14 +102,14 @@ export class EmbeddedTransport implements Transport {
   }
 
   /** Serves this store over TCP: other processes connect remotely, this one keeps calling in
-   * process. The server saves through this database's data file, and closes with it. */
+   * process. The server saves through this database's host, and closes with it. */
   async serve(options: ListenOptions): Promise<Address> {
     if (this.#closed) throw closedError('database')
-    const { Server } = await import('../server/server.ts') // pure embedded use never loads it
-    const server = new Server({ host: this.host, snapshotter: this.snapshotter })
-    const address = await server.listen(options)
-    this.#onClose.push(async () => void (await server.close()))
-    return address
+    // Loaded lazily (pure embedded use never loads the server), and from outside src/client/.
+    const { serveHost } = await import('../serve-host.ts')
+    const served = await serveHost(this.host, options)
+    this.#onClose.push(async () => void (await served.close()))
+    return served.address
   }
 
   async close(): Promise<void> {
@@ -102,7 +118,7 @@ export class EmbeddedTransport implements Transport {
     openFiles.delete(this)
     this.cursors.clear()
     for (const close of this.#onClose.splice(0)) await close()
-    if (this.snapshotter instanceof DataFile) await this.snapshotter.close()
+    if (this.#file !== undefined) await this.#file.close()
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -2,8 +2,6 @@
 // calls routed as the transport pins them (embedded: straight in; remote: one pooled slot).
 
 import type { Op } from '../engine/commands.ts'
-import type { SnapshotStats } from '../persistence/snapshot.ts'
-import type { Address, ListenOptions } from '../server/server.ts'
 import { DONE, closedError, type Transport } from './transport.ts'
 
 export class ProxyTransport implements Transport {
@@ -24,17 +22,9 @@ export class ProxyTransport implements Transport {
     return this.#closed ? Promise.reject(closedError('proxy')) : this.#call(op)
   }
 
-  save(path?: string): Promise<SnapshotStats> {
-    return this.#closed ? Promise.reject(closedError('proxy')) : this.#inner.save(path)
-  }
-
   pin(): Transport {
     if (this.#closed) throw closedError('proxy')
     return this.#inner.pin()
-  }
-
-  serve(options: ListenOptions): Promise<Address> {
-    return this.#closed ? Promise.reject(closedError('proxy')) : this.#inner.serve(options)
   }
 
   // Closing a proxy does no I/O: its connection stays in the pool.

@@ -3,11 +3,8 @@
 // own (round robin), which it may share, multiplexed, with other proxies. A slot whose connection
 // died or idled out reconnects on its next use; only requests in flight on a dying connection fail.
 
-import { badArgument } from '../errors.ts'
 import { acceptArgs } from '../engine/value-model.ts'
 import type { Op } from '../engine/commands.ts'
-import type { SnapshotStats } from '../persistence/snapshot.ts'
-import type { Address, ListenOptions } from '../server/server.ts'
 import { Connection, type ConnectionOptions } from './connection.ts'
 import { ProxyTransport } from './proxy-transport.ts'
 import { closedError, type Transport } from './transport.ts'
@@ -65,11 +62,6 @@ export class RemoteTransport implements Transport {
     return this.#connect(slot).then((ready) => ready.request(op))
   }
 
-  save(path?: string): Promise<SnapshotStats> {
-    if (path !== undefined) return Promise.reject(badArgument('a remote database saves to the server\'s backup file: call save() without a path'))
-    return this.call({ table: '', name: 'server.save', args: [] }) as Promise<SnapshotStats>
-  }
-
   pin(): Transport {
     if (this.#closed) throw closedError('database')
     const slot = this.#pickSlot()
@@ -94,10 +86,6 @@ export class RemoteTransport implements Transport {
       }
     }
     return leastLoaded
-  }
-
-  serve(_options: ListenOptions): Promise<Address> {
-    return Promise.reject(badArgument('only an embedded database (memory:// or file:) can serve'))
   }
 
   async close(): Promise<void> {

@@ -33,6 +33,12 @@ interface Command<T, R = unknown> {
   readonly minArgs: number
   readonly maxArgs: number
   readonly run: Run<T, R>
+  /** A write's deterministic form: the arguments it is applied and logged with, anything that
+   * depends on the moment (the clock) resolved into absolute values, so that replaying the log gives
+   * the same tables as the original run. The host calls it; without it, the request's own. */
+  readonly logged?: (args: unknown[], clock: { now(): number }) => unknown[]
+  /** Run by the host, not the engine (it does I/O, and answers later): db.save. */
+  readonly host?: true
 }
 
 export type AnyCommand = Command<DictTable> | Command<ListTable> | Command<null>
@@ -98,12 +104,17 @@ function scan(table: DictTable | ListTable, args: unknown[], store: Store, name:
 
 // --- the command table ---
 
+function hostOnly(): never {
+  throw badArgument('this operation is run by the host, not the engine')
+}
+
 const TABLE = {
   // database
   'db.create': db(true, 1, 3,
     (_, args, store, table) => store.create(table, args[0], args[1], args[2])),
   'db.drop': db(true, 0, 0, (_, _args, store, table) => store.drop(table)),
   'db.tables': db(false, 0, 0, (_, _args, store) => store.list()),
+  'db.save': { on: 'db', writes: false, minArgs: 0, maxArgs: 1, host: true, run: hostOnly } as Command<null, never>,
   'cursor.close': db(false, 1, 1,
     (_, a, _store, _name, cursors) => cursors.close(checkIndex(a[0], 'a cursor'))),
 
@@ -150,4 +161,14 @@ export type OpName = keyof typeof TABLE
 export type OpResult<N extends OpName> = ReturnType<(typeof TABLE)[N]['run']>
 
 /** Every operation by name. A `Map`, so a hostile name like `__proto__` finds nothing. */
-export const COMMANDS: ReadonlyMap<string, AnyCommand> = new Map(Object.entries(TABLE))
+// A Map, so a hostile name like `__proto__` finds nothing; mutable only for registerTestCommand.
+const REGISTRY = new Map<string, AnyCommand>(Object.entries(TABLE))
+export const COMMANDS: ReadonlyMap<string, AnyCommand> = REGISTRY
+
+/** Tests only: adds a command (one whose logged form differs from its request, say) until the
+ * returned function removes it. Production code never calls it: the table above is the registry. */
+export function registerTestCommand(name: string, command: AnyCommand): () => void {
+  if (REGISTRY.has(name)) throw badArgument(`operation ${name} exists already`)
+  REGISTRY.set(name, command)
+  return () => void REGISTRY.delete(name)
+}

@@ -1,31 +1,76 @@
-// The one write path. A Host owns the Store and, for a data file, its operation log: every
-// operation of the embedded transport and of the server goes through apply(), so the modes cannot
-// drift apart in how a write reaches memory and disk. A write's log record is encoded before the
-// write is applied: a value the encoder refuses never touches the store (else it would sit in
-// memory, missing from the log, and break every later snapshot). Durability is waited for through
-// here too: whenDurable() for the embedded promise, commit() for the server's held replies.
-// (The clock, the change feed and the counters are to join this class; it is their seam.)
+// The one write path. A Host owns the Store, the clock, the data file's operation log, the commit
+// sequence and the counters: every operation of the embedded transport and of the server goes
+// through apply(), so the modes cannot drift apart in how a write reaches memory and disk. A write
+// is first put in its deterministic form (the command's `logged` hook, given the clock), and its
+// log record is encoded before the write is applied: a value the encoder refuses never touches the
+// store (else it would sit in memory, missing from the log, and break every later snapshot).
+// durable() is the one way to wait for the disk. (The change feed is to join this class.)
 
-import type { Op } from '../engine/commands.ts'
+import { CyberError, badArgument } from '../errors.ts'
+import { COMMANDS, type Op } from '../engine/commands.ts'
 import type { Cursors } from '../engine/cursors.ts'
 import { Store } from '../engine/store.ts'
+import { Snapshotter } from '../persistence/data-file.ts'
 import type { OpLog } from '../persistence/op-log.ts'
+import type { SnapshotStats } from '../persistence/snapshot.ts'
+import { systemClock, type Clock } from './clock.ts'
 
-/** What a server session needs to hold a reply until the writes it acknowledges are durable. */
-export interface WriteHold {
-  /** Sequence number of the last logged write (0 without a log). */
-  readonly appended: number
-  /** Undefined when writes `from`..`to` are durable as the policy says; else a promise for it,
-   * rejected when the disk refused any of them (they were then not applied). */
-  commit(from: number, to: number): Promise<void> | undefined
+/** What apply() did: the stored result (callers copy it) and the write's commit number. */
+export interface Applied {
+  readonly result: unknown
+  /** The commit sequence number this write got; 0 for a read (or a write that changed nothing
+   * the log records: none today). */
+  readonly seq: number
 }
 
-export class Host implements WriteHold {
-  readonly store: Store
-  #log: OpLog | undefined
+/** Who writes snapshots: a data file (which knows its path) or a plain snapshotter. */
+export interface Saver {
+  save(path: string): Promise<SnapshotStats>
+  /** The data file's own path, when it has one: save() without a path goes there. */
+  readonly path?: string
+}
 
-  constructor(store: Store = new Store()) {
-    this.store = store
+/** Who asked: a remote client may not pick where the server writes a file. */
+export type Origin = 'local' | 'remote'
+
+/** Plain numbers, counted since the host started. */
+export interface HostCounters {
+  /** Operations that succeeded, by name. */
+  readonly ops: ReadonlyMap<string, number>
+  /** dict.get calls that found their key, and those that did not. */
+  readonly hits: number
+  readonly misses: number
+}
+
+export interface HostOptions {
+  store?: Store
+  clock?: Clock
+  /** Who saves (default: a snapshot of the store to the path save() is given; a data file sets
+   * itself once open). */
+  saver?: Saver
+  /** The BAD_ARGUMENT message of save() without a path when the saver has none. */
+  noFile?: string
+}
+
+export class Host {
+  readonly store: Store
+  readonly clock: Clock
+  saver: Saver
+  readonly #noFile: string
+  #log: OpLog | undefined
+  // Host seq minus the log's record number: records count from 1 in each log, commits from 1 in
+  // the host. (The seq starts at 0 for every process: persisting it is issue 12's.)
+  #logBase = 0
+  #seq = 0
+  readonly #ops = new Map<string, number>()
+  #hits = 0
+  #misses = 0
+
+  constructor(options: HostOptions = {}) {
+    this.store = options.store ?? new Store()
+    this.clock = options.clock ?? systemClock
+    this.saver = options.saver ?? new Snapshotter(this.store)
+    this.#noFile = options.noFile ?? 'there is no data file: pass save(path)'
   }
 
   /** The data file's operation log, when there is one. */
@@ -36,31 +81,96 @@ export class Host implements WriteHold {
   /** Writes go to `log` from now on (a data file starting or stopping to log). */
   attach(log: OpLog | undefined): void {
     this.#log = log
+    if (log !== undefined) this.#logBase = this.#seq - log.appended
   }
 
-  /** Runs one operation; a write with a log: encode its record, apply it, then append the record
-   * (dropped when apply throws). Throws CyberError. Returns stored values as they are. A scan
-   * runs on the caller's `cursors` (a session's, a database's). */
-  apply(op: Op, cursors?: Cursors): unknown {
+  /** The last commit's sequence number (0: none yet). */
+  get seq(): number {
+    return this.#seq
+  }
+
+  get counters(): HostCounters {
+    return { ops: this.#ops, hits: this.#hits, misses: this.#misses }
+  }
+
+  /** Whether `name` runs through applyLater() (it does I/O and answers later) rather than apply(). */
+  static runsLater(name: string): boolean {
+    return COMMANDS.get(name)?.host === true
+  }
+
+  /** Runs one operation, synchronously; a write gets the next seq. With a log: encode its record,
+   * apply it, then append the record (dropped when apply throws). Throws CyberError. Returns
+   * stored values as they are. A scan runs on the caller's `cursors` (a session's, a
+   * database's). */
+  apply(op: Op, cursors?: Cursors): Applied {
+    const command = COMMANDS.get(op.name)
+    if (command === undefined || !command.writes) {
+      const result = this.store.apply(op, cursors)
+      this.#count(op, result)
+      return { result, seq: 0 }
+    }
+    const logged = command.logged === undefined ? op
+      : { table: op.table, name: op.name, args: command.logged(op.args, this.clock) }
     const log = this.#log
-    if (log === undefined || !Store.writes(op.name)) return this.store.apply(op, cursors)
-    log.check()
-    const record = log.encode(op) // valid until the log encodes again: apply never logs
-    const result = this.store.apply(op, cursors)
-    log.appendEncoded(record)
-    return result
+    let result: unknown
+    if (log === undefined) {
+      result = this.store.apply(logged, cursors)
+    } else {
+      log.check()
+      const record = log.encode(logged) // valid until the log encodes again: apply never logs
+      result = this.store.apply(logged, cursors)
+      log.appendEncoded(record)
+    }
+    this.#ops.set(op.name, (this.#ops.get(op.name) ?? 0) + 1)
+    return { result, seq: ++this.#seq }
   }
 
-  get appended(): number {
-    return this.#log?.appended ?? 0
+  /** Runs an operation that answers later (db.save). Bad arguments throw CyberError at once (a
+   * session answers them in order, as it does every refusal); the work rejects with one. */
+  applyLater(op: Op, origin: Origin): Promise<unknown> {
+    const command = COMMANDS.get(op.name)
+    if (command?.host !== true) throw badArgument(`${op.name} is not run later`)
+    if (op.args.length < command.minArgs || op.args.length > command.maxArgs) {
+      throw badArgument(`${op.name} takes ${command.minArgs} to ${command.maxArgs} arguments, ` +
+        `not ${op.args.length}`)
+    }
+    return this.#save(op.args, origin).then((stats) => {
+      this.#ops.set(op.name, (this.#ops.get(op.name) ?? 0) + 1)
+      return stats
+    })
   }
 
-  /** Resolves once every write applied so far is durable as the policy says. */
-  whenDurable(): Promise<void> {
-    return this.#log === undefined ? Promise.resolve() : this.#log.whenDurable()
+  /**
+   * Undefined when commits `from`..`to` are durable as the log's policy says (always so without a
+   * log, and under everysec and no); else a promise for it, rejected when the disk refused any of
+   * them (they were then not applied). Writes what is pending now.
+   */
+  durable(from: number, to: number): Promise<void> | undefined {
+    const log = this.#log
+    if (log === undefined) return undefined
+    const last = to - this.#logBase
+    if (last < 1) return undefined // committed before this log started: its snapshot holds them
+    return log.commit(Math.max(1, from - this.#logBase), last)
   }
 
-  commit(from: number, to: number): Promise<void> | undefined {
-    return this.#log?.commit(from, to)
+  #save(args: unknown[], origin: Origin): Promise<SnapshotStats> {
+    const [path] = args
+    if (path !== undefined && origin === 'remote') {
+      throw badArgument('a remote database saves to the server\'s backup file: call save() without a path')
+    }
+    if (path !== undefined && typeof path !== 'string') throw badArgument('a save path is a string')
+    const target = path ?? this.saver.path
+    if (target === undefined) throw new CyberError('BAD_ARGUMENT', this.#noFile)
+    return this.saver.save(target)
+  }
+
+  #count(op: Op, result: unknown): void {
+    this.#ops.set(op.name, (this.#ops.get(op.name) ?? 0) + 1)
+    if (op.name !== 'dict.get') return
+    // A get with a fallback returns it when the key is missing: ask the table then.
+    const found = op.args.length < 2 ? result !== undefined
+      : this.store.apply({ table: op.table, name: 'dict.has', args: [op.args[0]] }) === true
+    if (found) this.#hits++
+    else this.#misses++
   }
 }

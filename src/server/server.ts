@@ -4,59 +4,24 @@
 
 import type { Socket, TCPSocketListener } from 'bun'
 import { CyberError, badArgument } from '../errors.ts'
-import { Store } from '../engine/store.ts'
+import type { Store } from '../engine/store.ts'
+import type { Op } from '../engine/commands.ts'
 import type { Cursors } from '../engine/cursors.ts'
 import { checkArgs, checkMaxMemory } from '../engine/value-model.ts'
 import { createCodec } from '../protocol/codec.ts'
 import { MAX_FRAME_BYTES } from '../protocol/frame.ts'
-import { Host, type WriteHold } from '../host/host.ts'
-import { DataFile, Snapshotter, type DataFileOptions } from '../persistence/data-file.ts'
+import type { Clock } from '../host/clock.ts'
+import { Host } from '../host/host.ts'
+import type { Address, ListenOptions } from '../listen-options.ts'
+import { DataFile, type DataFileOptions } from '../persistence/data-file.ts'
 import { recover, type Recovered } from '../persistence/log-reader.ts'
-import type { OpLog } from '../persistence/op-log.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
 import { AllowList } from '../security/allow-list.ts'
 import { masterKey } from '../security/seal.ts'
 import { AuthThrottle } from '../security/throttle.ts'
 import { Session, type SessionHost } from './session.ts'
 
-export interface ListenOptions {
-  /** Default 127.0.0.1. */
-  host?: string
-  /** Default 9980; 0 picks a free port. */
-  port?: number
-  /** Clients prove they know it (HMAC of a nonce); it never crosses the wire. Default: none. */
-  password?: string
-  /** Connections past this get an error frame and are closed; when full, the oldest connection
-   * that has not sent a proof yet is closed to make room instead. Default 10000. */
-  maxConnections?: number
-  /** Connections not yet authenticated, in all; past it the oldest silent one (no proof sent) is
-   * closed to make room, or the new one refused. Authenticated sessions do not count. Default 1024. */
-  maxUnauthenticated?: number
-  /** The same, per client address. Default 128. */
-  maxUnauthenticatedPerAddress?: number
-  /** Seconds of silence after which a connection is closed; 0 for never. Default 900. */
-  idleTimeout?: number
-  /** Largest frame accepted or sent. Default 64 MiB. */
-  maxFrameBytes?: number
-  /** One line per connection event on stdout. Default false. */
-  log?: boolean
-  /** Seal every frame after the hello with AES-256-GCM (clients connect with ?encrypt=true). */
-  encrypt?: boolean
-  /** Addresses and CIDR ranges that may connect ("127.0.0.1", "10.0.0.0/8", "fd00::/8"); others
-   * are closed before a byte from them is read. Default: everyone. */
-  allow?: string[]
-  /** Serve over TLS (clients connect with cyberdbs://). PEM strings or files. */
-  tls?: { cert: string | Bun.BunFile; key: string | Bun.BunFile }
-  /** Seconds from connecting by which a client must have proved the password. Default 5. */
-  authTimeout?: number
-  /** Output a client has not taken past which its session runs no further request until it
-   * drains. Default 8 MiB. */
-  maxUnsentBytes?: number
-  /** Output not yet taken by all clients together past which no session runs a request until
-   * it drains: with many clients that stop reading, memory stays at this plus one reply.
-   * Default 256 MiB. */
-  maxUnsentTotalBytes?: number
-}
+export type { Address, ListenOptions }
 
 /** Output held for clients that have not taken it, and the memory of the sessions' buffers. */
 export interface OutputStats {
@@ -84,10 +49,10 @@ export interface RefusalCounts {
 export interface ServerOptions {
   /** Serve this store instead of a new one. */
   store?: Store
-  /** Serve through this host (an embedded database's: its store and its log). */
+  /** Serve through this host (an embedded database's: its store, its log and its saves). */
   host?: Host
-  /** Who writes its snapshots (an embedded database's data file). */
-  snapshotter?: Snapshotter
+  /** Where the server reads the time (default Date.now); kept on its host. */
+  clock?: Clock
   /** Approximate bytes of keys and values past which writes that can grow the store fail with
    * MEMORY_LIMIT (deletes, pops and clears still run). Default: no limit. */
   maxMemory?: number
@@ -95,13 +60,12 @@ export interface ServerOptions {
   authThrottle?: AuthThrottle
 }
 
-export interface Address {
-  host: string
-  port: number
-}
 
 const MAX_UNSENT_BYTES = 8 * 1024 * 1024
 const MAX_UNSENT_TOTAL_BYTES = 256 * 1024 * 1024
+
+/** How long a client has to prove the password by default (ListenOptions.authTimeout). */
+export const DEFAULT_AUTH_TIMEOUT_MS = 5000
 
 // How long close() waits for clients to take their last replies before cutting the sockets.
 const CLOSE_GRACE_MS = 2000
@@ -114,50 +78,57 @@ const CLOSE_GRACE_MS = 2000
  * server.setBackup('data.cdb', 300)
  * const { port } = await server.listen({ host: '127.0.0.1', port: 9980, password: 'secret' })
  */
-export class Server implements AsyncDisposable, SessionHost {
+export class Server implements AsyncDisposable {
   readonly store: Store
-  /** The one write path: the store and the data file's log. */
+  /** The one write path: the store, the clock, the data file's log, the saves. */
   readonly host: Host
-  readonly codec = createCodec()
-  maxFrameBytes = MAX_FRAME_BYTES
-  idleTimeout = 900
-  masterKey: Uint8Array = new Uint8Array(0)
-  encrypt = false
-  authTimeoutMs = 5000
-  maxUnsentBytes = MAX_UNSENT_BYTES
+  // What sessions read: their configuration, and the server's side of their output budget.
+  readonly #sessionHost: SessionHost
+  #maxFrameBytes = MAX_FRAME_BYTES
+  #idleTimeout = 900
+  #masterKey: Uint8Array = new Uint8Array(0)
+  #encrypt = false
+  #authTimeoutMs = DEFAULT_AUTH_TIMEOUT_MS
+  #maxUnsentBytes = MAX_UNSENT_BYTES
   #maxUnsentTotal = MAX_UNSENT_TOTAL_BYTES
   #unsentTotal = 0
   #peakUnsent = 0
   // Sessions waiting for the server-wide output budget, in the order they started waiting.
   readonly #waitingOutput = new Set<Session>()
   #resumeScheduled = false
-  readonly throttle: AuthThrottle
-  readonly refused: RefusalCounts = { notAllowed: 0, tooMany: 0, throttled: 0, authFailed: 0, unauthenticated: 0 }
+  readonly #throttle: AuthThrottle
+  readonly #refused: RefusalCounts = { notAllowed: 0, tooMany: 0, throttled: 0, authFailed: 0, unauthenticated: 0 }
   // Sessions not authenticated yet, oldest first, in all and per address.
   readonly #unauthenticated = new Set<Session>()
   readonly #unauthenticatedBy = new Map<string, Set<Session>>()
   #maxUnauthenticated = 1024
   #maxUnauthenticatedPerAddress = 128
   #allow: AllowList | undefined
-  #snapshotter: Snapshotter
-  #ownsSnapshotter: boolean
+  // Whether the host is this server's own (an embedded database's saves through its data file).
+  readonly #ownsHost: boolean
   // What load() recovered, so that setBackup() on the same file continues its log.
   #loaded: { path: string; recovered: Recovered } | undefined
   #listener: TCPSocketListener<Session> | undefined
   #sessions = new Set<Session>()
   #maxConnections = 10_000
-  #log = false
+  #logging = false
   #closing: Promise<SnapshotStats | undefined> | undefined
   // Sessions close() is waiting for, with what to call when each is gone.
   readonly #onSessionClosed = new Map<Session, () => void>()
 
   constructor(options: ServerOptions = {}) {
-    this.host = options.host ?? new Host(options.store)
+    this.#ownsHost = options.host === undefined
+    this.host = options.host ?? new Host({ store: options.store, clock: options.clock,
+      noFile: 'the server has no backup file: pass save(path)' })
     this.store = this.host.store
     if (options.maxMemory !== undefined) this.store.maxMemory = checkMaxMemory(options.maxMemory)
-    this.throttle = options.authThrottle ?? new AuthThrottle()
-    this.#snapshotter = options.snapshotter ?? new Snapshotter(this.store)
-    this.#ownsSnapshotter = options.snapshotter === undefined
+    this.#throttle = options.authThrottle ?? new AuthThrottle()
+    this.#sessionHost = this.#makeSessionHost()
+  }
+
+  /** Connections turned away since the server started listening, by reason. */
+  get refused(): Readonly<RefusalCounts> {
+    return this.#refused
   }
 
   /** Replaces the tables with a data file's: its snapshot, then its operation log. Missing file:
@@ -186,12 +157,12 @@ export class Server implements AsyncDisposable, SessionHost {
    */
   setBackup(path: string, seconds: number, options: Omit<DataFileOptions, 'backup'> = {}): void {
     if (!(seconds > 0)) throw badArgument(`a backup interval is a positive number of seconds, not ${seconds}`)
-    const current = this.#snapshotter
+    const current = this.host.saver
     if (current instanceof DataFile && current.path === path) {
       current.setBackup(seconds)
       return
     }
-    if (!this.#ownsSnapshotter) throw badArgument('this server saves through its embedded database')
+    if (!this.#ownsHost) throw badArgument('this server saves through its embedded database')
     const next = DataFile.lock(this.host, path)
     const loaded = this.#loaded?.path === path ? this.#loaded.recovered : undefined
     try {
@@ -202,7 +173,7 @@ export class Server implements AsyncDisposable, SessionHost {
     }
     this.#loaded = undefined
     next.setBackup(seconds)
-    this.#snapshotter = next
+    this.host.saver = next
     if (current instanceof DataFile) {
       current.close().catch((error) => console.error(`cyberdb: final snapshot of ${current.path} failed:`, error))
     }
@@ -210,14 +181,17 @@ export class Server implements AsyncDisposable, SessionHost {
 
   /** The backup file, if one is set. */
   get backupPath(): string | undefined {
-    return this.#snapshotter instanceof DataFile ? this.#snapshotter.path : undefined
+    return this.host.saver instanceof DataFile ? this.host.saver.path : undefined
   }
 
   /** Snapshots now, to `path` or the backup file. */
   save(path?: string): Promise<SnapshotStats> {
-    const target = path ?? this.backupPath
-    if (target === undefined) return Promise.reject(badArgument('the server has no backup file: pass save(path)'))
-    return this.#snapshotter.save(target)
+    try {
+      const args = path === undefined ? [] : [path]
+      return this.host.applyLater({ table: '', name: 'db.save', args }, 'local') as Promise<SnapshotStats>
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   /** Starts serving; resolves with the bound address (port 0 picks a free port). */
@@ -230,17 +204,17 @@ export class Server implements AsyncDisposable, SessionHost {
         'could read and change everything (give a password, or listen on 127.0.0.1)')
     }
     this.#allow = options.allow === undefined ? undefined : new AllowList(options.allow)
-    this.masterKey = masterKey(password)
-    this.encrypt = options.encrypt ?? false
-    this.authTimeoutMs = (options.authTimeout ?? 5) * 1000
-    this.idleTimeout = options.idleTimeout ?? 900
-    this.maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES
+    this.#masterKey = masterKey(password)
+    this.#encrypt = options.encrypt ?? false
+    this.#authTimeoutMs = options.authTimeout === undefined ? DEFAULT_AUTH_TIMEOUT_MS : options.authTimeout * 1000
+    this.#idleTimeout = options.idleTimeout ?? 900
+    this.#maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES
     this.#maxConnections = options.maxConnections ?? 10_000
     this.#maxUnauthenticated = options.maxUnauthenticated ?? 1024
     this.#maxUnauthenticatedPerAddress = options.maxUnauthenticatedPerAddress ?? 128
-    this.maxUnsentBytes = positive(options.maxUnsentBytes ?? MAX_UNSENT_BYTES, 'maxUnsentBytes')
+    this.#maxUnsentBytes = positive(options.maxUnsentBytes ?? MAX_UNSENT_BYTES, 'maxUnsentBytes')
     this.#maxUnsentTotal = positive(options.maxUnsentTotalBytes ?? MAX_UNSENT_TOTAL_BYTES, 'maxUnsentTotalBytes')
-    this.#log = options.log ?? false
+    this.#logging = options.log ?? false
     const server = this
     this.#listener = bindOrRefuse(host, options.port ?? 9980, () => Bun.listen<Session>({
       hostname: host,
@@ -257,16 +231,16 @@ export class Server implements AsyncDisposable, SessionHost {
           socket.data?.onDrain()
         },
         close(socket) {
-          if (socket.data) server.closed(socket.data)
+          if (socket.data) server.#closed(socket.data)
         },
         timeout(socket) {
-          server.log(`idle timeout: ${socket.remoteAddress}`)
+          server.#log(`idle timeout: ${socket.remoteAddress}`)
           // Bun only reports the timeout: closing the silent connection is ours to do.
           if (socket.data) socket.data.onTimeout()
           else socket.end()
         },
         error(socket, error) {
-          server.log(`socket error from ${socket.remoteAddress}: ${error.message}`)
+          server.#log(`socket error from ${socket.remoteAddress}: ${error.message}`)
         },
       },
     }))
@@ -309,7 +283,7 @@ export class Server implements AsyncDisposable, SessionHost {
     await Promise.race([drained, grace])
     this.#listener?.stop(true)
     this.#listener = undefined
-    if (this.#ownsSnapshotter && this.#snapshotter instanceof DataFile) return this.#snapshotter.close()
+    if (this.#ownsHost && this.host.saver instanceof DataFile) return this.host.saver.close()
     return undefined
   }
 
@@ -317,33 +291,51 @@ export class Server implements AsyncDisposable, SessionHost {
     await this.close()
   }
 
-  // --- SessionHost ---
+  // --- what sessions see ---
 
-  get opLog(): OpLog | undefined {
-    return this.host.log
+  // A private object, not the server itself: the sessions' configuration (the master key, the
+  // codec, the budgets) is no part of the server's public surface.
+  #makeSessionHost(): SessionHost {
+    const server = this
+    const host = this.host
+    return {
+      codec: createCodec(),
+      get maxFrameBytes() { return server.#maxFrameBytes },
+      get idleTimeout() { return server.#idleTimeout },
+      get masterKey() { return server.#masterKey },
+      get encrypt() { return server.#encrypt },
+      get authTimeoutMs() { return server.#authTimeoutMs },
+      get maxUnsentBytes() { return server.#maxUnsentBytes },
+      throttle: this.#throttle,
+      refused: this.#refused,
+      apply(op: Op, cursors: Cursors) {
+        checkArgs(op.args)
+        return host.apply(op, cursors)
+      },
+      applyLater(op: Op) {
+        checkArgs(op.args)
+        return host.applyLater(op, 'remote')
+      },
+      durable: (from: number, to: number) => host.durable(from, to),
+      authenticated: (session) => this.#forgetUnauthenticated(session),
+      reserveOutput: (session) => this.#reserveOutput(session),
+      outputChanged: (delta) => this.#outputChanged(delta),
+      log: (message) => this.#log(message),
+      closed: (session) => this.#closed(session),
+    }
   }
 
-  get writes(): WriteHold {
-    return this.host
+  #log(message: string): void {
+    if (this.#logging) console.log(`cyberdb: ${message}`)
   }
 
-  execute(name: string, table: string, args: unknown[], cursors?: Cursors): unknown {
-    if (name === 'server.save') return this.save().then(({ tables, entries, bytes }) => ({ tables, entries, bytes }))
-    checkArgs(args)
-    return this.host.apply({ table, name, args }, cursors)
-  }
-
-  log(message: string): void {
-    if (this.#log) console.log(`cyberdb: ${message}`)
-  }
-
-  reserveOutput(session: Session): boolean {
+  #reserveOutput(session: Session): boolean {
     if (this.#unsentTotal < this.#maxUnsentTotal) return true
     this.#waitingOutput.add(session)
     return false
   }
 
-  outputChanged(delta: number): void {
+  #outputChanged(delta: number): void {
     this.#unsentTotal += delta
     if (this.#unsentTotal > this.#peakUnsent) this.#peakUnsent = this.#unsentTotal
     if (delta < 0 && this.#waitingOutput.size > 0 && !this.#resumeScheduled && this.#unsentTotal < this.#maxUnsentTotal) {
@@ -364,16 +356,12 @@ export class Server implements AsyncDisposable, SessionHost {
     }
   }
 
-  authenticated(session: Session): void {
-    this.#forgetUnauthenticated(session)
-  }
-
-  closed(session: Session): void {
+  #closed(session: Session): void {
     session.dispose()
     this.#forgetUnauthenticated(session)
     this.#waitingOutput.delete(session)
     this.#sessions.delete(session)
-    this.log(`closed: ${session.socket.remoteAddress} (${this.#sessions.size} open)`)
+    this.#log(`closed: ${session.socket.remoteAddress} (${this.#sessions.size} open)`)
     const resolve = this.#onSessionClosed.get(session)
     if (resolve) {
       this.#onSessionClosed.delete(session)
@@ -385,14 +373,14 @@ export class Server implements AsyncDisposable, SessionHost {
     const address = socket.remoteAddress
     if (this.#allow && !this.#allow.allows(address)) {
       // Not even a hello: nothing from this address is read or answered.
-      this.refused.notAllowed++
-      this.log(`refused ${address}: not on the allow-list`)
+      this.#refused.notAllowed++
+      this.#log(`refused ${address}: not on the allow-list`)
       socket.terminate()
       return
     }
     // A refused connection gets the error frame instead of the hello, as the protocol says.
     const refusal = this.#refusal(address)
-    const session = new Session(socket, this, refusal)
+    const session = new Session(socket, this.#sessionHost, refusal)
     socket.data = session
     if (refusal) return
     this.#sessions.add(session)
@@ -400,7 +388,7 @@ export class Server implements AsyncDisposable, SessionHost {
     let mine = this.#unauthenticatedBy.get(address)
     if (mine === undefined) this.#unauthenticatedBy.set(address, mine = new Set())
     mine.add(session)
-    this.log(`open: ${socket.remoteAddress} (${this.#sessions.size} open)`)
+    this.#log(`open: ${socket.remoteAddress} (${this.#sessions.size} open)`)
   }
 
   #refusal(address: string): CyberError | undefined {
@@ -408,16 +396,16 @@ export class Server implements AsyncDisposable, SessionHost {
     // A slot held by a connection that has not even sent a proof is reclaimable: strangers
     // holding silent sockets cannot keep a client that knows the password out.
     if (this.#sessions.size >= this.#maxConnections && !this.#reclaim(this.#unauthenticated)) {
-      this.refused.tooMany++
+      this.#refused.tooMany++
       return new CyberError('NOT_ALLOWED', `the server is at its limit of ${this.#maxConnections} connections`)
     }
     const mine = this.#unauthenticatedBy.get(address)
     if (mine !== undefined && mine.size >= this.#maxUnauthenticatedPerAddress && !this.#reclaim(mine)) {
-      this.refused.unauthenticated++
+      this.#refused.unauthenticated++
       return new CyberError('NOT_ALLOWED', `${mine.size} connections from ${address} are already waiting to authenticate`)
     }
     if (this.#unauthenticated.size >= this.#maxUnauthenticated && !this.#reclaim(this.#unauthenticated)) {
-      this.refused.unauthenticated++
+      this.#refused.unauthenticated++
       return new CyberError('NOT_ALLOWED', `${this.#unauthenticated.size} connections are already waiting to authenticate`)
     }
     return undefined
@@ -429,7 +417,7 @@ export class Server implements AsyncDisposable, SessionHost {
   #reclaim(among: Set<Session>): boolean {
     for (const session of among) {
       if (!session.isSilent) continue
-      this.refused.unauthenticated++
+      this.#refused.unauthenticated++
       this.#forgetUnauthenticated(session)
       this.#sessions.delete(session)
       session.fail(new CyberError('NOT_ALLOWED', 'closed to make room: too many connections waiting to authenticate'))

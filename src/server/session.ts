@@ -12,8 +12,9 @@ import {
   CONNECTION_ID, FLAG_ENCRYPT, PROOF_BYTES, PROTOCOL_VERSION, STATUS_ERROR, STATUS_OK, authProof,
   checkProof, checkRequest, encodeHello, errorPayload, requestId,
 } from '../protocol/messages.ts'
-import type { WriteHold } from '../host/host.ts'
+import type { Op } from '../engine/commands.ts'
 import { Cursors } from '../engine/cursors.ts'
+import { Host, type Applied } from '../host/host.ts'
 import { checkOp } from '../engine/store.ts'
 import { Opener, Sealer, sessionKeys } from '../security/seal.ts'
 import type { AuthThrottle } from '../security/throttle.ts'
@@ -24,7 +25,7 @@ const RESUME_UNSENT_SHARE = 1 / 8
 // Frames a client may send after its proof while the proof waits for the throttle.
 const MAX_EARLY_BYTES = 64 * 1024
 
-/** What a session needs from its server. */
+/** What a session needs from its server: a private object of the server's, not the server. */
 export interface SessionHost {
   readonly codec: Packr
   readonly maxFrameBytes: number
@@ -36,8 +37,14 @@ export interface SessionHost {
   readonly authTimeoutMs: number
   readonly throttle: AuthThrottle
   readonly refused: { authFailed: number; throttled: number }
-  /** Where the session learns when the writes it answered are durable (the server's host). */
-  readonly writes: WriteHold
+  /** Runs one request through the host; `seq` is not 0 when it wrote. Throws CyberError. */
+  /** Runs an op; a scan on the session's own `cursors`. */
+  apply(op: Op, cursors: Cursors): Applied
+  /** Runs a request that answers later (db.save), the host's one async path. */
+  applyLater(op: Op): Promise<unknown>
+  /** Undefined when commits `from`..`to` are durable; else a promise for it, rejected when the
+   * disk refused any of them (see Host.durable). */
+  durable(from: number, to: number): Promise<void> | undefined
   /** The session proved the password: it no longer counts as unauthenticated. */
   authenticated(session: Session): void
   /** Unsent output past which this session runs no further request until it drains. */
@@ -47,9 +54,6 @@ export interface SessionHost {
   reserveOutput(session: Session): boolean
   /** This session's unsent output grew or shrank by `delta` bytes. */
   outputChanged(delta: number): void
-  /** Runs one request; may return a promise (server.save). Throws CyberError. */
-  /** Runs an op; a scan on the session's own `cursors`. */
-  execute(name: string, table: string, args: unknown[], cursors: Cursors): unknown
   log(message: string): void
   closed(session: Session): void
 }
@@ -80,15 +84,15 @@ export class Session {
   #ending = false
   #ended = false
   #goodbye: string | undefined
-  // Replies still being computed (server.save): closing waits for them.
+  // Replies still being computed (db.save), and held ones waiting for the log: closing waits.
   #inFlight = 0
   // Requests that arrived in the same chunk after the session paused: one chunk of small
   // requests can ask for gigabytes of replies, so they wait here, unread, until the client drains.
   #backlog: Uint8Array[] = []
   // Unsent output last reported to the host.
   #counted = 0
-  // The log record this session's buffered replies wait for (0: none): no reply leaves before
-  // the writes it acknowledges are durable as the log's policy says.
+  // The commit (the host's seq) this session's buffered replies wait for (0: none): no reply
+  // leaves before the writes it acknowledges are durable as the log's policy says.
   #mustCommit = 0
   // The first write of that hold: the hold covers records #heldFrom..#mustCommit.
   #heldFrom = 0
@@ -269,7 +273,7 @@ export class Session {
   #commit(): boolean {
     if (this.#committing) return false
     const seq = this.#mustCommit
-    const wait = this.#host.writes.commit(this.#heldFrom, seq)
+    const wait = this.#host.durable(this.#heldFrom, seq)
     if (wait === undefined) {
       this.#mustCommit = 0
       this.#heldFrom = 0
@@ -432,36 +436,40 @@ export class Session {
         : new CyberError('PROTOCOL', 'a frame did not decode as a request', { cause: error }))
       return false
     }
-    let result: unknown
-    const writes = this.#host.writes
-    const appended = writes.appended
+    let applied: Applied
     try {
       // An ill-shaped request fails alone, on its own id (issue 8.15).
       const op = checkRequest(message as unknown[])
       checkOp(op)
-      result = this.#host.execute(op.name, op.table, op.args, this.#cursors)
+      if (Host.runsLater(op.name)) {
+        this.#replyLater(id, this.#host.applyLater(op))
+        return true
+      }
+      applied = this.#host.apply(op, this.#cursors)
     } catch (error) {
       this.#replyError(id, error)
       return true
     }
-    if (writes.appended !== appended) {
-      if (this.#mustCommit === 0) this.#heldFrom = appended + 1
-      this.#mustCommit = writes.appended
+    const seq = applied.seq
+    if (seq !== 0) {
+      if (this.#mustCommit === 0) this.#heldFrom = seq
+      this.#mustCommit = seq
     }
-    if (result instanceof Promise) {
-      this.#inFlight++
-      result.then(
-        (value) => this.#reply(id, STATUS_OK, value),
-        (error) => this.#replyError(id, error),
-      ).finally(() => {
-        this.#inFlight--
-        if (this.#ending) this.#endWhenAnswered()
-        else this.flush()
-      })
-    } else {
-      this.#reply(id, STATUS_OK, result)
-    }
+    this.#reply(id, STATUS_OK, applied.result)
     return true
+  }
+
+  // The reply to a request the host answers later: closing waits for it.
+  #replyLater(id: number, result: Promise<unknown>): void {
+    this.#inFlight++
+    result.then(
+      (value) => this.#reply(id, STATUS_OK, value),
+      (error) => this.#replyError(id, error),
+    ).finally(() => {
+      this.#inFlight--
+      if (this.#ending) this.#endWhenAnswered()
+      else this.flush()
+    })
   }
 
   #replyError(id: number, error: unknown): void {

@@ -63,14 +63,14 @@ describe('embedded only', () => {
   test('a Database over a given Store sees and changes that store', async () => {
     const store = new Store()
     store.create('t', 'list', [1], undefined)
-    await using db = new Database(EmbeddedTransport.memory(store))
+    await using db = new Database(EmbeddedTransport.memory({ store }))
     await db.list('t').push(2)
     expect(store.apply({ table: 't', name: 'list.slice', args: [] })).toEqual([1, 2])
   })
 
   test('leaving a for await early closes the engine cursor; finishing one needs no close', async () => {
     const store = new Store()
-    const transport = EmbeddedTransport.memory(store)
+    const transport = EmbeddedTransport.memory({ store })
     const closeCursor = spyOn(transport.cursors, 'close')
     await using db = new Database(transport)
     await db.createList('l', Array.from({ length: 1500 }, (_, i) => i))
@@ -87,8 +87,8 @@ describe('embedded only', () => {
   test("two databases over one store have their own cursors: neither continues or closes the other's", async () => {
     const store = new Store()
     store.create('l', 'list', [1, 2, 3], undefined)
-    const mine = EmbeddedTransport.memory(store)
-    const theirs = EmbeddedTransport.memory(store)
+    const mine = EmbeddedTransport.memory({ store })
+    const theirs = EmbeddedTransport.memory({ store })
     const [cursor] = await mine.call({ table: 'l', name: 'list.scan', args: [0, 1] }) as [number, unknown[]]
     await expectCode(theirs.call({ table: 'l', name: 'list.scan', args: [cursor, 1] }), 'BAD_ARGUMENT')
     expect(await theirs.call({ table: '', name: 'cursor.close', args: [cursor] })).toBe(false)

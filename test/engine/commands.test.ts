@@ -39,7 +39,7 @@ function recording(store: Store): { host: Host; records: Op[] } {
     encode: (op: Op) => structuredClone(op),
     appendEncoded: (record: Op) => void records.push(record),
   }
-  const host = new Host(store)
+  const host = new Host({ store })
   host.attach(log as unknown as OpLog)
   return { host, records }
 }
@@ -54,6 +54,9 @@ describe('the operation registry', () => {
     const seen: unknown[] = []
     const expected: unknown[] = []
     for (const [name, command] of COMMANDS) {
+      // Host-run ops (db.save) do I/O through Host.applyLater and change no table: tested with
+      // the host (test/host/logged-form.test.ts) and the server, not here.
+      if (command.host === true) continue
       let ran = 0
       let changed = false
       let unlogged = 0 // runs that changed the tables with no record logged

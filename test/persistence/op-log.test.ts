@@ -11,7 +11,7 @@ import { expectCode, tempDir } from '../contract/helpers.ts'
 
 async function open(path: string, durability: Durability = 'everysec', compactBytes?: number) {
   const transport = await EmbeddedTransport.file({ path, durability, compactBytes })
-  const log = transport.snapshotter.log!
+  const log = transport.host.log!
   return { db: new Database(transport), log }
 }
 

@@ -55,7 +55,7 @@ describe('acknowledged writes are in the log', () => {
     server.setBackup(dir.file('a.cdb'), 300, { durability: 'always' })
     await using db = await connect(url(await serve(server)))
     await db.createDict('d')
-    const log = server.opLog!
+    const log = server.host.log!
     for (let i = 0; i < 5; i++) {
       const before = log.counts.syncs
       await db.dict('d').set(`k${i}`, i)
@@ -70,7 +70,7 @@ describe('acknowledged writes are in the log', () => {
     const port = await serve(server)
     const clients = await Promise.all(Array.from({ length: 8 }, () => connect(`${url(port)}?pool=1`)))
     await clients[0]!.createDict('d')
-    const log = server.opLog!
+    const log = server.host.log!
     const before = { ...log.counts }
     await Promise.all(clients.map((db, c) =>
       Promise.all(Array.from({ length: 50 }, (_, i) => db.dict('d').set(`c${c}-${i}`, i)))))
@@ -86,7 +86,7 @@ describe('acknowledged writes are in the log', () => {
     server.setBackup(path, 300)
     await using db = await connect(url(await serve(server)))
     await db.createDict('d', { a: 1 })
-    const log = server.opLog!
+    const log = server.host.log!
     const [appended, bytes] = [log.appended, readFileSync(`${path}.log`).length]
     await db.dict('d').get('a')
     await db.dict('d').entries()

@@ -13,13 +13,15 @@ import type { Store } from '../../src/engine/store.ts'
 import { encodeFrame } from '../../src/protocol/frame.ts'
 import { authProof } from '../../src/protocol/messages.ts'
 import { masterKey } from '../../src/security/seal.ts'
+import { AuthThrottle } from '../../src/security/throttle.ts'
 import { nest } from '../contract/values.contract.ts'
 import { waitFor } from '../contract/helpers.ts'
 import { RawClient, codec } from '../fixtures/wire.ts'
 import { spawnFixture } from '../fixtures/spawn.ts'
 
 const PASSWORD = 'hostile-test'
-const server = new Server()
+const throttle = new AuthThrottle()
+const server = new Server({ authThrottle: throttle })
 const { port } = await server.listen({ host: '127.0.0.1', port: 0, password: PASSWORD, maxConnections: 3000 })
 afterAll(() => server.close())
 const URL = `cyberdb://:${PASSWORD}@127.0.0.1:${port}`
@@ -50,7 +52,7 @@ function hostile(name: string, attack: () => Promise<void>): void {
   test(name, async () => {
     const before = contents(server.store)
     await attack()
-    server.throttle.forgive('127.0.0.1')
+    throttle.forgive('127.0.0.1')
     expect(contents(server.store)).toEqual(before)
     await using db = await connect(URL)
     expect(await db.dict('users').get('n')).toBe(7)
@@ -209,7 +211,7 @@ describe('wrong shapes', () => {
     ['a request whose args are a map', [1, 'dict.clear', 'users', { 0: 1 }]],
     ['a request whose args are a Set', [1, 'list.push', 'queue', new Set([1])]],
     ['a request whose args are bytes', [1, 'list.push', 'queue', new Uint8Array([1, 2])]],
-    ['a server.save whose args are nil', [1, 'server.save', '', null]],
+    ['a db.save whose args are nil', [1, 'db.save', '', null]],
   ]
   for (const [what, message] of withId) {
     hostile(`${what} after the proof gets BAD_ARGUMENT on its id, and the connection goes on`, async () => {
@@ -238,7 +240,7 @@ describe('requests before the proof', () => {
   const early: [string, unknown][] = [
     ['dict.clear', [1, 'dict.clear', 'users', []]],
     ['db.drop', [1, 'db.drop', 'queue', []]],
-    ['server.save', [1, 'server.save', '', []]],
+    ['db.save', [1, 'db.save', '', []]],
   ]
   for (const [what, message] of early) {
     hostile(`${what} instead of the proof gets AUTH_FAILED and is not applied`, async () => {
@@ -294,6 +296,7 @@ const WRONG_ARGS: Record<string, unknown[][]> = {
     ['dict', 'text'], ['dict', [[1]]], ['dict', [[{}, 1]]]],
   'db.drop': [],
   'db.tables': [],
+  'db.save': [['elsewhere.cdb'], [7]],
   'cursor.close': [['1'], [null], [1.5], [{}]],
   'dict.get': NOT_A_KEY.map((k) => [k]),
   'dict.set': NOT_A_KEY.map((k) => [k, 1]),

@@ -8,6 +8,7 @@ import { RawClient } from '../fixtures/wire.ts'
 import { spawnFixture } from '../fixtures/spawn.ts'
 import { expectCode, tempDir, waitFor } from '../contract/helpers.ts'
 import { snapshotContent } from '../fixtures/snapshot-content.ts'
+import { AuthThrottle } from '../../src/security/throttle.ts'
 
 const PASSWORD = 'server-test'
 
@@ -163,7 +164,8 @@ describe('unauthenticated connections', () => {
   })
 
   test('a socket whose proof waits for the guess throttle keeps its slot; the new one is refused instead', async () => {
-    await using server = new Server()
+    const throttle = new AuthThrottle()
+    await using server = new Server({ authThrottle: throttle })
     const port = await listen(server, { maxUnauthenticatedPerAddress: 2 })
     // Spend the address's burst so that the next proofs wait.
     for (let i = 0; i < 10; i++) {
@@ -175,7 +177,7 @@ describe('unauthenticated connections', () => {
     const guessers = await silent(port, 2)
     try {
       for (const client of guessers) client.sendFrame(new Uint8Array(32).fill(1))
-      await waitFor(() => server.throttle.waiting === 2, 'both proofs to wait')
+      await waitFor(() => throttle.waiting === 2, 'both proofs to wait')
       await using late = await RawClient.connect(port)
       const refusal = (await late.nextMessage()) as [number, number, [string, string]]
       expect([refusal[0], refusal[1], refusal[2][0]]).toEqual([0, 1, 'NOT_ALLOWED'])
@@ -233,22 +235,22 @@ describe('close', () => {
     await closing
   })
 
-  test('close answers a server.save that is still running when it is called', async () => {
+  test('close answers a db.save that is still running when it is called', async () => {
     using dir = tempDir()
     const server = new Server()
     server.setBackup(dir.file('inflight.cdb'), 3600)
     const port = await listen(server)
     server.store.apply({ table: 'd', name: 'db.create', args: ['dict', { k: 'v' }] })
     // Close as soon as the save has started, so its reply is still being computed.
-    const execute = server.execute.bind(server)
+    const applyLater = server.host.applyLater.bind(server.host)
     let closing: Promise<unknown> | undefined
-    server.execute = (name, table, args) => {
-      if (name === 'server.save') queueMicrotask(() => (closing = server.close()))
-      return execute(name, table, args)
+    server.host.applyLater = (op, origin) => {
+      if (op.name === 'db.save') queueMicrotask(() => (closing = server.close()))
+      return applyLater(op, origin)
     }
     await using client = await RawClient.connect(port)
     await client.handshake(PASSWORD)
-    client.sendMessage([1, 'server.save', '', []])
+    client.sendMessage([1, 'db.save', '', []])
     const [id, status, stats] = (await client.nextMessage()) as [number, number, { tables: number }]
     expect({ id, status, tables: stats.tables }).toEqual({ id: 1, status: 0, tables: 1 })
     expect(await client.nextMessage()).toEqual([0, 1, ['CONNECTION_CLOSED', 'the server is shutting down']])

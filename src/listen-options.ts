@@ -1,0 +1,46 @@
+// How a database is served, and where it ended up listening: shared by the server, which reads
+// them, and the client's Database.serve(), which passes them on (the client imports no server).
+
+export interface ListenOptions {
+  /** Default 127.0.0.1. */
+  host?: string
+  /** Default 9980; 0 picks a free port. */
+  port?: number
+  /** Clients prove they know it (HMAC of a nonce); it never crosses the wire. Default: none. */
+  password?: string
+  /** Connections past this get an error frame and are closed; when full, the oldest connection
+   * that has not sent a proof yet is closed to make room instead. Default 10000. */
+  maxConnections?: number
+  /** Connections not yet authenticated, in all; past it the oldest silent one (no proof sent) is
+   * closed to make room, or the new one refused. Authenticated sessions do not count. Default 1024. */
+  maxUnauthenticated?: number
+  /** The same, per client address. Default 128. */
+  maxUnauthenticatedPerAddress?: number
+  /** Seconds of silence after which a connection is closed; 0 for never. Default 900. */
+  idleTimeout?: number
+  /** Largest frame accepted or sent. Default 64 MiB. */
+  maxFrameBytes?: number
+  /** One line per connection event on stdout. Default false. */
+  log?: boolean
+  /** Seal every frame after the hello with AES-256-GCM (clients connect with ?encrypt=true). */
+  encrypt?: boolean
+  /** Addresses and CIDR ranges that may connect ("127.0.0.1", "10.0.0.0/8", "fd00::/8"); others
+   * are closed before a byte from them is read. Default: everyone. */
+  allow?: string[]
+  /** Serve over TLS (clients connect with cyberdbs://). PEM strings or files. */
+  tls?: { cert: string | Bun.BunFile; key: string | Bun.BunFile }
+  /** Seconds from connecting by which a client must have proved the password. Default 5. */
+  authTimeout?: number
+  /** Output a client has not taken past which its session runs no further request until it
+   * drains. Default 8 MiB. */
+  maxUnsentBytes?: number
+  /** Output not yet taken by all clients together past which no session runs a request until
+   * it drains: with many clients that stop reading, memory stays at this plus one reply.
+   * Default 256 MiB. */
+  maxUnsentTotalBytes?: number
+}
+
+export interface Address {
+  host: string
+  port: number
+}
