@@ -66,9 +66,10 @@ export class EmbeddedTransport implements Transport {
   call(op: Op): Promise<unknown> {
     if (this.#closed) return Promise.reject(closedError('database'))
     try {
-      if (Host.runsLater(op.name)) return this.host.applyLater(op, 'local')
+      const command = Host.command(op.name)
+      if (command?.host === true) return this.host.applyLater(op, 'local')
       acceptArgs(op.args)
-      const { result, seq } = this.host.apply(op, this.cursors)
+      const { result, seq } = this.host.apply(op, this.cursors, command)
       const copy = typeof result === 'object' && result !== null ? copyStored(result) : result
       // A write resolves once its record is durable as the file's policy says; the writes of one
       // tick share one log write (and under `always` one fdatasync).

@@ -161,14 +161,19 @@ export type OpName = keyof typeof TABLE
 export type OpResult<N extends OpName> = ReturnType<(typeof TABLE)[N]['run']>
 
 /** Every operation by name. A `Map`, so a hostile name like `__proto__` finds nothing. */
+/** A command of the registry, numbered: hosts count operations in an array by this `id`. */
+export type RegisteredCommand = AnyCommand & { readonly id: number }
+
 // A Map, so a hostile name like `__proto__` finds nothing; mutable only for registerTestCommand.
-const REGISTRY = new Map<string, AnyCommand>(Object.entries(TABLE))
-export const COMMANDS: ReadonlyMap<string, AnyCommand> = REGISTRY
+const REGISTRY = new Map<string, RegisteredCommand>(
+  Object.entries(TABLE).map(([name, command], id) => [name, { ...command, id }]))
+export const COMMANDS: ReadonlyMap<string, RegisteredCommand> = REGISTRY
+let nextId = REGISTRY.size
 
 /** Tests only: adds a command (one whose logged form differs from its request, say) until the
  * returned function removes it. Production code never calls it: the table above is the registry. */
 export function registerTestCommand(name: string, command: AnyCommand): () => void {
   if (REGISTRY.has(name)) throw badArgument(`operation ${name} exists already`)
-  REGISTRY.set(name, command)
+  REGISTRY.set(name, { ...command, id: nextId++ })
   return () => void REGISTRY.delete(name)
 }

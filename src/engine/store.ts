@@ -5,7 +5,7 @@
 // replaceAll. Open iterations live in each caller's Cursors (cursors.ts), not here.
 
 import { CyberError, badArgument } from '../errors.ts'
-import { COMMANDS, type Op, type OpName, type Table, type TableType } from './commands.ts'
+import { COMMANDS, type AnyCommand, type Op, type OpName, type Table, type TableType } from './commands.ts'
 import { Cursors } from './cursors.ts'
 import { DictTable } from './dict-table.ts'
 import { ListTable } from './list-table.ts'
@@ -46,8 +46,13 @@ export class Store {
   /** Runs one operation; a scan or cursor.close uses the caller's `cursors`. Throws CyberError;
    * returns stored values as they are (callers copy). */
   apply(op: Op, cursors: Cursors = this.#cursors): unknown {
+    return this.run(op, COMMANDS.get(op.name), cursors)
+  }
+
+  /** apply() with the op's command already looked up (`COMMANDS.get(op.name)`): the host looks
+   * it up once for everything it does with an op. */
+  run(op: Op, command: AnyCommand | undefined, cursors: Cursors = this.#cursors): unknown {
     checkOp(op)
-    const command = COMMANDS.get(op.name)
     if (command === undefined) throw badArgument(`unknown operation ${quote(op.name)}`)
     const { args, table: name } = op
     if (args.length < command.minArgs || args.length > command.maxArgs) {

@@ -7,13 +7,15 @@
 // durable() is the one way to wait for the disk. (The change feed is to join this class.)
 
 import { CyberError, badArgument } from '../errors.ts'
-import { COMMANDS, type Op } from '../engine/commands.ts'
+import { COMMANDS, type Op, type RegisteredCommand } from '../engine/commands.ts'
 import type { Cursors } from '../engine/cursors.ts'
 import { Store } from '../engine/store.ts'
 import { Snapshotter } from '../persistence/data-file.ts'
 import type { OpLog } from '../persistence/op-log.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
 import { systemClock, type Clock } from './clock.ts'
+
+const DICT_GET = COMMANDS.get('dict.get')!
 
 /** What apply() did: the stored result (callers copy it) and the write's commit number. */
 export interface Applied {
@@ -62,7 +64,8 @@ export class Host {
   // the host. (The seq starts at 0 for every process: persisting it is issue 12's.)
   #logBase = 0
   #seq = 0
-  readonly #ops = new Map<string, number>()
+  // Successful operations by command id (an array: a Map update per call costs more than a get).
+  readonly #ops: number[] = new Array<number>(COMMANDS.size).fill(0)
   #hits = 0
   #misses = 0
 
@@ -90,23 +93,28 @@ export class Host {
   }
 
   get counters(): HostCounters {
-    return { ops: this.#ops, hits: this.#hits, misses: this.#misses }
+    const ops = new Map<string, number>()
+    for (const [name, command] of COMMANDS) {
+      const n = this.#ops[command.id] ?? 0
+      if (n > 0) ops.set(name, n)
+    }
+    return { ops, hits: this.#hits, misses: this.#misses }
   }
 
-  /** Whether `name` runs through applyLater() (it does I/O and answers later) rather than apply(). */
-  static runsLater(name: string): boolean {
-    return COMMANDS.get(name)?.host === true
+  /** The command an op names (undefined: unknown, which apply() refuses): callers look it up once
+   * and hand it to apply(), which would otherwise look it up again. */
+  static command(name: string): RegisteredCommand | undefined {
+    return COMMANDS.get(name)
   }
 
   /** Runs one operation, synchronously; a write gets the next seq. With a log: encode its record,
    * apply it, then append the record (dropped when apply throws). Throws CyberError. Returns
    * stored values as they are. A scan runs on the caller's `cursors` (a session's, a
    * database's). */
-  apply(op: Op, cursors?: Cursors): Applied {
-    const command = COMMANDS.get(op.name)
+  apply(op: Op, cursors?: Cursors, command = COMMANDS.get(op.name)): Applied {
     if (command === undefined || !command.writes) {
-      const result = this.store.apply(op, cursors)
-      this.#count(op, result)
+      const result = this.store.run(op, command, cursors)
+      this.#count(op, command!, result) // run() threw for an unknown op
       return { result, seq: 0 }
     }
     const logged = command.logged === undefined ? op
@@ -114,14 +122,14 @@ export class Host {
     const log = this.#log
     let result: unknown
     if (log === undefined) {
-      result = this.store.apply(logged, cursors)
+      result = this.store.run(logged, command, cursors)
     } else {
       log.check()
       const record = log.encode(logged) // valid until the log encodes again: apply never logs
-      result = this.store.apply(logged, cursors)
+      result = this.store.run(logged, command, cursors)
       log.appendEncoded(record)
     }
-    this.#ops.set(op.name, (this.#ops.get(op.name) ?? 0) + 1)
+    this.#ops[command.id] = (this.#ops[command.id] ?? 0) + 1
     return { result, seq: ++this.#seq }
   }
 
@@ -135,7 +143,8 @@ export class Host {
         `not ${op.args.length}`)
     }
     return this.#save(op.args, origin).then((stats) => {
-      this.#ops.set(op.name, (this.#ops.get(op.name) ?? 0) + 1)
+      const id = COMMANDS.get(op.name)!.id
+      this.#ops[id] = (this.#ops[id] ?? 0) + 1
       return stats
     })
   }
@@ -164,9 +173,9 @@ export class Host {
     return this.saver.save(target)
   }
 
-  #count(op: Op, result: unknown): void {
-    this.#ops.set(op.name, (this.#ops.get(op.name) ?? 0) + 1)
-    if (op.name !== 'dict.get') return
+  #count(op: Op, command: RegisteredCommand, result: unknown): void {
+    this.#ops[command.id] = (this.#ops[command.id] ?? 0) + 1
+    if (command !== DICT_GET) return
     // A get with a fallback returns it when the key is missing: ask the table then.
     const found = op.args.length < 2 ? result !== undefined
       : this.store.apply({ table: op.table, name: 'dict.has', args: [op.args[0]] }) === true

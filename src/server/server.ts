@@ -5,7 +5,7 @@
 import type { Socket, TCPSocketListener } from 'bun'
 import { CyberError, badArgument } from '../errors.ts'
 import type { Store } from '../engine/store.ts'
-import type { Op } from '../engine/commands.ts'
+import type { Op, RegisteredCommand } from '../engine/commands.ts'
 import type { Cursors } from '../engine/cursors.ts'
 import { checkArgs, checkMaxMemory } from '../engine/value-model.ts'
 import { createCodec } from '../protocol/codec.ts'
@@ -308,9 +308,9 @@ export class Server implements AsyncDisposable {
       get maxUnsentBytes() { return server.#maxUnsentBytes },
       throttle: this.#throttle,
       refused: this.#refused,
-      apply(op: Op, cursors: Cursors) {
+      apply(op: Op, cursors: Cursors, command: RegisteredCommand | undefined) {
         checkArgs(op.args)
-        return host.apply(op, cursors)
+        return host.apply(op, cursors, command)
       },
       applyLater(op: Op) {
         checkArgs(op.args)

@@ -12,7 +12,7 @@ import {
   CONNECTION_ID, FLAG_ENCRYPT, PROOF_BYTES, PROTOCOL_VERSION, STATUS_ERROR, STATUS_OK, authProof,
   checkProof, checkRequest, encodeHello, errorPayload, requestId,
 } from '../protocol/messages.ts'
-import type { Op } from '../engine/commands.ts'
+import type { Op, RegisteredCommand } from '../engine/commands.ts'
 import { Cursors } from '../engine/cursors.ts'
 import { Host, type Applied } from '../host/host.ts'
 import { checkOp } from '../engine/store.ts'
@@ -39,7 +39,7 @@ export interface SessionHost {
   readonly refused: { authFailed: number; throttled: number }
   /** Runs one request through the host; `seq` is not 0 when it wrote. Throws CyberError. */
   /** Runs an op; a scan on the session's own `cursors`. */
-  apply(op: Op, cursors: Cursors): Applied
+  apply(op: Op, cursors: Cursors, command: RegisteredCommand | undefined): Applied
   /** Runs a request that answers later (db.save), the host's one async path. */
   applyLater(op: Op): Promise<unknown>
   /** Undefined when commits `from`..`to` are durable; else a promise for it, rejected when the
@@ -441,11 +441,12 @@ export class Session {
       // An ill-shaped request fails alone, on its own id (issue 8.15).
       const op = checkRequest(message as unknown[])
       checkOp(op)
-      if (Host.runsLater(op.name)) {
+      const command = Host.command(op.name)
+      if (command?.host === true) {
         this.#replyLater(id, this.#host.applyLater(op))
         return true
       }
-      applied = this.#host.apply(op, this.#cursors)
+      applied = this.#host.apply(op, this.#cursors, command)
     } catch (error) {
       this.#replyError(id, error)
       return true
