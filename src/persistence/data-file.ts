@@ -8,9 +8,11 @@ import type { Store } from '../engine/store.ts'
 import type { Host } from '../host/host.ts'
 import { crashPoint } from './crash-points.ts'
 import { checkDataPath } from './data-path.ts'
+import { HEADER_BYTES, decodeHeader } from './format.ts'
 import { FileLock } from './lock.ts'
 import {
-  DEFAULT_DURABILITY, LOG_HEADER_BYTES, LOG_MAGIC, logPath, rotatedLogPath, type Durability, type LogIO,
+  DEFAULT_DURABILITY, LOG_HEADER_BYTES, decodeLogHeader, logPath, rotatedLogPath, type Durability,
+  type LogIO,
 } from './log-format.ts'
 import { listLogFiles, recover, recoverSync } from './log-reader.ts'
 import { OpLog, type OpenLog } from './op-log.ts'
@@ -247,15 +249,15 @@ function readHead(path: string, bytes: number): Uint8Array {
 }
 
 function logGeneration(path: string): number | undefined {
-  const head = readHead(path, LOG_HEADER_BYTES)
-  const magic = new TextDecoder().decode(head.subarray(0, LOG_MAGIC.length))
-  if (head.length < LOG_HEADER_BYTES || magic !== LOG_MAGIC) return undefined
-  return Number(new DataView(head.buffer, head.byteOffset).getBigUint64(8))
+  return decodeLogHeader(readHead(path, LOG_HEADER_BYTES))?.generation
 }
 
+// A snapshot whose header does not decode continues no generation: this store replaces it.
 function snapshotGeneration(path: string): number {
   if (!existsSync(path)) return 0
-  const head = readHead(path, 40)
-  if (head.length < 40 || head[7]! < 2) return 0 // version 1: generation 0
-  return Number(new DataView(head.buffer, head.byteOffset).getBigUint64(32))
+  try {
+    return decodeHeader(readHead(path, HEADER_BYTES), path).generation
+  } catch {
+    return 0
+  }
 }

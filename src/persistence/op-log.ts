@@ -14,11 +14,11 @@ import {
 import { CyberError, badArgument } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
 import { ByteBuffer } from '../protocol/byte-buffer.ts'
-import { createCodec, packInPlace } from '../protocol/codec.ts'
+import { createCodec } from '../protocol/codec.ts'
 import { crashPoint, isArmed } from './crash-points.ts'
 import {
-  EVERYSEC_MS, FILE_IO, LOG_HEADER_BYTES, RECORD_HEADER_BYTES, encodeEndMarker, encodeLogHeader, logPath,
-  rotatedLogPath, syncDir, type Durability, type LogIO,
+  EVERYSEC_MS, FILE_IO, LOG_HEADER_BYTES, RECORD_HEADER_BYTES, encodeEndMarker, encodeLogHeader,
+  encodeRecordBody, logPath, rotatedLogPath, syncDir, writeRecord, type Durability, type LogIO,
 } from './log-format.ts'
 
 export { DEFAULT_DURABILITY, DURABILITIES, type Durability } from './log-format.ts'
@@ -150,8 +150,7 @@ export class OpLog {
    * refused here, before it touches the store. The bytes are valid until the next encode. */
   encode(op: Op): Uint8Array {
     try {
-      const packed = packInPlace(this.#codec, [op.table, op.name, op.args])
-      return packed.subarray(packed.start, packed.end)
+      return encodeRecordBody(this.#codec, op)
     } catch (error) {
       // A pack that threw may have left the encoder's scratch state half-written.
       this.#codec = createCodec()
@@ -504,11 +503,7 @@ class LogRecords extends ByteBuffer {
 
   write(body: Uint8Array): void {
     const at = this.reserve(RECORD_HEADER_BYTES + body.length)
-    // As writeRecordHeader, on the buffer's own view (no DataView per record).
-    this.view.setUint32(at, body.length)
-    this.view.setUint32(at + 4, Bun.hash.crc32(body))
-    this.view.setUint32(at + 8, Bun.hash.crc32(this.bytes.subarray(at, at + 8)))
-    this.bytes.set(body, at + RECORD_HEADER_BYTES)
+    writeRecord(this.bytes, at, body, this.view) // on the buffer's own view: no DataView per record
     this.count++
   }
 
