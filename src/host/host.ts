@@ -3,7 +3,8 @@
 // drift apart in how a write reaches memory and disk. A write's log record is encoded before the
 // write is applied: a value the encoder refuses never touches the store (else it would sit in
 // memory, missing from the log, and break every later snapshot). Durability is waited for through
-// here too: whenDurable() for the embedded promise, commit() for the server's held replies.
+// here too, through the log's one wait (OpLog.durable): whenDurable() for the embedded promise,
+// commit() for the server's held replies.
 // (The clock, the change feed and the counters are to join this class; it is their seam.)
 
 import type { Op } from '../engine/commands.ts'
@@ -55,10 +56,12 @@ export class Host implements WriteHold {
 
   /** Resolves once every write applied so far is durable as the policy says. */
   whenDurable(): Promise<void> {
-    return this.#log === undefined ? Promise.resolve() : this.#log.whenDurable()
+    const log = this.#log
+    return log?.durable(log.appended) ?? Promise.resolve()
   }
 
   commit(from: number, to: number): Promise<void> | undefined {
-    return this.#log?.commit(from, to)
+    this.#log?.flush(to)
+    return this.#log?.durable(from, to)
   }
 }

@@ -175,38 +175,32 @@ export class OpLog {
     this.appendEncoded(this.encode(op))
   }
 
-  /** Resolves when every record appended so far is durable as the policy says. One promise per
-   * batch: the embedded transport's calls of one tick share it. */
-  whenDurable(): Promise<void> {
+  /**
+   * The one durability wait: undefined when records `from`..`to` are durable as the policy says
+   * (always so once written under everysec and no), else a promise for it, rejected when the disk
+   * refused any of them (their replies must never leave). Records not yet written wait for the
+   * write queued for them, and the waits of one tick share that write's promise; flush() makes
+   * them leave now instead.
+   */
+  durable(from: number, to: number = from): Promise<void> | undefined {
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
-    const lost = this.#lostIn(this.appended, this.appended)
+    const lost = this.#lostIn(from, to)
     if (lost !== undefined) return Promise.reject(lost)
-    if (this.appended <= this.#durable) return Promise.resolve()
-    if (this.appended === this.#written) {
-      const seq = this.appended
-      return new Promise<void>((resolve, reject) => this.#waiters.push({ seq, resolve, reject }))
+    if (to <= this.#durable) return undefined
+    if (to <= this.#written) {
+      return new Promise<void>((resolve, reject) => this.#waiters.push({ seq: to, resolve, reject }))
     }
     if (this.#batch === undefined) {
-      let resolve!: () => void, reject!: (error: unknown) => void
-      const promise = new Promise<void>((yes, no) => ((resolve = yes), (reject = no)))
+      const { promise, resolve, reject } = Promise.withResolvers<void>()
       this.#batch = { seq: 0, resolve, reject, promise }
     }
     return this.#batch.promise
   }
 
-  /**
-   * Makes records `from`..`to` durable as the policy says, writing what is pending now. Returns
-   * undefined when they already are (always so under everysec and no), else a promise for the
-   * fsync that covers them, rejected when the disk refused any of them (their replies must never
-   * leave). The server calls this once per data event before sending its replies.
-   */
-  commit(from: number, to: number): Promise<void> | undefined {
+  /** Writes what is pending now, if record `to` is among it, rather than at the end of the tick:
+   * the server, once per data event, before it asks whether its replies may leave. */
+  flush(to: number): void {
     if (to > this.#written && this.#failure === undefined) this.#write()
-    if (this.#failure !== undefined) return Promise.reject(this.#failure)
-    const lost = this.#lostIn(from, to)
-    if (lost !== undefined) return Promise.reject(lost)
-    if (to <= this.#durable) return undefined
-    return new Promise<void>((resolve, reject) => this.#waiters.push({ seq: to, resolve, reject }))
   }
 
   /**
