@@ -15,7 +15,7 @@ import { CyberError, badArgument } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
 import { ByteBuffer } from '../protocol/byte-buffer.ts'
 import { createCodec } from '../protocol/codec.ts'
-import { crashPoint, isArmed } from './crash-points.ts'
+import type { CrashHooks } from './crash-points.ts'
 import {
   EVERYSEC_MS, FILE_IO, LOG_HEADER_BYTES, RECORD_HEADER_BYTES, encodeEndMarker, encodeLogHeader,
   encodeRecordBody, logPath, rotatedLogPath, syncDir, writeRecord, type Durability, type LogIO,
@@ -60,6 +60,8 @@ export interface OpenLog {
 export interface OpLogOptions {
   /** How bytes reach the file (tests replace it to make the disk refuse a write). */
   io?: LogIO
+  /** Called at the log's named steps (the crash tests' fixture passes them). */
+  crash?: CrashHooks
 }
 
 export class OpLog {
@@ -80,6 +82,7 @@ export class OpLog {
   /** Write and fdatasync calls on the log so far: what group commit saves (tests, benchmarks). */
   readonly counts = { writes: 0, syncs: 0 }
   readonly #io: LogIO
+  readonly #crash: CrashHooks | undefined
   #codec = createCodec()
   #fd: number
   readonly #records = new LogRecords(64 * 1024)
@@ -106,12 +109,14 @@ export class OpLog {
   #timer: Timer | undefined
   #closed = false
 
-  private constructor(dataPath: string, durability: Durability, generation: number, fd: number, io: LogIO) {
+  private constructor(dataPath: string, durability: Durability, generation: number, fd: number,
+    options: OpLogOptions) {
     this.dataPath = dataPath
     this.durability = durability
     this.generation = generation
     this.#fd = fd
-    this.#io = io
+    this.#io = options.io ?? FILE_IO
+    this.#crash = options.crash
     if (durability === 'everysec') {
       this.#timer = setInterval(() => this.#syncInBackground(), EVERYSEC_MS)
       this.#timer.unref()
@@ -121,10 +126,9 @@ export class OpLog {
   /** Opens PATH.log to append: continues it (cut at its last good record) or starts a new one. */
   static open(dataPath: string, durability: Durability, at: OpenLog, options: OpLogOptions = {}): OpLog {
     const path = logPath(dataPath)
-    const io = options.io ?? FILE_IO
     if (at.continueAt !== undefined) {
       cutFile(path, at.continueAt)
-      const log = new OpLog(dataPath, durability, at.generation, openSync(path, APPEND, FILE_MODE), io)
+      const log = new OpLog(dataPath, durability, at.generation, openSync(path, APPEND, FILE_MODE), options)
       log.bytes = at.continueAt
       log.#fileRecords = at.records ?? 0
       return log
@@ -133,8 +137,8 @@ export class OpLog {
       cutFile(path, at.retire.cutAt)
       renameSync(path, rotatedLogPath(dataPath, at.retire.as))
     }
-    const log = new OpLog(dataPath, durability, at.generation, openSync(path, CREATE, FILE_MODE), io)
-    io.write(log.#fd, encodeLogHeader(at.generation))
+    const log = new OpLog(dataPath, durability, at.generation, openSync(path, CREATE, FILE_MODE), options)
+    log.#io.write(log.#fd, encodeLogHeader(at.generation))
     log.bytes = LOG_HEADER_BYTES
     log.#dirDirty = true
     return log
@@ -230,11 +234,11 @@ export class OpLog {
         this.#settle(this.#written)
       }
       this.check()
-      crashPoint('rotate:old-synced')
+      this.#crash?.reached('rotate:old-synced')
       closeSync(this.#fd)
       this.#fd = -1
       renameSync(logPath(this.dataPath), rotatedLogPath(this.dataPath, this.generation))
-      crashPoint('rotate:renamed')
+      this.#crash?.reached('rotate:renamed')
     } catch (error) {
       this.#fail(error)
       throw this.#failure
@@ -243,9 +247,9 @@ export class OpLog {
     if (next) {
       try {
         this.#fd = openSync(logPath(this.dataPath), CREATE_NEW, FILE_MODE)
-        crashPoint('rotate:created')
+        this.#crash?.reached('rotate:created')
         this.#io.write(this.#fd, encodeLogHeader(this.generation))
-        crashPoint('rotate:header-written')
+        this.#crash?.reached('rotate:header-written')
       } catch (cause) {
         this.#unrotate(before)
         throw this.#refused(cause, 'a new log')
@@ -310,10 +314,10 @@ export class OpLog {
     const count = this.#records.count
     const bytes = this.#records.take()
     try {
-      if (isArmed('log:torn-write')) {
+      if (this.#crash?.tearWrites) {
         // A batch cut inside its last record (every record is longer than 3 bytes).
         this.#io.write(this.#fd, bytes.subarray(0, bytes.length - 3))
-        crashPoint('log:torn-write')
+        this.#crash?.reached('log:torn-write')
         this.#io.write(this.#fd, bytes.subarray(bytes.length - 3))
       } else {
         this.#io.write(this.#fd, bytes)
