@@ -15,7 +15,7 @@ import {
 import type { WriteHold } from '../host/host.ts'
 import { checkOp } from '../engine/store.ts'
 import { Opener, Sealer, sessionKeys } from '../security/seal.ts'
-import type { AuthThrottle } from '../security/throttle.ts'
+import type { AuthThrottle, SetTimer } from '../security/throttle.ts'
 
 // A paused session reads again once its unsent output is below this share of its bound, so that
 // it does not flip between paused and reading on every drain.
@@ -33,6 +33,8 @@ export interface SessionHost {
   readonly encrypt: boolean
   /** Milliseconds from connecting by which the proof must have arrived. */
   readonly authTimeoutMs: number
+  /** Schedules the auth deadline (tests give manual timers). */
+  readonly setTimer: SetTimer
   readonly throttle: AuthThrottle
   readonly refused: { authFailed: number; throttled: number }
   /** Where the session learns when the writes it answered are durable (the server's host). */
@@ -61,7 +63,10 @@ export class Session {
   readonly #out: Outbox
   readonly #nonce: Uint8Array
   readonly #proof: Uint8Array
-  #authTimer: Timer | undefined
+  #cancelAuthTimer: (() => void) | undefined
+  // Data arrived since the last idle sweep; silence counted since (see idleTick).
+  #active = true
+  #idleMs = 0
   // Reused for every decode: msgpackr reads the frame in place from the chunk.
   readonly #range = { start: 0, end: 0 }
   #authed = false
@@ -109,8 +114,7 @@ export class Session {
       this.fail(refusal)
       return
     }
-    if (host.idleTimeout > 0) socket.timeout(host.idleTimeout)
-    this.#authTimer = setTimeout(() => {
+    this.#cancelAuthTimer = host.setTimer(() => {
       this.fail(new CyberError('TIMEOUT', `authentication must finish within ${host.authTimeoutMs} ms of connecting`))
     }, host.authTimeoutMs)
     const flags = host.encrypt ? FLAG_ENCRYPT : 0
@@ -120,7 +124,7 @@ export class Session {
 
   /** The socket is gone: stop its timers, give back its share of the output budget. */
   dispose(): void {
-    clearTimeout(this.#authTimer)
+    this.#cancelAuthTimer?.()
     this.#withdraw?.()
     this.#withdraw = undefined
     this.#host.outputChanged(-this.#counted)
@@ -154,7 +158,7 @@ export class Session {
 
   onData(chunk: Uint8Array): void {
     if (this.#ending) return
-    if (this.#host.idleTimeout > 0) this.socket.timeout(this.#host.idleTimeout)
+    this.#active = true
     this.#repliesThisChunk = 0
     try {
       this.#reader.push(chunk, this.#onFrame)
@@ -197,6 +201,21 @@ export class Session {
     if (!this.#paused && !this.#ending) this.socket.resume()
   }
 
+  /** The server's idle sweep, every `periodMs`: past idleTimeout of silence, onTimeout. */
+  idleTick(periodMs: number): void {
+    if (this.#ended) return
+    if (this.#active) {
+      this.#active = false
+      this.#idleMs = 0
+      return
+    }
+    this.#idleMs += periodMs
+    if (this.#idleMs < this.#host.idleTimeout * 1000) return
+    this.#idleMs = 0
+    this.#host.log(`idle timeout: ${this.address}`)
+    this.onTimeout()
+  }
+
   /** The client was silent for idleTimeout: close it, and cut it if it is still there next time
    * (it is not taking the replies it was owed). */
   onTimeout(): void {
@@ -205,7 +224,6 @@ export class Session {
       return
     }
     this.end(`idle for ${this.#host.idleTimeout} s`)
-    if (!this.#ended) this.socket.timeout(this.#host.idleTimeout)
   }
 
   /** Sends what is buffered (once the writes it acknowledges are durable); stops reading from a
@@ -318,7 +336,7 @@ export class Session {
     if (this.#ended) return
     if (goodbye !== undefined && this.#authed) this.#reply(CONNECTION_ID, STATUS_ERROR, ['CONNECTION_CLOSED', goodbye])
     this.#ended = true
-    clearTimeout(this.#authTimer)
+    this.#cancelAuthTimer?.()
     const bytes = this.#out.takeAll()
     this.#account()
     if (bytes.length > 0) this.socket.end(bytes)
@@ -336,7 +354,7 @@ export class Session {
   // checks it at once or when its turn comes: a guesser cannot tell a right proof from a
   // wrong one by how soon it is answered. Meanwhile nothing more is read from the socket.
   #submitProof(proof: Uint8Array | undefined): boolean {
-    clearTimeout(this.#authTimer)
+    this.#cancelAuthTimer?.()
     this.#proofArrived = true
     const withdraw = this.#host.throttle.submit(this.address, () => this.#verdict(proof))
     if (withdraw === undefined) return this.#authed && !this.#host.encrypt // checked at once

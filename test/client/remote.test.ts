@@ -10,6 +10,7 @@ import { propertyContract } from '../contract/property.contract.ts'
 import { expectCode, tempDir, uniqueName, waitFor } from '../contract/helpers.ts'
 import { codec, fakeServer } from '../fixtures/wire.ts'
 import { spawnFixture } from '../fixtures/spawn.ts'
+import { manualTimers } from '../fixtures/timers.ts'
 
 const PASSWORD = 'pw'
 const server = new Server()
@@ -200,12 +201,13 @@ describe('URL parameters', () => {
 
 describe('the connection pool', () => {
   test('a connection the server closed for idleness is replaced transparently on next use', async () => {
-    await using idle = new Server()
+    const timers = manualTimers()
+    await using idle = new Server({ setTimer: timers.setTimer })
     const address = await idle.listen({ host: '127.0.0.1', port: 0, password: PASSWORD, idleTimeout: 1 })
     await using db = await connect(`cyberdb://:${PASSWORD}@127.0.0.1:${address.port}?pool=1`)
     await db.createDict('kept', { a: 1 })
     expect(idle.connections).toBe(1)
-    // Bun checks socket timeouts every few seconds: wait for the close, bounded.
+    timers.advance(2000) // the idle sweep: a whole idleTimeout of silence since its last request
     await waitFor(() => idle.connections === 0, 'the server to close the idle connection')
     expect(await db.dict('kept').get('a')).toBe(1)
     expect(idle.connections).toBe(1)
