@@ -5,6 +5,8 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { CyberError, Server, connect, type Database, type ErrorCode } from '../../src/index.ts'
 import { parseRemoteUrl } from '../../src/connect.ts'
+import { Database as RemoteDatabase } from '../../src/client/database.ts'
+import { RemoteTransport } from '../../src/client/remote.ts'
 import { storeContract } from '../contract/store.contract.ts'
 import { propertyContract } from '../contract/property.contract.ts'
 import { expectCode, tempDir, uniqueName, waitFor } from '../contract/helpers.ts'
@@ -266,7 +268,9 @@ describe('the connection pool', () => {
 
   test('close() waits a bounded time for a server that never answers, then fails what is in flight', async () => {
     await using fake = fakeServer(PASSWORD, () => {}) // reads requests, answers none
-    const db = await connect(`cyberdb://:${PASSWORD}@127.0.0.1:${fake.port}`)
+    // A short wait (the default is 2 s): what is asserted is that close() does not hang.
+    const options = await parseRemoteUrl(`cyberdb://:${PASSWORD}@127.0.0.1:${fake.port}`)
+    const db = new RemoteDatabase(await RemoteTransport.open({ ...options, closeWaitMs: 50 }))
     const hanging = db.tables()
     await Promise.resolve() // let the request leave
     const started = performance.now()
