@@ -17,6 +17,9 @@ import { CRASHED_AT } from '../fixtures/crash-hooks.ts'
 import { spawnFixture, type Child } from '../fixtures/spawn.ts'
 
 const SAVE_EVERY = 40
+// Each test spawns tens of children: about 3.5 s on an idle 2-core machine, 5+ s on a loaded one
+// (bun's default of 5 s is too short for them; bunfig.toml cannot set another).
+const CRASH_TEST_MS = 15_000
 const TORN_WARNING = /^cyberdb: .*(dropping a torn last record|ignoring a log with no complete header).*\n/gm
 
 interface Outcome {
@@ -89,7 +92,7 @@ describe('SIGKILL at random moments', () => {
       }
       console.log(`crash trials, ${durability}: ${count} SIGKILLs, ${acks[durability]} acknowledged writes, ` +
         `${lost[durability]} of them lost`)
-    })
+    }, CRASH_TEST_MS)
   }
 })
 
@@ -145,5 +148,5 @@ describe('SIGKILL at each step of a save and a log rotation', () => {
     }
     console.log(`crash trials at named steps: ${runs.length} kills, ${acks.steps} acknowledged writes, ` +
       `${lost.steps} lost`)
-  })
+  }, CRASH_TEST_MS)
 })
