@@ -49,17 +49,18 @@ export function encodeHeader(tables: number, entries: number, body: Uint8Array, 
  * as far as a header alone can be: SNAPSHOT_CORRUPT when it is cut short, has no magic, or is of
  * a version newer than this reads. */
 export function decodeHeader(file: Uint8Array, path: string): Header {
-  if (file.length < V1_HEADER_BYTES) throw corrupt(path, `is truncated (${file.length} bytes, no full header)`)
-  if (new TextDecoder().decode(file.subarray(0, 7)) !== MAGIC) throw corrupt(path, 'is not a CyberDB snapshot')
+  const truncated = () => corrupt(path, `is truncated (${file.length} bytes, no full header)`)
+  if (file.length < V1_HEADER_BYTES) throw truncated()
+  if (new TextDecoder().decode(file.subarray(0, 7)) !== MAGIC) {
+    throw corrupt(path, 'is not a CyberDB snapshot')
+  }
   const view = new DataView(file.buffer, file.byteOffset, Math.min(file.length, HEADER_BYTES))
   const version = view.getUint8(7)
   if (version > FORMAT_VERSION) {
     throw corrupt(path, `has format version ${version}, newer than this CyberDB reads ` +
       `(${FORMAT_VERSION}): upgrade CyberDB to load it`)
   }
-  if (file.length < headerBytes(version)) {
-    throw corrupt(path, `is truncated (${file.length} bytes, no full header)`)
-  }
+  if (file.length < headerBytes(version)) throw truncated()
   return {
     version,
     tables: view.getUint32(8),
@@ -71,11 +72,13 @@ export function decodeHeader(file: Uint8Array, path: string): Header {
 }
 
 /** Checks the header and the body's length and checksum; returns the verified body. */
-export function verifySnapshot(file: Uint8Array, path: string): { header: Header; body: Uint8Array } {
+export function verifySnapshot(file: Uint8Array, path: string):
+  { header: Header; body: Uint8Array } {
   const header = decodeHeader(file, path)
   const body = file.subarray(headerBytes(header.version))
   if (body.length !== header.bodyBytes) {
-    throw corrupt(path, `is truncated or padded (body ${body.length} bytes, header says ${header.bodyBytes})`)
+    throw corrupt(path,
+      `is truncated or padded (body ${body.length} bytes, header says ${header.bodyBytes})`)
   }
   if (Bun.hash.crc32(body) !== header.checksum) throw corrupt(path, 'fails its checksum')
   return { header, body }

@@ -11,8 +11,8 @@ import type { Table } from '../engine/commands.ts'
 import { Store } from '../engine/store.ts'
 import { createCodec } from '../protocol/codec.ts'
 import {
-  END_MARKER, LOG_HEADER_BYTES, LOG_VERSION, RECORD_HEADER_BYTES, V1_RECORD_HEADER_BYTES, decodeLogHeader,
-  hasLogMagic, logPath,
+  END_MARKER, LOG_HEADER_BYTES, LOG_VERSION, RECORD_HEADER_BYTES, V1_RECORD_HEADER_BYTES,
+  decodeLogHeader, hasLogMagic, logPath,
 } from './log-format.ts'
 import type { OpenLog } from './op-log.ts'
 import { decodeSnapshotFile } from './snapshot.ts'

@@ -128,7 +128,8 @@ export class OpLog {
     const path = logPath(dataPath)
     if (at.continueAt !== undefined) {
       cutFile(path, at.continueAt)
-      const log = new OpLog(dataPath, durability, at.generation, openSync(path, APPEND, FILE_MODE), options)
+      const fd = openSync(path, APPEND, FILE_MODE)
+      const log = new OpLog(dataPath, durability, at.generation, fd, options)
       log.bytes = at.continueAt
       log.#fileRecords = at.records ?? 0
       return log
@@ -137,7 +138,8 @@ export class OpLog {
       cutFile(path, at.retire.cutAt)
       renameSync(path, rotatedLogPath(dataPath, at.retire.as))
     }
-    const log = new OpLog(dataPath, durability, at.generation, openSync(path, CREATE, FILE_MODE), options)
+    const fd = openSync(path, CREATE, FILE_MODE)
+    const log = new OpLog(dataPath, durability, at.generation, fd, options)
     log.#io.write(log.#fd, encodeLogHeader(at.generation))
     log.bytes = LOG_HEADER_BYTES
     log.#dirDirty = true
@@ -192,7 +194,9 @@ export class OpLog {
     if (lost !== undefined) return Promise.reject(lost)
     if (to <= this.#durable) return undefined
     if (to <= this.#written) {
-      return new Promise<void>((resolve, reject) => this.#waiters.push({ seq: to, resolve, reject }))
+      const { promise, resolve, reject } = Promise.withResolvers<void>()
+      this.#waiters.push({ seq: to, resolve, reject })
+      return promise
     }
     if (this.#batch === undefined) {
       const { promise, resolve, reject } = Promise.withResolvers<void>()

@@ -327,7 +327,9 @@ export class Server implements AsyncDisposable, SessionHost {
     })))
     this.#cancelSweep?.()
     let cancelGrace: (() => void) | undefined
-    const grace = new Promise<void>((resolve) => (cancelGrace = this.setTimer(resolve, this.#closeGraceMs)))
+    const grace = new Promise<void>((resolve) => {
+      cancelGrace = this.setTimer(resolve, this.#closeGraceMs)
+    })
     await Promise.race([drained, grace])
     cancelGrace?.()
     this.#listener?.stop(true)

@@ -54,6 +54,10 @@ export interface SessionHost {
   closed(session: Session): void
 }
 
+/** proof: waiting for the password proof; open: serving requests; draining: reading no more,
+ * answering what it read; closed: its socket ended (for writing too). */
+type Phase = 'proof' | 'open' | 'draining' | 'closed'
+
 export class Session {
   readonly socket: Socket<Session>
   /** The peer's address as it was at connect time (Bun's may be empty once the socket closed). */
@@ -69,7 +73,11 @@ export class Session {
   #idleMs = 0
   // Reused for every decode: msgpackr reads the frame in place from the chunk.
   readonly #range = { start: 0, end: 0 }
-  #authed = false
+  // The session's life: its password proof, then its requests, then (no longer reading) the
+  // answers to what it read, then its socket ended. Every step is one way.
+  #phase: Phase = 'proof'
+  // The password was proved: a draining session says goodbye only to a client that proved it.
+  #proved = false
   // A proof arrived (the connection is no longer a silent one the server may reclaim); checking:
   // it waits for the throttle, which calls #verdict, or is withdrawn if the socket leaves first.
   #proofArrived = false
@@ -79,9 +87,6 @@ export class Session {
   #earlyBytes = 0
   #paused = false
   #repliesThisChunk = 0
-  // Ending: no new requests are read; ended: the socket is closed for writing too.
-  #ending = false
-  #ended = false
   #goodbye: string | undefined
   // Replies still being computed (server.save): closing waits for them.
   #inFlight = 0
@@ -147,17 +152,28 @@ export class Session {
     return this.#paused
   }
 
-  get isAuthenticated(): boolean {
-    return this.#authed
+  // Reading frames (the proof, or requests): neither draining nor closed.
+  #reading(): boolean {
+    return this.#phase === 'proof' || this.#phase === 'open'
   }
 
-  /** Connected, not authenticated, and no proof sent yet: a slot the server may reclaim. */
+  // A method, not a field test: a request run in between may have closed the session.
+  #closed(): boolean {
+    return this.#phase === 'closed'
+  }
+
+  get isAuthenticated(): boolean {
+    return this.#proved
+  }
+
+  /** Connected, not authenticated, and no proof sent yet: a slot the server may reclaim. (A
+   * proved session had a proof arrive.) */
   get isSilent(): boolean {
-    return !this.#proofArrived && !this.#authed
+    return !this.#proofArrived
   }
 
   onData(chunk: Uint8Array): void {
-    if (this.#ending) return
+    if (!this.#reading()) return
     this.#active = true
     this.#repliesThisChunk = 0
     try {
@@ -169,7 +185,8 @@ export class Session {
     }
     // Before the proof nothing longer than a proof is kept: a stranger must not make the server
     // buffer up to maxFrameBytes per connection until the auth deadline.
-    if (!this.#authed && !this.#checking && !this.#ending && this.#reader.buffered > LENGTH_BYTES + PROOF_BYTES) {
+    const pastProof = this.#reader.buffered > LENGTH_BYTES + PROOF_BYTES
+    if (this.#phase === 'proof' && !this.#checking && pastProof) {
       this.#refuseProof()
     }
     this.flush()
@@ -181,15 +198,15 @@ export class Session {
     if (this.#out.frames.length === 0) this.#unsentIds.length = 0
     this.#account()
     this.resumeReading()
-    if (this.#ending) this.#endWhenAnswered()
+    if (this.#phase === 'draining') this.#endWhenAnswered()
   }
 
   /** Runs the requests that waited, and reads again, if the output bounds allow it now. */
   resumeReading(): void {
-    if (!this.#paused || this.#ended) return
+    if (!this.#paused || this.#phase === 'closed') return
     if (this.#out.unsent >= this.#host.maxUnsentBytes * RESUME_UNSENT_SHARE) return // its drain calls again
     this.#paused = false
-    while (!this.#ended && this.#backlog.length > 0) {
+    while (!this.#closed() && this.#backlog.length > 0) {
       if (!this.#mayRun()) {
         this.#pause()
         break
@@ -198,12 +215,12 @@ export class Session {
       this.#onRequest(body, 0, body.length)
     }
     this.flush()
-    if (!this.#paused && !this.#ending) this.socket.resume()
+    if (!this.#paused && this.#reading()) this.socket.resume()
   }
 
   /** The server's idle sweep, every `periodMs`: past idleTimeout of silence, onTimeout. */
   idleTick(periodMs: number): void {
-    if (this.#ended) return
+    if (this.#phase === 'closed') return
     if (this.#active) {
       this.#active = false
       this.#idleMs = 0
@@ -219,7 +236,7 @@ export class Session {
   /** The client was silent for idleTimeout: close it, and cut it if it is still there next time
    * (it is not taking the replies it was owed). */
   onTimeout(): void {
-    if (this.#ending) {
+    if (this.#phase === 'draining') {
       this.socket.terminate()
       return
     }
@@ -264,10 +281,10 @@ export class Session {
 
   /** Sends a connection-level error, then closes: the client learns why. */
   fail(error: CyberError): void {
-    if (this.#ended) return
+    if (this.#phase === 'closed') return
     this.#host.log(`closing ${this.socket.remoteAddress}: ${error.code} ${error.message}`)
     this.#reply(CONNECTION_ID, STATUS_ERROR, errorPayload(error))
-    this.#ending = true
+    this.#phase = 'draining'
     this.#goodbye = undefined
     // Replies to writes still waiting for the log leave with the error once the log has them.
     if (this.#mustCommit !== 0 && !this.#commit()) return
@@ -295,7 +312,7 @@ export class Session {
       this.#inFlight--
       if (this.#mustCommit === seq) this.#mustCommit = this.#heldFrom = 0
       else this.#heldFrom = seq + 1
-      if (this.#ending) this.#endWhenAnswered()
+      if (this.#phase === 'draining') this.#endWhenAnswered()
       else this.flush()
     }, (error) => {
       // The disk refused writes of this hold (memory was brought back to the files): their
@@ -308,7 +325,7 @@ export class Session {
       this.#out.frames.take()
       const payload = errorPayload(error instanceof CyberError ? error : new CyberError('INTERNAL', String(error)))
       for (const id of this.#unsentIds.splice(0)) this.#reply(id, STATUS_ERROR, payload)
-      if (this.#ending) this.#endWhenAnswered()
+      if (this.#phase === 'draining') this.#endWhenAnswered()
       else this.flush()
     })
     return false
@@ -321,8 +338,8 @@ export class Session {
    * was not answered before it was never read, so the client may safely send it again elsewhere.
    */
   end(why = 'the server closed the connection'): void {
-    if (this.#ending) return
-    this.#ending = true
+    if (!this.#reading()) return
+    this.#phase = 'draining'
     this.#goodbye = why
     this.#endWhenAnswered()
   }
@@ -333,9 +350,11 @@ export class Session {
   }
 
   #endSocket(goodbye: string | undefined): void {
-    if (this.#ended) return
-    if (goodbye !== undefined && this.#authed) this.#reply(CONNECTION_ID, STATUS_ERROR, ['CONNECTION_CLOSED', goodbye])
-    this.#ended = true
+    if (this.#phase === 'closed') return
+    if (goodbye !== undefined && this.#proved) {
+      this.#reply(CONNECTION_ID, STATUS_ERROR, ['CONNECTION_CLOSED', goodbye])
+    }
+    this.#phase = 'closed'
     this.#cancelAuthTimer?.()
     const bytes = this.#out.takeAll()
     this.#account()
@@ -345,7 +364,8 @@ export class Session {
 
   // One bound function for every frame, rather than a closure per data event.
   readonly #onFrame = (data: Uint8Array, start: number, end: number): boolean => {
-    if (this.#authed) return this.#onQueuedRequest(data, start, end)
+    // Once draining, the reader was told to stop: only 'proof' and 'open' see frames.
+    if (this.#phase === 'open') return this.#onQueuedRequest(data, start, end)
     if (this.#checking) return this.#keepEarly(data.slice(start, end))
     return this.#submitProof(data.slice(start, end)) // the chunk is only valid during the callback
   }
@@ -357,7 +377,7 @@ export class Session {
     this.#cancelAuthTimer?.()
     this.#proofArrived = true
     const withdraw = this.#host.throttle.submit(this.address, () => this.#verdict(proof))
-    if (withdraw === undefined) return this.#authed && !this.#host.encrypt // checked at once
+    if (withdraw === undefined) return this.#phase === 'open' && !this.#host.encrypt // checked now
     this.#host.refused.throttled++
     this.#checking = true
     this.#withdraw = withdraw
@@ -390,7 +410,8 @@ export class Session {
       this.fail(new CyberError('AUTH_FAILED', 'wrong password'))
       return false
     }
-    this.#authed = true
+    this.#proved = true
+    if (this.#phase === 'proof') this.#phase = 'open'
     this.#host.authenticated(this)
     if (this.#host.encrypt) {
       const keys = sessionKeys(this.#host.masterKey, this.#nonce)
@@ -403,9 +424,11 @@ export class Session {
     if (waited) {
       // When encrypting, what followed the proof was sealed for keys that did not exist yet (our
       // client sends nothing before the reply): it is dropped rather than read as plain frames.
-      if (!this.#ending) this.socket.resume()
+      if (this.#phase === 'open') this.socket.resume()
       if (!this.#host.encrypt) {
-        for (const body of early) if (!this.#ending) this.#onQueuedRequest(body, 0, body.length)
+        for (const body of early) {
+          if (this.#phase === 'open') this.#onQueuedRequest(body, 0, body.length)
+        }
       }
       this.flush()
     }
@@ -415,7 +438,7 @@ export class Session {
   // Not a proof (too long to be one): a failed guess, through the throttle like any other.
   #refuseProof(): void {
     this.#submitProof(undefined)
-    this.#ending = true
+    if (this.#phase !== 'closed') this.#phase = 'draining'
   }
 
   #onQueuedRequest(data: Uint8Array, start: number, end: number): boolean {
@@ -468,7 +491,7 @@ export class Session {
         (error) => this.#replyError(id, error),
       ).finally(() => {
         this.#inFlight--
-        if (this.#ending) this.#endWhenAnswered()
+        if (this.#phase === 'draining') this.#endWhenAnswered()
         else this.flush()
       })
     } else {
@@ -485,7 +508,7 @@ export class Session {
   }
 
   #reply(id: number, status: number, payload: unknown): void {
-    if (this.#ended) return
+    if (this.#phase === 'closed') return
     const codec = this.#host.codec
     let packed: Packed
     try {

@@ -139,7 +139,8 @@ describe('garbage', () => {
       await expectConnectionError(client, code)
     })
 
-    hostile(`seeded random bytes (seed ${seed}) after the proof are refused; nothing is applied`, async () => {
+    const after = `seeded random bytes (seed ${seed}) after the proof are refused; nothing is applied`
+    hostile(after, async () => {
       const random = seeded(1000 + seed)
       await using client = await authed()
       const garbage = randomBytes(random, 1 + Math.floor(random() * 4096))
