@@ -6,12 +6,12 @@ import type { Packr } from 'msgpackr'
 import { CyberError, badArgument } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
 import { checkOp } from '../engine/store.ts'
-import { createCodec, packInPlace, type Packed } from '../protocol/codec.ts'
+import { createCodec, type Packed } from '../protocol/codec.ts'
 import { Inbox, MAX_FRAME_BYTES, Outbox } from '../protocol/frame.ts'
 import { Opener, Sealer, masterKey, sessionKeys } from '../security/seal.ts'
 import {
   CONNECTION_ID, FIRST_BYTES, FLAG_ENCRYPT, PROTOCOL_VERSION, STATUS_OK, authProof, checkFirstBytes,
-  decodeHello, errorFromPayload,
+  decodeHello, decodeReply, encodeRequest, errorFromPayload,
 } from '../protocol/messages.ts'
 
 export interface ConnectionOptions {
@@ -159,7 +159,7 @@ export class Connection {
     }
     const id = this.#nextId++
     try {
-      packed = packInPlace(this.#codec, [id, op.name, op.table, op.args])
+      packed = encodeRequest(this.#codec, id, op.name, op.table, op.args)
     } catch (error) {
       return Promise.reject(encodeError(error))
     }
@@ -252,16 +252,9 @@ export class Connection {
   // One bound function for every frame, rather than a closure per data event.
   readonly #onFrame = (data: Uint8Array, start: number, end: number): boolean => {
     if (this.#state === 'hello') return this.#onHello(data.subarray(start, end))
-    let reply: unknown
-    try {
-      this.#range.start = start
-      this.#range.end = end
-      reply = this.#codec.unpack(data, this.#range)
-    } catch (cause) {
-      throw new CyberError('PROTOCOL', 'the server sent a frame that does not decode', { cause })
-    }
-    if (!Array.isArray(reply) || reply.length !== 3) throw new CyberError('PROTOCOL', 'the server sent a malformed reply')
-    const [id, status, payload] = reply as [number, number, unknown]
+    this.#range.start = start
+    this.#range.end = end
+    const [id, status, payload] = decodeReply(this.#codec, data, this.#range)
     if (id === CONNECTION_ID) return this.#onConnectionReply(status, payload)
     const pending = this.#pending.get(id)
     if (pending === undefined) throw new CyberError('PROTOCOL', `the server answered unknown request ${id}`)

@@ -6,11 +6,10 @@
 import type { Socket } from 'bun'
 import type { Packr } from 'msgpackr'
 import { CyberError } from '../errors.ts'
-import { packInPlace, type Packed } from '../protocol/codec.ts'
 import { Inbox, LENGTH_BYTES, Outbox } from '../protocol/frame.ts'
 import {
   CONNECTION_ID, FLAG_ENCRYPT, PROOF_BYTES, PROTOCOL_VERSION, STATUS_ERROR, STATUS_OK, authProof,
-  checkProof, checkRequest, encodeHello, errorPayload, requestId,
+  checkProof, checkRequest, decodeRequest, encodeHello, encodeReply, errorPayload,
 } from '../protocol/messages.ts'
 import type { WriteHold } from '../host/host.ts'
 import { checkOp } from '../engine/store.ts'
@@ -457,23 +456,23 @@ export class Session {
   }
 
   #onRequest(data: Uint8Array, start: number, end: number): boolean {
-    let message: unknown, id: number
+    let request: { id: number; message: unknown[] }
     try {
       this.#range.start = start
       this.#range.end = end
-      message = this.#host.codec.unpack(data, this.#range)
-      id = requestId(message) // no id to answer on: only then is the stream not to be trusted
+      // No id to answer on: only then is the stream not to be trusted.
+      request = decodeRequest(this.#host.codec, data, this.#range)
     } catch (error) {
-      this.fail(error instanceof CyberError ? error
-        : new CyberError('PROTOCOL', 'a frame did not decode as a request', { cause: error }))
+      this.fail(error as CyberError)
       return false
     }
+    const { id, message } = request
     let result: unknown
     const writes = this.#host.writes
     const appended = writes.appended
     try {
       // An ill-shaped request fails alone, on its own id (issue 8.15).
-      const op = checkRequest(message as unknown[])
+      const op = checkRequest(message)
       checkOp(op)
       result = this.#host.execute(op.name, op.table, op.args)
     } catch (error) {
@@ -509,18 +508,7 @@ export class Session {
 
   #reply(id: number, status: number, payload: unknown): void {
     if (this.#phase === 'closed') return
-    const codec = this.#host.codec
-    let packed: Packed
-    try {
-      packed = packInPlace(codec, [id, status, payload])
-    } catch (error) {
-      packed = packInPlace(codec, [id, STATUS_ERROR, ['INTERNAL', `reply did not encode: ${error}`]])
-    }
-    const bytes = packed.end - packed.start
-    if (bytes > this.#host.maxFrameBytes) {
-      const message = `a reply of ${bytes} bytes exceeds the frame limit of ${this.#host.maxFrameBytes}`
-      packed = packInPlace(codec, [id, STATUS_ERROR, ['FRAME_TOO_LARGE', message]])
-    }
+    const packed = encodeReply(this.#host.codec, id, status, payload, this.#host.maxFrameBytes)
     this.#out.frames.writeRange(packed, packed.start, packed.end)
     if (id !== CONNECTION_ID) this.#unsentIds.push(id)
     this.#account()
