@@ -6,12 +6,12 @@ import type { Packr } from 'msgpackr'
 import { CyberError, badArgument } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
 import { checkOp } from '../engine/store.ts'
-import { createCodec, packInPlace, type Packed } from '../protocol/codec.ts'
+import { createCodec, type Packed } from '../protocol/codec.ts'
 import { Inbox, MAX_FRAME_BYTES, Outbox } from '../protocol/frame.ts'
 import { Opener, Sealer, masterKey, sessionKeys } from '../security/seal.ts'
 import {
   CONNECTION_ID, FIRST_BYTES, FLAG_ENCRYPT, PROTOCOL_VERSION, STATUS_OK, authProof, checkFirstBytes,
-  decodeHello, errorFromPayload,
+  decodeHello, decodeReply, encodeRequest, errorFromPayload,
 } from '../protocol/messages.ts'
 
 export interface ConnectionOptions {
@@ -24,9 +24,10 @@ export interface ConnectionOptions {
   encrypt?: boolean
   /** Connect over TLS, verifying the server's certificate (against `ca` when given). */
   tls?: { ca?: string; serverName?: string }
+  /** Milliseconds close() waits for replies still in flight. Default 2000. */
+  closeWaitMs?: number
 }
 
-// How long close() waits for replies still in flight.
 const CLOSE_WAIT_MS = 2000
 
 interface Pending {
@@ -54,6 +55,7 @@ export class Connection {
   #maxFrameBytes = MAX_FRAME_BYTES
   #password: string
   #encrypt: boolean
+  readonly #closeWaitMs: number
   #opened: Pending
   #closeReason: CyberError | undefined
   // The peer's first bytes (up to FIRST_BYTES), checked as they come in before the hello.
@@ -70,76 +72,68 @@ export class Connection {
   private constructor(options: ConnectionOptions, opened: Pending) {
     this.#password = options.password
     this.#encrypt = options.encrypt ?? false
+    this.#closeWaitMs = options.closeWaitMs ?? CLOSE_WAIT_MS
     this.#opened = opened
   }
 
   /** Connects and authenticates; rejects with CONNECTION_CLOSED, AUTH_FAILED or TIMEOUT, in time. */
   static open(options: ConnectionOptions): Promise<Connection> {
     const where = `${options.host}:${options.port}`
-    return new Promise<Connection>((resolve, reject) => {
-      let settled = false
-      const timer = setTimeout(() => {
-        // A TLS or HTTP port waits for the client to speak first: silence is the clue to give.
-        const why = connection.#firstBytes.length > 0 ? ''
-          : ': the peer sent nothing, no CyberDB hello (a TLS port needs cyberdbs://; an HTTP or other ' +
-            'service waits silently: check the port)'
-        const took = `connecting to ${where} took longer than ${options.connectTimeoutMs} ms`
-        fail(new CyberError('TIMEOUT', `${took}${why}`))
-        connection.#socket?.terminate()
-      }, options.connectTimeoutMs)
-      const fail = (error: CyberError) => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        reject(error)
-      }
-      const connection: Connection = new Connection(options, {
-        resolve: () => {
-          if (settled) return
-          settled = true
-          clearTimeout(timer)
-          resolve(connection)
-        },
-        reject: fail,
-      })
-      Bun.connect<Connection>({
-        hostname: options.host,
-        port: options.port,
-        data: connection,
-        ...(options.tls ? { tls: { ...options.tls, rejectUnauthorized: true } } : {}),
-        socket: {
-          open(socket) {
-            connection.#attach(socket)
-          },
-          data(socket, chunk) {
-            socket.data.#onData(chunk)
-          },
-          drain(socket) {
-            socket.data.#out.onDrain()
-            socket.data.#out.flush()
-          },
-          close(socket) {
-            socket.data.#closed(new CyberError('CONNECTION_CLOSED', `the connection to ${where} closed`))
-          },
-          error(socket, error) {
-            socket.data.#closed(new CyberError('CONNECTION_CLOSED', `the connection to ${where} failed: ${error.message}`))
-          },
-          handshake(socket, success, authorizationError) {
-            // TLS only: a certificate that does not verify is refused here, and said so.
-            if (!success || authorizationError) {
-              const why = authorizationError?.message ?? 'the TLS handshake failed'
-              socket.data.#closed(new CyberError('CONNECTION_CLOSED', `TLS with ${where} refused: ${why}`))
-              socket.terminate()
-            }
-          },
-          connectError(_socket, error) {
-            connection.#closed(new CyberError('CONNECTION_CLOSED', `could not connect to ${where}: ${error.message}`))
-          },
-        },
-      }).catch((error: Error) => {
-        connection.#closed(new CyberError('CONNECTION_CLOSED', `could not connect to ${where}: ${error.message}`))
-      })
+    // Settled once: by the server's ok reply, or by the first failure or the timer.
+    const opened = Promise.withResolvers<Connection>()
+    const connection: Connection = new Connection(options, {
+      resolve: () => opened.resolve(connection),
+      reject: opened.reject,
     })
+    const timer = setTimeout(() => {
+      // A TLS or HTTP port waits for the client to speak first: silence is the clue to give.
+      const why = connection.#firstBytes.length > 0 ? ''
+        : ': the peer sent nothing, no CyberDB hello (a TLS port needs cyberdbs://; an HTTP or other ' +
+          'service waits silently: check the port)'
+      const took = `connecting to ${where} took longer than ${options.connectTimeoutMs} ms`
+      opened.reject(new CyberError('TIMEOUT', `${took}${why}`))
+      connection.#socket?.terminate()
+    }, options.connectTimeoutMs)
+    const stop = (): void => clearTimeout(timer)
+    opened.promise.then(stop, stop)
+    Bun.connect<Connection>({
+      hostname: options.host,
+      port: options.port,
+      data: connection,
+      ...(options.tls ? { tls: { ...options.tls, rejectUnauthorized: true } } : {}),
+      socket: {
+        open(socket) {
+          connection.#attach(socket)
+        },
+        data(socket, chunk) {
+          socket.data.#onData(chunk)
+        },
+        drain(socket) {
+          socket.data.#out.onDrain()
+          socket.data.#out.flush()
+        },
+        close(socket) {
+          socket.data.#closed(new CyberError('CONNECTION_CLOSED', `the connection to ${where} closed`))
+        },
+        error(socket, error) {
+          socket.data.#closed(new CyberError('CONNECTION_CLOSED', `the connection to ${where} failed: ${error.message}`))
+        },
+        handshake(socket, success, authorizationError) {
+          // TLS only: a certificate that does not verify is refused here, and said so.
+          if (!success || authorizationError) {
+            const why = authorizationError?.message ?? 'the TLS handshake failed'
+            socket.data.#closed(new CyberError('CONNECTION_CLOSED', `TLS with ${where} refused: ${why}`))
+            socket.terminate()
+          }
+        },
+        connectError(_socket, error) {
+          connection.#closed(new CyberError('CONNECTION_CLOSED', `could not connect to ${where}: ${error.message}`))
+        },
+      },
+    }).catch((error: Error) => {
+      connection.#closed(new CyberError('CONNECTION_CLOSED', `could not connect to ${where}: ${error.message}`))
+    })
+    return opened.promise
   }
 
   get isReady(): boolean {
@@ -165,7 +159,7 @@ export class Connection {
     }
     const id = this.#nextId++
     try {
-      packed = packInPlace(this.#codec, [id, op.name, op.table, op.args])
+      packed = encodeRequest(this.#codec, id, op.name, op.table, op.args)
     } catch (error) {
       return Promise.reject(encodeError(error))
     }
@@ -199,14 +193,14 @@ export class Connection {
     })
   }
 
-  /** Waits for the replies in flight (at most CLOSE_WAIT_MS: a hung server cannot hold close()
+  /** Waits for the replies in flight (at most closeWaitMs: a hung server cannot hold close()
    * forever; what is still unanswered then fails with CONNECTION_CLOSED), then closes. */
   async close(): Promise<void> {
     if (this.#state === 'closed') return
     if (this.#pending.size > 0) {
       await new Promise<void>((resolve) => {
         this.#onIdle = resolve
-        setTimeout(resolve, CLOSE_WAIT_MS).unref()
+        setTimeout(resolve, this.#closeWaitMs).unref()
       })
     }
     this.#closed(new CyberError('CONNECTION_CLOSED', 'the connection was closed by the client'))
@@ -258,16 +252,9 @@ export class Connection {
   // One bound function for every frame, rather than a closure per data event.
   readonly #onFrame = (data: Uint8Array, start: number, end: number): boolean => {
     if (this.#state === 'hello') return this.#onHello(data.subarray(start, end))
-    let reply: unknown
-    try {
-      this.#range.start = start
-      this.#range.end = end
-      reply = this.#codec.unpack(data, this.#range)
-    } catch (cause) {
-      throw new CyberError('PROTOCOL', 'the server sent a frame that does not decode', { cause })
-    }
-    if (!Array.isArray(reply) || reply.length !== 3) throw new CyberError('PROTOCOL', 'the server sent a malformed reply')
-    const [id, status, payload] = reply as [number, number, unknown]
+    this.#range.start = start
+    this.#range.end = end
+    const [id, status, payload] = decodeReply(this.#codec, data, this.#range)
     if (id === CONNECTION_ID) return this.#onConnectionReply(status, payload)
     const pending = this.#pending.get(id)
     if (pending === undefined) throw new CyberError('PROTOCOL', `the server answered unknown request ${id}`)

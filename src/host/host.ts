@@ -4,7 +4,7 @@
 // is first put in its deterministic form (the command's `logged` hook, given the clock), and its
 // log record is encoded before the write is applied: a value the encoder refuses never touches the
 // store (else it would sit in memory, missing from the log, and break every later snapshot).
-// durable() is the one way to wait for the disk. (The change feed is to join this class.)
+// durable() is the one way to wait for the disk (through the log's one wait, OpLog.durable). (The change feed is to join this class.)
 
 import { CyberError, badArgument } from '../errors.ts'
 import { COMMANDS, type Op, type RegisteredCommand } from '../engine/commands.ts'
@@ -159,7 +159,8 @@ export class Host {
     if (log === undefined) return undefined
     const last = to - this.#logBase
     if (last < 1) return undefined // committed before this log started: its snapshot holds them
-    return log.commit(Math.max(1, from - this.#logBase), last)
+    log.flush(last)
+    return log.durable(Math.max(1, from - this.#logBase), last)
   }
 
   #save(args: unknown[], origin: Origin): Promise<SnapshotStats> {

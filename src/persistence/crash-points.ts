@@ -1,16 +1,8 @@
-// Named points in a save, a log rotation and a log write at which the crash tests make the process
-// kill itself: CYBERDB_CRASH_AT=NAME (or NAME@N, the Nth time the point is reached) sends SIGKILL
-// there, so a test can check that every combination of files a crash leaves still recovers.
-// Unset (always, outside the crash tests), each point costs one comparison.
-
-const [CRASH_AT, CRASH_NTH] = parse(process.env.CYBERDB_CRASH_AT)
-let reached = 0
-
-function parse(spec: string | undefined): [string | undefined, number] {
-  if (spec === undefined || spec === '') return [undefined, 1]
-  const at = spec.lastIndexOf('@')
-  return at < 0 ? [spec, 1] : [spec.slice(0, at), Number(spec.slice(at + 1)) || 1]
-}
+// Named points in a save, a log rotation and a log write, for the crash tests: the write path
+// calls the hooks it was given at each of them, and the crash tests' fixture passes hooks that
+// make the process kill itself at one (test/fixtures/crash-hooks.ts), so a test can check that
+// every combination of files a crash leaves still recovers. Without hooks (always, outside the
+// crash tests) each point costs one comparison, and nothing here reads the environment.
 
 /** The steps a crash test may name, in the order a save goes through them. */
 export const CRASH_POINTS = [
@@ -28,13 +20,11 @@ export const CRASH_POINTS = [
 
 export type CrashPoint = (typeof CRASH_POINTS)[number]
 
-/** Whether the crash tests armed this point (to set up a torn write, say). */
-export function isArmed(name: CrashPoint): boolean {
-  return CRASH_AT === name
-}
-
-export function crashPoint(name: CrashPoint): void {
-  if (CRASH_AT !== name) return
-  if (++reached < CRASH_NTH) return
-  process.kill(process.pid, 'SIGKILL')
+/** What a data file's write path calls at its named steps (DataFileOptions.crash). */
+export interface CrashHooks {
+  /** The write path reached `point`. */
+  reached(point: CrashPoint): void
+  /** Log writes go in two parts, the last 3 bytes after 'log:torn-write' is reached, so that a
+   * kill there leaves a torn record (every record is longer than 3 bytes). */
+  readonly tearWrites?: boolean
 }

@@ -6,11 +6,13 @@
 import { closeSync, existsSync, openSync, readSync, renameSync, unlinkSync } from 'node:fs'
 import type { Store } from '../engine/store.ts'
 import type { Host } from '../host/host.ts'
-import { crashPoint } from './crash-points.ts'
+import type { CrashHooks } from './crash-points.ts'
 import { checkDataPath } from './data-path.ts'
+import { HEADER_BYTES, decodeHeader } from './format.ts'
 import { FileLock } from './lock.ts'
 import {
-  DEFAULT_DURABILITY, LOG_HEADER_BYTES, LOG_MAGIC, logPath, rotatedLogPath, type Durability, type LogIO,
+  DEFAULT_DURABILITY, LOG_HEADER_BYTES, decodeLogHeader, logPath, rotatedLogPath, type Durability,
+  type LogIO,
 } from './log-format.ts'
 import { listLogFiles, recover, recoverSync } from './log-reader.ts'
 import { OpLog, type OpenLog } from './op-log.ts'
@@ -31,6 +33,8 @@ export interface DataFileOptions {
   compactBytes?: number
   /** How log bytes reach the file; tests replace it to make the disk refuse a write. */
   io?: LogIO
+  /** Called at the named steps of a save, a rotation and a log write (the crash tests). */
+  crash?: CrashHooks
 }
 
 export class Snapshotter {
@@ -65,6 +69,7 @@ export class DataFile extends Snapshotter {
   #timer: Timer | undefined
   #log: OpLog | undefined
   #compactBytes = COMPACT_BYTES
+  #crash: CrashHooks | undefined
   #compacting = false
   // Whether the files hold this store (snapshot and logs): false from a fresh start until its
   // first snapshot, when the files still hold another store's data.
@@ -113,10 +118,12 @@ export class DataFile extends Snapshotter {
     if (this.#log) return
     const durability = options.durability ?? DEFAULT_DURABILITY
     this.#compactBytes = options.compactBytes ?? COMPACT_BYTES
+    this.#crash = options.crash
     // Nothing on disk yet: a new file needs no first snapshot.
     const fresh = at === undefined && (existsSync(this.path) || listLogFiles(this.path).length > 0)
     const generation = fresh ? setAsideLogs(this.path) : 0
-    const log = OpLog.open(this.path, durability, at ?? { generation }, { io: options.io })
+    const log = OpLog.open(this.path, durability, at ?? { generation },
+      { io: options.io, crash: options.crash })
     this.#log = log
     log.onGrow = () => this.#compact()
     log.onLost = () => this.#rollback()
@@ -156,12 +163,12 @@ export class DataFile extends Snapshotter {
       // One synchronous moment: the view the snapshot will hold, and the first record it will not.
       const view = takeView(this.store)
       const generation = log.rotate(next)
-      const stats = await writeView(view, this.path, generation)
+      const stats = await writeView(view, this.path, generation, this.#crash)
       // The snapshot is durable: the logs it contains can go.
       for (const file of listLogFiles(this.path)) {
         if (file !== logPath(this.path)) unlinkSync(file)
       }
-      crashPoint('snapshot:logs-deleted')
+      this.#crash?.reached('snapshot:logs-deleted')
       snapshotBytes = stats.bytes
       return stats
     } finally {
@@ -247,15 +254,15 @@ function readHead(path: string, bytes: number): Uint8Array {
 }
 
 function logGeneration(path: string): number | undefined {
-  const head = readHead(path, LOG_HEADER_BYTES)
-  const magic = new TextDecoder().decode(head.subarray(0, LOG_MAGIC.length))
-  if (head.length < LOG_HEADER_BYTES || magic !== LOG_MAGIC) return undefined
-  return Number(new DataView(head.buffer, head.byteOffset).getBigUint64(8))
+  return decodeLogHeader(readHead(path, LOG_HEADER_BYTES))?.generation
 }
 
+// A snapshot whose header does not decode continues no generation: this store replaces it.
 function snapshotGeneration(path: string): number {
   if (!existsSync(path)) return 0
-  const head = readHead(path, 40)
-  if (head.length < 40 || head[7]! < 2) return 0 // version 1: generation 0
-  return Number(new DataView(head.buffer, head.byteOffset).getBigUint64(32))
+  try {
+    return decodeHeader(readHead(path, HEADER_BYTES), path).generation
+  } catch {
+    return 0
+  }
 }

@@ -45,31 +45,49 @@ export function encodeHeader(tables: number, entries: number, body: Uint8Array, 
   return encodeHeaderFor(tables, entries, body.length, Bun.hash.crc32(body), generation, version)
 }
 
-/** Checks the header and the body's length and checksum; returns the verified body. */
-export function verifySnapshot(file: Uint8Array, path: string): { header: Header; body: Uint8Array } {
-  const corrupt = (why: string) => new CyberError('SNAPSHOT_CORRUPT', `snapshot "${path}" ${why}`)
-  if (file.length < V1_HEADER_BYTES) throw corrupt(`is truncated (${file.length} bytes, no full header)`)
-  if (new TextDecoder().decode(file.subarray(0, 7)) !== MAGIC) throw corrupt('is not a CyberDB snapshot')
-  const view = new DataView(file.buffer, file.byteOffset, V1_HEADER_BYTES)
+/** The header at the start of `file` (a whole file, or its first HEADER_BYTES or more), checked
+ * as far as a header alone can be: SNAPSHOT_CORRUPT when it is cut short, has no magic, or is of
+ * a version newer than this reads. */
+export function decodeHeader(file: Uint8Array, path: string): Header {
+  const truncated = () => corrupt(path, `is truncated (${file.length} bytes, no full header)`)
+  if (file.length < V1_HEADER_BYTES) throw truncated()
+  if (new TextDecoder().decode(file.subarray(0, 7)) !== MAGIC) {
+    throw corrupt(path, 'is not a CyberDB snapshot')
+  }
+  const view = new DataView(file.buffer, file.byteOffset, Math.min(file.length, HEADER_BYTES))
   const version = view.getUint8(7)
   if (version > FORMAT_VERSION) {
-    throw corrupt(`has format version ${version}, newer than this CyberDB reads ` +
+    throw corrupt(path, `has format version ${version}, newer than this CyberDB reads ` +
       `(${FORMAT_VERSION}): upgrade CyberDB to load it`)
   }
-  const headerBytes = version === 1 ? V1_HEADER_BYTES : HEADER_BYTES
-  if (file.length < headerBytes) throw corrupt(`is truncated (${file.length} bytes, no full header)`)
-  const header: Header = {
+  if (file.length < headerBytes(version)) throw truncated()
+  return {
     version,
     tables: view.getUint32(8),
     entries: Number(view.getBigUint64(12)),
     bodyBytes: Number(view.getBigUint64(20)),
     checksum: view.getUint32(28),
-    generation: version === 1 ? 0 : Number(new DataView(file.buffer, file.byteOffset + 32, 8).getBigUint64(0)),
+    generation: version === 1 ? 0 : Number(view.getBigUint64(32)),
   }
-  const body = file.subarray(headerBytes)
+}
+
+/** Checks the header and the body's length and checksum; returns the verified body. */
+export function verifySnapshot(file: Uint8Array, path: string):
+  { header: Header; body: Uint8Array } {
+  const header = decodeHeader(file, path)
+  const body = file.subarray(headerBytes(header.version))
   if (body.length !== header.bodyBytes) {
-    throw corrupt(`is truncated or padded (body ${body.length} bytes, header says ${header.bodyBytes})`)
+    throw corrupt(path,
+      `is truncated or padded (body ${body.length} bytes, header says ${header.bodyBytes})`)
   }
-  if (Bun.hash.crc32(body) !== header.checksum) throw corrupt('fails its checksum')
+  if (Bun.hash.crc32(body) !== header.checksum) throw corrupt(path, 'fails its checksum')
   return { header, body }
+}
+
+function headerBytes(version: number): number {
+  return version === 1 ? V1_HEADER_BYTES : HEADER_BYTES
+}
+
+function corrupt(path: string, why: string): CyberError {
+  return new CyberError('SNAPSHOT_CORRUPT', `snapshot "${path}" ${why}`)
 }

@@ -12,7 +12,7 @@ import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { Packr } from 'msgpackr'
 import type { Op } from '../engine/commands.ts'
-import { createCodec } from '../protocol/codec.ts'
+import { createCodec, packInPlace } from '../protocol/codec.ts'
 
 export const LOG_MAGIC = 'CDBLOG'
 export const LOG_VERSION = 2
@@ -51,20 +51,57 @@ export function encodeLogHeader(generation: number): Uint8Array {
   return header
 }
 
-/** Writes a record header at `at` of `bytes`: [length][crc of body][crc of those 8 bytes]. */
-export function writeRecordHeader(bytes: Uint8Array, at: number, length: number, bodyCrc: number): void {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+export interface LogHeader {
+  version: number
+  generation: number
+}
+
+/** A log file's header from its first bytes; undefined when they hold no whole header or do not
+ * start with the magic. The version is as found: the reader decides what it can read. */
+export function decodeLogHeader(bytes: Uint8Array): LogHeader | undefined {
+  if (bytes.length < LOG_HEADER_BYTES || !hasLogMagic(bytes)) return undefined
+  const view = new DataView(bytes.buffer, bytes.byteOffset, LOG_HEADER_BYTES)
+  return { version: bytes[6]!, generation: Number(view.getBigUint64(8)) }
+}
+
+/** Whether the bytes so far agree with the log magic (fewer bytes than the magic agree as far as
+ * they go: a file cut inside its header). */
+export function hasLogMagic(bytes: Uint8Array): boolean {
+  for (let i = 0; i < Math.min(bytes.length, LOG_MAGIC.length); i++) {
+    if (bytes[i] !== LOG_MAGIC.charCodeAt(i)) return false
+  }
+  return true
+}
+
+/** Writes a record header at `at` of `bytes`: [length][crc of body][crc of those 8 bytes].
+ * `view` is a DataView over the whole of `bytes` (a writer that keeps one passes it). */
+export function writeRecordHeader(bytes: Uint8Array, at: number, length: number, bodyCrc: number,
+  view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)): void {
   view.setUint32(at, length)
   view.setUint32(at + 4, bodyCrc)
   view.setUint32(at + 8, Bun.hash.crc32(bytes.subarray(at, at + 8)))
 }
 
-/** One record, as a file holds it (tests, tools). */
+/** The one record encoder: writes the record of `body` (header, then body) at `at` of `bytes`,
+ * which has room for RECORD_HEADER_BYTES + body.length there. The log writes every record so. */
+export function writeRecord(bytes: Uint8Array, at: number, body: Uint8Array,
+  view?: DataView): void {
+  writeRecordHeader(bytes, at, body.length, Bun.hash.crc32(body), view)
+  bytes.set(body, at + RECORD_HEADER_BYTES)
+}
+
+/** A record's body: msgpack [table, name, args], packed in place in the codec's buffer (valid
+ * until the codec packs again). May throw what the codec throws on a value it refuses. */
+export function encodeRecordBody(codec: Packr, op: Op): Uint8Array {
+  const packed = packInPlace(codec, [op.table, op.name, op.args])
+  return packed.subarray(packed.start, packed.end)
+}
+
+/** One record, as a file holds it (tests, tools): the log's own body and record encoders. */
 export function encodeRecord(op: Op, codec: Packr = createCodec()): Uint8Array {
-  const body = codec.pack([op.table, op.name, op.args])
+  const body = encodeRecordBody(codec, op)
   const record = new Uint8Array(RECORD_HEADER_BYTES + body.length)
-  writeRecordHeader(record, 0, body.length, Bun.hash.crc32(body))
-  record.set(body, RECORD_HEADER_BYTES)
+  writeRecord(record, 0, body)
   return record
 }
 

@@ -11,7 +11,8 @@ import type { Table } from '../engine/commands.ts'
 import { Store } from '../engine/store.ts'
 import { createCodec } from '../protocol/codec.ts'
 import {
-  END_MARKER, LOG_HEADER_BYTES, LOG_MAGIC, LOG_VERSION, RECORD_HEADER_BYTES, V1_RECORD_HEADER_BYTES, logPath,
+  END_MARKER, LOG_HEADER_BYTES, LOG_VERSION, RECORD_HEADER_BYTES, V1_RECORD_HEADER_BYTES,
+  decodeLogHeader, hasLogMagic, logPath,
 } from './log-format.ts'
 import type { OpenLog } from './op-log.ts'
 import { decodeSnapshotFile } from './snapshot.ts'
@@ -62,24 +63,20 @@ export function scanLog(bytes: Uint8Array, path: string, lenient = false): LogSc
   const corrupt = (why: string) => new CyberError('SNAPSHOT_CORRUPT', `operation log "${path}" ${why}`)
   const current = isCurrentLog(path)
   const size = bytes.length
-  if (size < LOG_HEADER_BYTES) {
+  const header = decodeLogHeader(bytes)
+  if (header === undefined) {
+    if (!hasLogMagic(bytes)) throw corrupt('is not a CyberDB operation log')
     // A file created by a rotation that died before its header was written: it holds nothing.
-    const magic = new TextEncoder().encode(LOG_MAGIC)
-    for (let i = 0; i < Math.min(size, magic.length); i++) {
-      if (bytes[i] !== magic[i]) throw corrupt('is not a CyberDB operation log')
-    }
     if (!current && !lenient) throw corrupt(`is cut short inside its header (${size} bytes)`)
     const torn = { offset: 0, bytes: size, why: 'a header cut short' }
     return { path, generation: undefined, version: 0, records: [], goodBytes: 0, size, ended: false, torn }
   }
-  if (new TextDecoder().decode(bytes.subarray(0, 6)) !== LOG_MAGIC) throw corrupt('is not a CyberDB operation log')
-  const version = bytes[6]!
+  const { version, generation } = header
   if (version > LOG_VERSION) {
     throw corrupt(`has format version ${version}, newer than this CyberDB reads (${LOG_VERSION}): upgrade CyberDB`)
   }
   if (version < 1) throw corrupt(`has format version ${version}, which no CyberDB wrote`)
   const view = new DataView(bytes.buffer, bytes.byteOffset, size)
-  const generation = Number(view.getBigUint64(8))
   const headerBytes = version === 1 ? V1_RECORD_HEADER_BYTES : RECORD_HEADER_BYTES
   const codec = createCodec()
   const records: LogRecord[] = []

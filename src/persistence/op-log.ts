@@ -14,11 +14,11 @@ import {
 import { CyberError, badArgument } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
 import { ByteBuffer } from '../protocol/byte-buffer.ts'
-import { createCodec, packInPlace } from '../protocol/codec.ts'
-import { crashPoint, isArmed } from './crash-points.ts'
+import { createCodec } from '../protocol/codec.ts'
+import type { CrashHooks } from './crash-points.ts'
 import {
-  EVERYSEC_MS, FILE_IO, LOG_HEADER_BYTES, RECORD_HEADER_BYTES, encodeEndMarker, encodeLogHeader, logPath,
-  rotatedLogPath, syncDir, type Durability, type LogIO,
+  EVERYSEC_MS, FILE_IO, LOG_HEADER_BYTES, RECORD_HEADER_BYTES, encodeEndMarker, encodeLogHeader,
+  encodeRecordBody, logPath, rotatedLogPath, syncDir, writeRecord, type Durability, type LogIO,
 } from './log-format.ts'
 
 export { DEFAULT_DURABILITY, DURABILITIES, type Durability } from './log-format.ts'
@@ -60,6 +60,8 @@ export interface OpenLog {
 export interface OpLogOptions {
   /** How bytes reach the file (tests replace it to make the disk refuse a write). */
   io?: LogIO
+  /** Called at the log's named steps (the crash tests' fixture passes them). */
+  crash?: CrashHooks
 }
 
 export class OpLog {
@@ -80,6 +82,7 @@ export class OpLog {
   /** Write and fdatasync calls on the log so far: what group commit saves (tests, benchmarks). */
   readonly counts = { writes: 0, syncs: 0 }
   readonly #io: LogIO
+  readonly #crash: CrashHooks | undefined
   #codec = createCodec()
   #fd: number
   readonly #records = new LogRecords(64 * 1024)
@@ -106,12 +109,14 @@ export class OpLog {
   #timer: Timer | undefined
   #closed = false
 
-  private constructor(dataPath: string, durability: Durability, generation: number, fd: number, io: LogIO) {
+  private constructor(dataPath: string, durability: Durability, generation: number, fd: number,
+    options: OpLogOptions) {
     this.dataPath = dataPath
     this.durability = durability
     this.generation = generation
     this.#fd = fd
-    this.#io = io
+    this.#io = options.io ?? FILE_IO
+    this.#crash = options.crash
     if (durability === 'everysec') {
       this.#timer = setInterval(() => this.#syncInBackground(), EVERYSEC_MS)
       this.#timer.unref()
@@ -121,10 +126,10 @@ export class OpLog {
   /** Opens PATH.log to append: continues it (cut at its last good record) or starts a new one. */
   static open(dataPath: string, durability: Durability, at: OpenLog, options: OpLogOptions = {}): OpLog {
     const path = logPath(dataPath)
-    const io = options.io ?? FILE_IO
     if (at.continueAt !== undefined) {
       cutFile(path, at.continueAt)
-      const log = new OpLog(dataPath, durability, at.generation, openSync(path, APPEND, FILE_MODE), io)
+      const fd = openSync(path, APPEND, FILE_MODE)
+      const log = new OpLog(dataPath, durability, at.generation, fd, options)
       log.bytes = at.continueAt
       log.#fileRecords = at.records ?? 0
       return log
@@ -133,8 +138,9 @@ export class OpLog {
       cutFile(path, at.retire.cutAt)
       renameSync(path, rotatedLogPath(dataPath, at.retire.as))
     }
-    const log = new OpLog(dataPath, durability, at.generation, openSync(path, CREATE, FILE_MODE), io)
-    io.write(log.#fd, encodeLogHeader(at.generation))
+    const fd = openSync(path, CREATE, FILE_MODE)
+    const log = new OpLog(dataPath, durability, at.generation, fd, options)
+    log.#io.write(log.#fd, encodeLogHeader(at.generation))
     log.bytes = LOG_HEADER_BYTES
     log.#dirDirty = true
     return log
@@ -150,8 +156,7 @@ export class OpLog {
    * refused here, before it touches the store. The bytes are valid until the next encode. */
   encode(op: Op): Uint8Array {
     try {
-      const packed = packInPlace(this.#codec, [op.table, op.name, op.args])
-      return packed.subarray(packed.start, packed.end)
+      return encodeRecordBody(this.#codec, op)
     } catch (error) {
       // A pack that threw may have left the encoder's scratch state half-written.
       this.#codec = createCodec()
@@ -176,38 +181,34 @@ export class OpLog {
     this.appendEncoded(this.encode(op))
   }
 
-  /** Resolves when every record appended so far is durable as the policy says. One promise per
-   * batch: the embedded transport's calls of one tick share it. */
-  whenDurable(): Promise<void> {
+  /**
+   * The one durability wait: undefined when records `from`..`to` are durable as the policy says
+   * (always so once written under everysec and no), else a promise for it, rejected when the disk
+   * refused any of them (their replies must never leave). Records not yet written wait for the
+   * write queued for them, and the waits of one tick share that write's promise; flush() makes
+   * them leave now instead.
+   */
+  durable(from: number, to: number = from): Promise<void> | undefined {
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
-    const lost = this.#lostIn(this.appended, this.appended)
+    const lost = this.#lostIn(from, to)
     if (lost !== undefined) return Promise.reject(lost)
-    if (this.appended <= this.#durable) return Promise.resolve()
-    if (this.appended === this.#written) {
-      const seq = this.appended
-      return new Promise<void>((resolve, reject) => this.#waiters.push({ seq, resolve, reject }))
+    if (to <= this.#durable) return undefined
+    if (to <= this.#written) {
+      const { promise, resolve, reject } = Promise.withResolvers<void>()
+      this.#waiters.push({ seq: to, resolve, reject })
+      return promise
     }
     if (this.#batch === undefined) {
-      let resolve!: () => void, reject!: (error: unknown) => void
-      const promise = new Promise<void>((yes, no) => ((resolve = yes), (reject = no)))
+      const { promise, resolve, reject } = Promise.withResolvers<void>()
       this.#batch = { seq: 0, resolve, reject, promise }
     }
     return this.#batch.promise
   }
 
-  /**
-   * Makes records `from`..`to` durable as the policy says, writing what is pending now. Returns
-   * undefined when they already are (always so under everysec and no), else a promise for the
-   * fsync that covers them, rejected when the disk refused any of them (their replies must never
-   * leave). The server calls this once per data event before sending its replies.
-   */
-  commit(from: number, to: number): Promise<void> | undefined {
+  /** Writes what is pending now, if record `to` is among it, rather than at the end of the tick:
+   * the server, once per data event, before it asks whether its replies may leave. */
+  flush(to: number): void {
     if (to > this.#written && this.#failure === undefined) this.#write()
-    if (this.#failure !== undefined) return Promise.reject(this.#failure)
-    const lost = this.#lostIn(from, to)
-    if (lost !== undefined) return Promise.reject(lost)
-    if (to <= this.#durable) return undefined
-    return new Promise<void>((resolve, reject) => this.#waiters.push({ seq: to, resolve, reject }))
   }
 
   /**
@@ -237,11 +238,11 @@ export class OpLog {
         this.#settle(this.#written)
       }
       this.check()
-      crashPoint('rotate:old-synced')
+      this.#crash?.reached('rotate:old-synced')
       closeSync(this.#fd)
       this.#fd = -1
       renameSync(logPath(this.dataPath), rotatedLogPath(this.dataPath, this.generation))
-      crashPoint('rotate:renamed')
+      this.#crash?.reached('rotate:renamed')
     } catch (error) {
       this.#fail(error)
       throw this.#failure
@@ -250,9 +251,9 @@ export class OpLog {
     if (next) {
       try {
         this.#fd = openSync(logPath(this.dataPath), CREATE_NEW, FILE_MODE)
-        crashPoint('rotate:created')
+        this.#crash?.reached('rotate:created')
         this.#io.write(this.#fd, encodeLogHeader(this.generation))
-        crashPoint('rotate:header-written')
+        this.#crash?.reached('rotate:header-written')
       } catch (cause) {
         this.#unrotate(before)
         throw this.#refused(cause, 'a new log')
@@ -317,10 +318,10 @@ export class OpLog {
     const count = this.#records.count
     const bytes = this.#records.take()
     try {
-      if (isArmed('log:torn-write')) {
+      if (this.#crash?.tearWrites) {
         // A batch cut inside its last record (every record is longer than 3 bytes).
         this.#io.write(this.#fd, bytes.subarray(0, bytes.length - 3))
-        crashPoint('log:torn-write')
+        this.#crash?.reached('log:torn-write')
         this.#io.write(this.#fd, bytes.subarray(bytes.length - 3))
       } else {
         this.#io.write(this.#fd, bytes)
@@ -504,11 +505,7 @@ class LogRecords extends ByteBuffer {
 
   write(body: Uint8Array): void {
     const at = this.reserve(RECORD_HEADER_BYTES + body.length)
-    // As writeRecordHeader, on the buffer's own view (no DataView per record).
-    this.view.setUint32(at, body.length)
-    this.view.setUint32(at + 4, Bun.hash.crc32(body))
-    this.view.setUint32(at + 8, Bun.hash.crc32(this.bytes.subarray(at, at + 8)))
-    this.bytes.set(body, at + RECORD_HEADER_BYTES)
+    writeRecord(this.bytes, at, body, this.view) // on the buffer's own view: no DataView per record
     this.count++
   }
 

@@ -18,7 +18,7 @@ import { DictTable } from '../engine/dict-table.ts'
 import { ListTable } from '../engine/list-table.ts'
 import type { Store } from '../engine/store.ts'
 import { createCodec } from '../protocol/codec.ts'
-import { crashPoint } from './crash-points.ts'
+import type { CrashHooks } from './crash-points.ts'
 import { encodeHeaderFor, verifySnapshot } from './format.ts'
 
 export interface SnapshotStats {
@@ -214,9 +214,10 @@ export function writeSnapshot(store: Store, path: string): Promise<SnapshotStats
   return writeView(takeView(store), path, 0)
 }
 
-/** Encodes a view in slices and writes it to `path` atomically and durably. The crash points name
- * each step, for the crash tests (crash-points.ts). */
-export async function writeView(view: StoreView, path: string, generation: number): Promise<SnapshotStats> {
+/** Encodes a view in slices and writes it to `path` atomically and durably. `crash` hears each
+ * named step (the crash tests, crash-points.ts). */
+export async function writeView(view: StoreView, path: string, generation: number,
+  crash?: CrashHooks): Promise<SnapshotStats> {
   const { header, chunks, stats } = await encodeView(view, generation)
   const tmp = `${path}.tmp`
   // A leftover PATH.tmp (a crash, or a symlink someone planted there) is removed by unlink, which
@@ -239,21 +240,21 @@ export async function writeView(view: StoreView, path: string, generation: numbe
         if (bytesWritten !== want) throw new Error(`short write to ${tmp}: ${bytesWritten} of ${want} bytes`)
         position += want
       }
-      crashPoint('snapshot:tmp-written')
+      crash?.reached('snapshot:tmp-written')
       await handle.sync()
     } finally {
       await handle.close()
     }
-    crashPoint('snapshot:tmp-synced')
+    crash?.reached('snapshot:tmp-synced')
     await rename(tmp, path)
   } catch (cause) {
     await unlink(tmp).catch(() => {})
     throw cause
   }
-  crashPoint('snapshot:renamed')
+  crash?.reached('snapshot:renamed')
   // The rename is only durable once the folder's entry is on disk.
   await fsync(dirname(path), 'r')
-  crashPoint('snapshot:dir-synced')
+  crash?.reached('snapshot:dir-synced')
   return stats
 }
 

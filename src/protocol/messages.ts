@@ -5,7 +5,9 @@
 // After that, requests are msgpack [id, name, table, args] and replies [id, status, payload].
 
 import { createHmac, timingSafeEqual } from 'node:crypto'
+import type { Packr } from 'msgpackr'
 import { CyberError, isErrorCode, type ErrorCode } from '../errors.ts'
+import { packInPlace, type Packed } from './codec.ts'
 
 export const PROTOCOL_VERSION = 1
 export const MAGIC = new TextEncoder().encode('CYBERDB')
@@ -127,6 +129,73 @@ export function checkRequest(message: unknown[]): UncheckedRequest {
     throw new CyberError('BAD_ARGUMENT', `a request is [id, name, table, args], not ${message.length} items`)
   }
   return { name: message[1], table: message[2], args: message[3] }
+}
+
+/** Where a message lies in a received chunk. */
+export interface Range {
+  start: number
+  end: number
+}
+
+// Requests and replies are packed in place in the codec's own buffer (no copy per message: the
+// frame writer copies the range once into its batch) and read in place from the received chunk.
+
+/** A request [id, name, table, args], packed in place: valid until the codec packs again. Throws
+ * what the codec throws on a value it cannot pack. */
+export function encodeRequest(codec: Packr, id: number, name: string, table: string,
+  args: unknown[]): Packed {
+  return packInPlace(codec, [id, name, table, args])
+}
+
+/** Decodes the message of a request frame (`data` from `range.start` to `range.end`), in place;
+ * PROTOCOL when it does not decode (or the codec's own CyberError), or has no id to answer on
+ * (see requestId). */
+export function decodeRequest(codec: Packr, data: Uint8Array, range: Range):
+  { id: number; message: unknown[] } {
+  let message: unknown
+  try {
+    message = codec.unpack(data, range)
+  } catch (cause) {
+    if (cause instanceof CyberError) throw cause
+    throw new CyberError('PROTOCOL', 'a frame did not decode as a request', { cause })
+  }
+  return { id: requestId(message), message: message as unknown[] }
+}
+
+/**
+ * A reply [id, status, payload], packed in place: valid until the codec packs again. A payload
+ * that does not encode becomes an INTERNAL error reply, and one past `maxFrameBytes` a
+ * FRAME_TOO_LARGE one, on the same id: the client learns why instead of losing the stream.
+ */
+export function encodeReply(codec: Packr, id: number, status: number, payload: unknown,
+  maxFrameBytes: number): Packed {
+  let packed: Packed
+  try {
+    packed = packInPlace(codec, [id, status, payload])
+  } catch (error) {
+    packed = packInPlace(codec, [id, STATUS_ERROR, ['INTERNAL', `reply did not encode: ${error}`]])
+  }
+  const bytes = packed.end - packed.start
+  if (bytes > maxFrameBytes) {
+    const message = `a reply of ${bytes} bytes exceeds the frame limit of ${maxFrameBytes}`
+    packed = packInPlace(codec, [id, STATUS_ERROR, ['FRAME_TOO_LARGE', message]])
+  }
+  return packed
+}
+
+/** Decodes a reply frame in place; PROTOCOL when it does not decode or is not [id, status,
+ * payload]. */
+export function decodeReply(codec: Packr, data: Uint8Array, range: Range): Reply {
+  let reply: unknown
+  try {
+    reply = codec.unpack(data, range)
+  } catch (cause) {
+    throw new CyberError('PROTOCOL', 'the server sent a frame that does not decode', { cause })
+  }
+  if (!Array.isArray(reply) || reply.length !== 3) {
+    throw new CyberError('PROTOCOL', 'the server sent a malformed reply')
+  }
+  return reply as Reply
 }
 
 /** The payload of an error reply. */

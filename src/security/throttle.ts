@@ -40,7 +40,8 @@ interface Waiting {
   evaluate: () => boolean
 }
 
-const realTimer: SetTimer = (run, ms) => {
+/** setTimeout, unref'd: a pending timer does not keep the process alive. */
+export const realTimer: SetTimer = (run, ms) => {
   const timer = setTimeout(run, ms)
   timer.unref()
   return () => clearTimeout(timer)

@@ -18,7 +18,7 @@ import { recover, type Recovered } from '../persistence/log-reader.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
 import { AllowList } from '../security/allow-list.ts'
 import { masterKey } from '../security/seal.ts'
-import { AuthThrottle } from '../security/throttle.ts'
+import { AuthThrottle, realTimer, type SetTimer } from '../security/throttle.ts'
 import { Session, type SessionHost } from './session.ts'
 
 export type { Address, ListenOptions }
@@ -58,6 +58,13 @@ export interface ServerOptions {
   maxMemory?: number
   /** The password-guess throttle (tests give one on a manual clock). */
   authThrottle?: AuthThrottle
+  /** Schedules the server's own timers: the idle sweep, each connection's auth deadline and
+   * close()'s grace (tests give manual ones, test/fixtures/timers.ts). Default: real ones,
+   * unref'd. */
+  setTimer?: SetTimer
+  /** Milliseconds close() lets clients take their last replies before it cuts them. Default
+   * 2000. */
+  closeGraceMs?: number
 }
 
 
@@ -69,6 +76,8 @@ export const DEFAULT_AUTH_TIMEOUT_MS = 5000
 
 // How long close() waits for clients to take their last replies before cutting the sockets.
 const CLOSE_GRACE_MS = 2000
+// How often idle connections are looked for (at most: an idleTimeout below it is its own period).
+const IDLE_SWEEP_MS = 1000
 
 /**
  * A CyberDB server.
@@ -98,6 +107,9 @@ export class Server implements AsyncDisposable {
   #resumeScheduled = false
   readonly #throttle: AuthThrottle
   readonly #refused: RefusalCounts = { notAllowed: 0, tooMany: 0, throttled: 0, authFailed: 0, unauthenticated: 0 }
+  readonly #setTimer: SetTimer
+  readonly #closeGraceMs: number
+  #cancelSweep: (() => void) | undefined
   // Sessions not authenticated yet, oldest first, in all and per address.
   readonly #unauthenticated = new Set<Session>()
   readonly #unauthenticatedBy = new Map<string, Set<Session>>()
@@ -123,6 +135,8 @@ export class Server implements AsyncDisposable {
     this.store = this.host.store
     if (options.maxMemory !== undefined) this.store.maxMemory = checkMaxMemory(options.maxMemory)
     this.#throttle = options.authThrottle ?? new AuthThrottle()
+    this.#setTimer = options.setTimer ?? realTimer
+    this.#closeGraceMs = options.closeGraceMs ?? CLOSE_GRACE_MS
     this.#sessionHost = this.#makeSessionHost()
   }
 
@@ -233,18 +247,25 @@ export class Server implements AsyncDisposable {
         close(socket) {
           if (socket.data) server.#closed(socket.data)
         },
-        timeout(socket) {
-          server.#log(`idle timeout: ${socket.remoteAddress}`)
-          // Bun only reports the timeout: closing the silent connection is ours to do.
-          if (socket.data) socket.data.onTimeout()
-          else socket.end()
-        },
         error(socket, error) {
           server.#log(`socket error from ${socket.remoteAddress}: ${error.message}`)
         },
       },
     }))
+    if (this.#idleTimeout > 0) this.#sweepIdle()
     return { host, port: this.#listener.port }
+  }
+
+  // One sweep over every connection rather than a timer per socket, reset on each data event:
+  // a session is closed once a whole idleTimeout passed with no data from it (between that and
+  // one period more of silence, never sooner).
+  #sweepIdle(): void {
+    const periodMs = Math.min(IDLE_SWEEP_MS, this.#idleTimeout * 1000)
+    const tick = (): void => {
+      for (const session of this.#sessions) session.idleTick(periodMs)
+      this.#cancelSweep = this.#setTimer(tick, periodMs)
+    }
+    this.#cancelSweep = this.#setTimer(tick, periodMs)
   }
 
   get address(): Address | undefined {
@@ -279,8 +300,13 @@ export class Server implements AsyncDisposable {
       this.#onSessionClosed.set(session, resolve)
       session.end('the server is shutting down')
     })))
-    const grace = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_GRACE_MS).unref())
+    this.#cancelSweep?.()
+    let cancelGrace: (() => void) | undefined
+    const grace = new Promise<void>((resolve) => {
+      cancelGrace = this.#setTimer(resolve, this.#closeGraceMs)
+    })
     await Promise.race([drained, grace])
+    cancelGrace?.()
     this.#listener?.stop(true)
     this.#listener = undefined
     if (this.#ownsHost && this.host.saver instanceof DataFile) return this.host.saver.close()
@@ -307,6 +333,7 @@ export class Server implements AsyncDisposable {
       get authTimeoutMs() { return server.#authTimeoutMs },
       get maxUnsentBytes() { return server.#maxUnsentBytes },
       throttle: this.#throttle,
+      setTimer: this.#setTimer,
       refused: this.#refused,
       apply(op: Op, cursors: Cursors, command: RegisteredCommand | undefined) {
         checkArgs(op.args)

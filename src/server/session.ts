@@ -6,18 +6,17 @@
 import type { Socket } from 'bun'
 import type { Packr } from 'msgpackr'
 import { CyberError } from '../errors.ts'
-import { packInPlace, type Packed } from '../protocol/codec.ts'
 import { Inbox, LENGTH_BYTES, Outbox } from '../protocol/frame.ts'
 import {
   CONNECTION_ID, FLAG_ENCRYPT, PROOF_BYTES, PROTOCOL_VERSION, STATUS_ERROR, STATUS_OK, authProof,
-  checkProof, checkRequest, encodeHello, errorPayload, requestId,
+  checkProof, checkRequest, decodeRequest, encodeHello, encodeReply, errorPayload,
 } from '../protocol/messages.ts'
 import type { Op, RegisteredCommand } from '../engine/commands.ts'
 import { Cursors } from '../engine/cursors.ts'
 import { Host, type Applied } from '../host/host.ts'
 import { checkOp } from '../engine/store.ts'
 import { Opener, Sealer, sessionKeys } from '../security/seal.ts'
-import type { AuthThrottle } from '../security/throttle.ts'
+import type { AuthThrottle, SetTimer } from '../security/throttle.ts'
 
 // A paused session reads again once its unsent output is below this share of its bound, so that
 // it does not flip between paused and reading on every drain.
@@ -35,6 +34,8 @@ export interface SessionHost {
   readonly encrypt: boolean
   /** Milliseconds from connecting by which the proof must have arrived. */
   readonly authTimeoutMs: number
+  /** Schedules the auth deadline (tests give manual timers). */
+  readonly setTimer: SetTimer
   readonly throttle: AuthThrottle
   readonly refused: { authFailed: number; throttled: number }
   /** Runs one request through the host; `seq` is not 0 when it wrote. Throws CyberError. */
@@ -58,6 +59,10 @@ export interface SessionHost {
   closed(session: Session): void
 }
 
+/** proof: waiting for the password proof; open: serving requests; draining: reading no more,
+ * answering what it read; closed: its socket ended (for writing too). */
+type Phase = 'proof' | 'open' | 'draining' | 'closed'
+
 export class Session {
   readonly socket: Socket<Session>
   /** The peer's address as it was at connect time (Bun's may be empty once the socket closed). */
@@ -67,10 +72,17 @@ export class Session {
   readonly #out: Outbox
   readonly #nonce: Uint8Array
   readonly #proof: Uint8Array
-  #authTimer: Timer | undefined
+  #cancelAuthTimer: (() => void) | undefined
+  // Data arrived since the last idle sweep; silence counted since (see idleTick).
+  #active = true
+  #idleMs = 0
   // Reused for every decode: msgpackr reads the frame in place from the chunk.
   readonly #range = { start: 0, end: 0 }
-  #authed = false
+  // The session's life: its password proof, then its requests, then (no longer reading) the
+  // answers to what it read, then its socket ended. Every step is one way.
+  #phase: Phase = 'proof'
+  // The password was proved: a draining session says goodbye only to a client that proved it.
+  #proved = false
   // A proof arrived (the connection is no longer a silent one the server may reclaim); checking:
   // it waits for the throttle, which calls #verdict, or is withdrawn if the socket leaves first.
   #proofArrived = false
@@ -80,9 +92,6 @@ export class Session {
   #earlyBytes = 0
   #paused = false
   #repliesThisChunk = 0
-  // Ending: no new requests are read; ended: the socket is closed for writing too.
-  #ending = false
-  #ended = false
   #goodbye: string | undefined
   // Replies still being computed (db.save), and held ones waiting for the log: closing waits.
   #inFlight = 0
@@ -117,8 +126,7 @@ export class Session {
       this.fail(refusal)
       return
     }
-    if (host.idleTimeout > 0) socket.timeout(host.idleTimeout)
-    this.#authTimer = setTimeout(() => {
+    this.#cancelAuthTimer = host.setTimer(() => {
       this.fail(new CyberError('TIMEOUT', `authentication must finish within ${host.authTimeoutMs} ms of connecting`))
     }, host.authTimeoutMs)
     const flags = host.encrypt ? FLAG_ENCRYPT : 0
@@ -128,7 +136,7 @@ export class Session {
 
   /** The socket is gone: stop its timers, give back its share of the output budget. */
   dispose(): void {
-    clearTimeout(this.#authTimer)
+    this.#cancelAuthTimer?.()
     this.#withdraw?.()
     this.#withdraw = undefined
     this.#host.outputChanged(-this.#counted)
@@ -152,18 +160,29 @@ export class Session {
     return this.#paused
   }
 
-  get isAuthenticated(): boolean {
-    return this.#authed
+  // Reading frames (the proof, or requests): neither draining nor closed.
+  #reading(): boolean {
+    return this.#phase === 'proof' || this.#phase === 'open'
   }
 
-  /** Connected, not authenticated, and no proof sent yet: a slot the server may reclaim. */
+  // A method, not a field test: a request run in between may have closed the session.
+  #closed(): boolean {
+    return this.#phase === 'closed'
+  }
+
+  get isAuthenticated(): boolean {
+    return this.#proved
+  }
+
+  /** Connected, not authenticated, and no proof sent yet: a slot the server may reclaim. (A
+   * proved session had a proof arrive.) */
   get isSilent(): boolean {
-    return !this.#proofArrived && !this.#authed
+    return !this.#proofArrived
   }
 
   onData(chunk: Uint8Array): void {
-    if (this.#ending) return
-    if (this.#host.idleTimeout > 0) this.socket.timeout(this.#host.idleTimeout)
+    if (!this.#reading()) return
+    this.#active = true
     this.#repliesThisChunk = 0
     try {
       this.#reader.push(chunk, this.#onFrame)
@@ -174,7 +193,8 @@ export class Session {
     }
     // Before the proof nothing longer than a proof is kept: a stranger must not make the server
     // buffer up to maxFrameBytes per connection until the auth deadline.
-    if (!this.#authed && !this.#checking && !this.#ending && this.#reader.buffered > LENGTH_BYTES + PROOF_BYTES) {
+    const pastProof = this.#reader.buffered > LENGTH_BYTES + PROOF_BYTES
+    if (this.#phase === 'proof' && !this.#checking && pastProof) {
       this.#refuseProof()
     }
     this.flush()
@@ -186,15 +206,15 @@ export class Session {
     if (this.#out.frames.length === 0) this.#unsentIds.length = 0
     this.#account()
     this.resumeReading()
-    if (this.#ending) this.#endWhenAnswered()
+    if (this.#phase === 'draining') this.#endWhenAnswered()
   }
 
   /** Runs the requests that waited, and reads again, if the output bounds allow it now. */
   resumeReading(): void {
-    if (!this.#paused || this.#ended) return
+    if (!this.#paused || this.#phase === 'closed') return
     if (this.#out.unsent >= this.#host.maxUnsentBytes * RESUME_UNSENT_SHARE) return // its drain calls again
     this.#paused = false
-    while (!this.#ended && this.#backlog.length > 0) {
+    while (!this.#closed() && this.#backlog.length > 0) {
       if (!this.#mayRun()) {
         this.#pause()
         break
@@ -203,18 +223,32 @@ export class Session {
       this.#onRequest(body, 0, body.length)
     }
     this.flush()
-    if (!this.#paused && !this.#ending) this.socket.resume()
+    if (!this.#paused && this.#reading()) this.socket.resume()
+  }
+
+  /** The server's idle sweep, every `periodMs`: past idleTimeout of silence, onTimeout. */
+  idleTick(periodMs: number): void {
+    if (this.#phase === 'closed') return
+    if (this.#active) {
+      this.#active = false
+      this.#idleMs = 0
+      return
+    }
+    this.#idleMs += periodMs
+    if (this.#idleMs < this.#host.idleTimeout * 1000) return
+    this.#idleMs = 0
+    this.#host.log(`idle timeout: ${this.address}`)
+    this.onTimeout()
   }
 
   /** The client was silent for idleTimeout: close it, and cut it if it is still there next time
    * (it is not taking the replies it was owed). */
   onTimeout(): void {
-    if (this.#ending) {
+    if (this.#phase === 'draining') {
       this.socket.terminate()
       return
     }
     this.end(`idle for ${this.#host.idleTimeout} s`)
-    if (!this.#ended) this.socket.timeout(this.#host.idleTimeout)
   }
 
   /** Sends what is buffered (once the writes it acknowledges are durable); stops reading from a
@@ -255,10 +289,10 @@ export class Session {
 
   /** Sends a connection-level error, then closes: the client learns why. */
   fail(error: CyberError): void {
-    if (this.#ended) return
+    if (this.#phase === 'closed') return
     this.#host.log(`closing ${this.socket.remoteAddress}: ${error.code} ${error.message}`)
     this.#reply(CONNECTION_ID, STATUS_ERROR, errorPayload(error))
-    this.#ending = true
+    this.#phase = 'draining'
     this.#goodbye = undefined
     // Replies to writes still waiting for the log leave with the error once the log has them.
     if (this.#mustCommit !== 0 && !this.#commit()) return
@@ -286,7 +320,7 @@ export class Session {
       this.#inFlight--
       if (this.#mustCommit === seq) this.#mustCommit = this.#heldFrom = 0
       else this.#heldFrom = seq + 1
-      if (this.#ending) this.#endWhenAnswered()
+      if (this.#phase === 'draining') this.#endWhenAnswered()
       else this.flush()
     }, (error) => {
       // The disk refused writes of this hold (memory was brought back to the files): their
@@ -299,7 +333,7 @@ export class Session {
       this.#out.frames.take()
       const payload = errorPayload(error instanceof CyberError ? error : new CyberError('INTERNAL', String(error)))
       for (const id of this.#unsentIds.splice(0)) this.#reply(id, STATUS_ERROR, payload)
-      if (this.#ending) this.#endWhenAnswered()
+      if (this.#phase === 'draining') this.#endWhenAnswered()
       else this.flush()
     })
     return false
@@ -312,8 +346,8 @@ export class Session {
    * was not answered before it was never read, so the client may safely send it again elsewhere.
    */
   end(why = 'the server closed the connection'): void {
-    if (this.#ending) return
-    this.#ending = true
+    if (!this.#reading()) return
+    this.#phase = 'draining'
     this.#goodbye = why
     this.#endWhenAnswered()
   }
@@ -324,10 +358,12 @@ export class Session {
   }
 
   #endSocket(goodbye: string | undefined): void {
-    if (this.#ended) return
-    if (goodbye !== undefined && this.#authed) this.#reply(CONNECTION_ID, STATUS_ERROR, ['CONNECTION_CLOSED', goodbye])
-    this.#ended = true
-    clearTimeout(this.#authTimer)
+    if (this.#phase === 'closed') return
+    if (goodbye !== undefined && this.#proved) {
+      this.#reply(CONNECTION_ID, STATUS_ERROR, ['CONNECTION_CLOSED', goodbye])
+    }
+    this.#phase = 'closed'
+    this.#cancelAuthTimer?.()
     const bytes = this.#out.takeAll()
     this.#account()
     if (bytes.length > 0) this.socket.end(bytes)
@@ -336,7 +372,8 @@ export class Session {
 
   // One bound function for every frame, rather than a closure per data event.
   readonly #onFrame = (data: Uint8Array, start: number, end: number): boolean => {
-    if (this.#authed) return this.#onQueuedRequest(data, start, end)
+    // Once draining, the reader was told to stop: only 'proof' and 'open' see frames.
+    if (this.#phase === 'open') return this.#onQueuedRequest(data, start, end)
     if (this.#checking) return this.#keepEarly(data.slice(start, end))
     return this.#submitProof(data.slice(start, end)) // the chunk is only valid during the callback
   }
@@ -345,10 +382,10 @@ export class Session {
   // checks it at once or when its turn comes: a guesser cannot tell a right proof from a
   // wrong one by how soon it is answered. Meanwhile nothing more is read from the socket.
   #submitProof(proof: Uint8Array | undefined): boolean {
-    clearTimeout(this.#authTimer)
+    this.#cancelAuthTimer?.()
     this.#proofArrived = true
     const withdraw = this.#host.throttle.submit(this.address, () => this.#verdict(proof))
-    if (withdraw === undefined) return this.#authed && !this.#host.encrypt // checked at once
+    if (withdraw === undefined) return this.#phase === 'open' && !this.#host.encrypt // checked now
     this.#host.refused.throttled++
     this.#checking = true
     this.#withdraw = withdraw
@@ -381,7 +418,8 @@ export class Session {
       this.fail(new CyberError('AUTH_FAILED', 'wrong password'))
       return false
     }
-    this.#authed = true
+    this.#proved = true
+    if (this.#phase === 'proof') this.#phase = 'open'
     this.#host.authenticated(this)
     if (this.#host.encrypt) {
       const keys = sessionKeys(this.#host.masterKey, this.#nonce)
@@ -394,9 +432,11 @@ export class Session {
     if (waited) {
       // When encrypting, what followed the proof was sealed for keys that did not exist yet (our
       // client sends nothing before the reply): it is dropped rather than read as plain frames.
-      if (!this.#ending) this.socket.resume()
+      if (this.#phase === 'open') this.socket.resume()
       if (!this.#host.encrypt) {
-        for (const body of early) if (!this.#ending) this.#onQueuedRequest(body, 0, body.length)
+        for (const body of early) {
+          if (this.#phase === 'open') this.#onQueuedRequest(body, 0, body.length)
+        }
       }
       this.flush()
     }
@@ -406,7 +446,7 @@ export class Session {
   // Not a proof (too long to be one): a failed guess, through the throttle like any other.
   #refuseProof(): void {
     this.#submitProof(undefined)
-    this.#ending = true
+    if (this.#phase !== 'closed') this.#phase = 'draining'
   }
 
   #onQueuedRequest(data: Uint8Array, start: number, end: number): boolean {
@@ -425,21 +465,21 @@ export class Session {
   }
 
   #onRequest(data: Uint8Array, start: number, end: number): boolean {
-    let message: unknown, id: number
+    let request: { id: number; message: unknown[] }
     try {
       this.#range.start = start
       this.#range.end = end
-      message = this.#host.codec.unpack(data, this.#range)
-      id = requestId(message) // no id to answer on: only then is the stream not to be trusted
+      // No id to answer on: only then is the stream not to be trusted.
+      request = decodeRequest(this.#host.codec, data, this.#range)
     } catch (error) {
-      this.fail(error instanceof CyberError ? error
-        : new CyberError('PROTOCOL', 'a frame did not decode as a request', { cause: error }))
+      this.fail(error as CyberError)
       return false
     }
+    const { id, message } = request
     let applied: Applied
     try {
       // An ill-shaped request fails alone, on its own id (issue 8.15).
-      const op = checkRequest(message as unknown[])
+      const op = checkRequest(message)
       checkOp(op)
       const command = Host.command(op.name)
       if (command?.host === true) {
@@ -468,7 +508,7 @@ export class Session {
       (error) => this.#replyError(id, error),
     ).finally(() => {
       this.#inFlight--
-      if (this.#ending) this.#endWhenAnswered()
+      if (this.#phase === 'draining') this.#endWhenAnswered()
       else this.flush()
     })
   }
@@ -481,19 +521,8 @@ export class Session {
   }
 
   #reply(id: number, status: number, payload: unknown): void {
-    if (this.#ended) return
-    const codec = this.#host.codec
-    let packed: Packed
-    try {
-      packed = packInPlace(codec, [id, status, payload])
-    } catch (error) {
-      packed = packInPlace(codec, [id, STATUS_ERROR, ['INTERNAL', `reply did not encode: ${error}`]])
-    }
-    const bytes = packed.end - packed.start
-    if (bytes > this.#host.maxFrameBytes) {
-      const message = `a reply of ${bytes} bytes exceeds the frame limit of ${this.#host.maxFrameBytes}`
-      packed = packInPlace(codec, [id, STATUS_ERROR, ['FRAME_TOO_LARGE', message]])
-    }
+    if (this.#phase === 'closed') return
+    const packed = encodeReply(this.#host.codec, id, status, payload, this.#host.maxFrameBytes)
     this.#out.frames.writeRange(packed, packed.start, packed.end)
     if (id !== CONNECTION_ID) this.#unsentIds.push(id)
     this.#account()

@@ -5,11 +5,14 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { CyberError, Server, connect, type Database, type ErrorCode } from '../../src/index.ts'
 import { parseRemoteUrl } from '../../src/connect.ts'
+import { Database as RemoteDatabase } from '../../src/client/database.ts'
+import { RemoteTransport } from '../../src/client/remote.ts'
 import { storeContract } from '../contract/store.contract.ts'
 import { propertyContract } from '../contract/property.contract.ts'
 import { expectCode, tempDir, uniqueName, waitFor } from '../contract/helpers.ts'
 import { codec, fakeServer } from '../fixtures/wire.ts'
 import { spawnFixture } from '../fixtures/spawn.ts'
+import { manualTimers } from '../fixtures/timers.ts'
 
 const PASSWORD = 'pw'
 const server = new Server()
@@ -200,12 +203,13 @@ describe('URL parameters', () => {
 
 describe('the connection pool', () => {
   test('a connection the server closed for idleness is replaced transparently on next use', async () => {
-    await using idle = new Server()
+    const timers = manualTimers()
+    await using idle = new Server({ setTimer: timers.setTimer })
     const address = await idle.listen({ host: '127.0.0.1', port: 0, password: PASSWORD, idleTimeout: 1 })
     await using db = await connect(`cyberdb://:${PASSWORD}@127.0.0.1:${address.port}?pool=1`)
     await db.createDict('kept', { a: 1 })
     expect(idle.connections).toBe(1)
-    // Bun checks socket timeouts every few seconds: wait for the close, bounded.
+    timers.advance(2000) // the idle sweep: a whole idleTimeout of silence since its last request
     await waitFor(() => idle.connections === 0, 'the server to close the idle connection')
     expect(await db.dict('kept').get('a')).toBe(1)
     expect(idle.connections).toBe(1)
@@ -264,7 +268,9 @@ describe('the connection pool', () => {
 
   test('close() waits a bounded time for a server that never answers, then fails what is in flight', async () => {
     await using fake = fakeServer(PASSWORD, () => {}) // reads requests, answers none
-    const db = await connect(`cyberdb://:${PASSWORD}@127.0.0.1:${fake.port}`)
+    // A short wait (the default is 2 s): what is asserted is that close() does not hang.
+    const options = await parseRemoteUrl(`cyberdb://:${PASSWORD}@127.0.0.1:${fake.port}`)
+    const db = new RemoteDatabase(await RemoteTransport.open({ ...options, closeWaitMs: 50 }))
     const hanging = db.tables()
     await Promise.resolve() // let the request leave
     const started = performance.now()

@@ -1,7 +1,8 @@
 // Crash tests of the operation log: a child doing acknowledged writes (ack-writes-fixture.ts) is
 // killed with SIGKILL at random moments, and kills itself at every named step of a save and of a
-// log rotation (crash-points.ts). After each crash the files are recovered read-only (recover()),
-// then the next child opens them itself. Under `always` every acknowledged write is there; under
+// log rotation (crash-points.ts, at the hooks fixtures/crash-hooks.ts gives the child's data
+// file). After each crash the files are recovered read-only (recover()), then the next child
+// opens them itself. Under `always` every acknowledged write is there; under
 // `everysec` at most the last second's may be missing; under every policy the store opens and holds
 // a prefix of the writes (1, 2, ..., N with nothing missing in between).
 
@@ -12,26 +13,36 @@ import { CRASH_POINTS } from '../../src/persistence/crash-points.ts'
 import { recover } from '../../src/persistence/log-reader.ts'
 import { tempDir } from '../contract/helpers.ts'
 import { mulberry32 } from '../contract/property.contract.ts'
+import { CRASHED_AT } from '../fixtures/crash-hooks.ts'
 import { spawnFixture, type Child } from '../fixtures/spawn.ts'
 
 const SAVE_EVERY = 40
+// Each test spawns tens of children: about 3.5 s on an idle 2-core machine, 5+ s on a loaded one
+// (bun's default of 5 s is too short for them; bunfig.toml cannot set another).
+const CRASH_TEST_MS = 15_000
 const TORN_WARNING = /^cyberdb: .*(dropping a torn last record|ignoring a log with no complete header).*\n/gm
 
 interface Outcome {
   acked: [seq: number, ms: number][]
   killedAt: number
   stderr: string
+  /** The point the child said it killed itself at (its hooks print it just before), if any. */
+  crashedAt: string | undefined
 }
 
 /** What a dead child reported: its start line, then acknowledged sequence numbers with times. */
 async function outcome(child: Child, start: number, killedAt: number, trial: string): Promise<Outcome> {
   const { stdout, stderr, exitCode, signal } = await child.finish()
-  const lines = stdout.split('\n').filter((line) => line !== '')
+  let crashedAt: string | undefined
+  const lines = stdout.split('\n').filter((line) => {
+    if (line.startsWith(CRASHED_AT)) crashedAt = line.slice(CRASHED_AT.length)
+    return line !== '' && !line.startsWith(CRASHED_AT)
+  })
   // No line at all: killed while opening (a crash step reached by createList's own write).
   expect({ trial, first: lines[0] ?? `start ${start}`, exitCode, signal, stderr: stderr.replace(TORN_WARNING, '') })
     .toEqual({ trial, first: `start ${start}`, exitCode: null, signal: 'SIGKILL', stderr: '' })
   const acked = lines.slice(1).map((line) => line.split(' ').map(Number) as [number, number])
-  return { acked, killedAt, stderr }
+  return { acked, killedAt, stderr, crashedAt }
 }
 
 /** Recovers the files read-only and checks them against what was acknowledged; returns N. */
@@ -81,7 +92,7 @@ describe('SIGKILL at random moments', () => {
       }
       console.log(`crash trials, ${durability}: ${count} SIGKILLs, ${acks[durability]} acknowledged writes, ` +
         `${lost[durability]} of them lost`)
-    })
+    }, CRASH_TEST_MS)
   }
 })
 
@@ -121,6 +132,9 @@ describe('SIGKILL at each step of a save and a log rotation', () => {
       const timer = setTimeout(() => child.proc.kill('SIGKILL'), 10_000)
       const result = await outcome(child, n, Date.now(), name)
       clearTimeout(timer)
+      // The kill came from the step itself (its Nth arrival), not from the safety timer.
+      const point = at.includes('@') ? at : `${at}@1`
+      expect({ name, crashedAt: result.crashedAt }).toEqual({ name, crashedAt: point })
       // Half a batch of records was written before the kill: this child found the torn record.
       if (previous.startsWith('log:torn-write')) {
         expect({ name, warned: result.stderr.includes('dropping a torn last record') }).toEqual({ name, warned: true })
@@ -134,5 +148,5 @@ describe('SIGKILL at each step of a save and a log rotation', () => {
     }
     console.log(`crash trials at named steps: ${runs.length} kills, ${acks.steps} acknowledged writes, ` +
       `${lost.steps} lost`)
-  })
+  }, CRASH_TEST_MS)
 })

@@ -100,7 +100,7 @@ describe('one process per data file', () => {
       for (const child of children) child.proc.kill('SIGKILL')
       await Promise.all(children.map((child) => child.finish()))
     }
-  })
+  }, 15_000) // about 3.3 s on an idle machine (child processes): slower under load
 
   test('a second process opening a file this process holds gets LOCKED, and opens it once released', async () => {
     using dir = tempDir()

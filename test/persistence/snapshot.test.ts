@@ -388,7 +388,7 @@ describe('crash during save', () => {
       await db.close()
     }
     expect(generation).toBeGreaterThan(0)
-  })
+  }, 10_000) // about 2 s on an idle machine (child processes): slower under load
 })
 
 function flip(file: Uint8Array, offset: number, mask = 0xff): Uint8Array {

@@ -4,9 +4,10 @@ import { describe, expect, test } from 'bun:test'
 import { CyberError, ERROR_CODES } from '../../src/errors.ts'
 import {
   MAGIC, NONCE_BYTES, PROOF_BYTES, PROTOCOL_VERSION, authProof, checkProof, checkRequest, decodeHello,
-  FIRST_BYTES, checkFirstBytes, encodeHello, errorFromPayload, errorPayload, requestId,
+  FIRST_BYTES, STATUS_ERROR, STATUS_OK, checkFirstBytes, decodeReply, decodeRequest, encodeHello,
+  encodeReply, encodeRequest, errorFromPayload, errorPayload, requestId,
 } from '../../src/protocol/messages.ts'
-import { createCodec } from '../../src/protocol/codec.ts'
+import { createCodec, type Packed } from '../../src/protocol/codec.ts'
 import { masterKey } from '../../src/security/seal.ts'
 import { expectCode } from '../contract/helpers.ts'
 
@@ -171,4 +172,39 @@ describe('error payloads', () => {
       expect(error.code).toBe('PROTOCOL')
     })
   }
+})
+
+describe('requests and replies', () => {
+  const codec = createCodec()
+  const all = (packed: Packed) => packed.subarray(packed.start, packed.end).slice()
+
+  test('a request is msgpack [id, name, table, args], decoded in place from a range', () => {
+    const bytes = all(encodeRequest(codec, 7, 'dict.set', 'users', ['ada', { age: 36 }]))
+    expect(codec.unpack(bytes)).toEqual([7, 'dict.set', 'users', ['ada', { age: 36 }]])
+    const chunk = new Uint8Array([9, 9, ...bytes, 9])
+    const decoded = decodeRequest(codec, chunk, { start: 2, end: 2 + bytes.length })
+    expect(decoded).toEqual({ id: 7, message: [7, 'dict.set', 'users', ['ada', { age: 36 }]] })
+  })
+
+  test('a request that does not decode, or has no id, is PROTOCOL', async () => {
+    const junk = new Uint8Array([0xc1])
+    await expectCode(() => decodeRequest(codec, junk, { start: 0, end: 1 }), 'PROTOCOL')
+    const noId = codec.pack(['x', 'dict.get', 'd', []])
+    await expectCode(() => decodeRequest(codec, noId, { start: 0, end: noId.length }), 'PROTOCOL')
+  })
+
+  test('a reply is [id, status, payload]; past the frame limit, FRAME_TOO_LARGE', () => {
+    const reply = all(encodeReply(codec, 3, STATUS_OK, 'x'.repeat(100), 1000))
+    const decoded = decodeReply(codec, reply, { start: 0, end: reply.length })
+    expect(decoded).toEqual([3, STATUS_OK, 'x'.repeat(100)])
+    const big = all(encodeReply(codec, 4, STATUS_OK, 'x'.repeat(2000), 1000))
+    const [id, status, [code]] = decodeReply(codec, big, { start: 0, end: big.length }) as
+      [number, number, [string]]
+    expect([id, status, code]).toEqual([4, STATUS_ERROR, 'FRAME_TOO_LARGE'])
+  })
+
+  test('a reply that is not [id, status, payload] is PROTOCOL', async () => {
+    const two = codec.pack([1, 0])
+    await expectCode(() => decodeReply(codec, two, { start: 0, end: two.length }), 'PROTOCOL')
+  })
 })

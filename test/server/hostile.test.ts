@@ -10,8 +10,8 @@ import { COMMANDS } from '../../src/engine/commands.ts'
 import { DictTable } from '../../src/engine/dict-table.ts'
 import { MAX_VALUE_DEPTH } from '../../src/engine/values.ts'
 import type { Store } from '../../src/engine/store.ts'
-import { encodeFrame } from '../../src/protocol/frame.ts'
-import { authProof } from '../../src/protocol/messages.ts'
+import { LENGTH_BYTES, MAX_FRAME_BYTES, encodeFrame } from '../../src/protocol/frame.ts'
+import { PROOF_BYTES, authProof } from '../../src/protocol/messages.ts'
 import { masterKey } from '../../src/security/seal.ts'
 import { AuthThrottle } from '../../src/security/throttle.ts'
 import { nest } from '../contract/values.contract.ts'
@@ -107,23 +107,47 @@ const prefix = (length: number) => {
 
 // --- bytes that are not frames ---
 
+/** The length prefix the server reads first from `bytes`. */
+const announced = (bytes: Uint8Array) => new DataView(bytes.buffer, bytes.byteOffset).getUint32(0)
+
+/**
+ * The server's own answer to garbage sent after the proof: a length past the frame limit is
+ * FRAME_TOO_LARGE at once; else the frame (completed with zeros if the garbage ends inside it)
+ * gets an error reply on its id or, with no id to answer on, PROTOCOL and the end.
+ */
+async function expectGarbageRefused(client: RawClient, garbage: Uint8Array): Promise<void> {
+  const length = announced(garbage)
+  if (length > MAX_FRAME_BYTES) return expectConnectionError(client, 'FRAME_TOO_LARGE')
+  const missing = LENGTH_BYTES + length - garbage.length
+  if (missing > 0) client.send(new Uint8Array(missing))
+  const [id, status, payload] = (await client.nextMessage()) as [number, number, [string, string]]
+  expect(status).toBe(1)
+  if (id === 0) expect(['PROTOCOL', 'FRAME_TOO_LARGE']).toContain(payload[0])
+  else expect(payload[0]).not.toBe('INTERNAL')
+}
+
 describe('garbage', () => {
   for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
     hostile(`seeded random bytes (seed ${seed}) before the proof are refused; nothing is applied`, async () => {
       const random = seeded(seed)
       await using client = await RawClient.connect(port)
       await client.hello()
-      client.send(randomBytes(random, 1 + Math.floor(random() * 4096)))
-      client.close()
-      await client.closed
+      const garbage = randomBytes(random, 1 + Math.floor(random() * 4096))
+      // Longer than a proof frame: the server cannot be left waiting for the rest of one.
+      expect(garbage.length).toBeGreaterThan(LENGTH_BYTES + PROOF_BYTES)
+      client.send(garbage)
+      // The server's own refusal: a length past the frame limit at once, else a failed proof.
+      const code = announced(garbage) > MAX_FRAME_BYTES ? 'FRAME_TOO_LARGE' : 'AUTH_FAILED'
+      await expectConnectionError(client, code)
     })
 
-    hostile(`seeded random bytes (seed ${seed}) after the proof close or wait; nothing is applied`, async () => {
+    const after = `seeded random bytes (seed ${seed}) after the proof are refused; nothing is applied`
+    hostile(after, async () => {
       const random = seeded(1000 + seed)
       await using client = await authed()
-      client.send(randomBytes(random, 1 + Math.floor(random() * 4096)))
-      client.close()
-      await client.closed
+      const garbage = randomBytes(random, 1 + Math.floor(random() * 4096))
+      client.send(garbage)
+      await expectGarbageRefused(client, garbage)
     })
 
     hostile(`seeded random frame bodies (seed ${seed}) after the proof get PROTOCOL or an error reply`, async () => {

@@ -259,7 +259,7 @@ describe('close', () => {
   })
 
   test('close cuts a client that never takes its replies, after a bounded wait', async () => {
-    const server = new Server()
+    const server = new Server({ closeGraceMs: 50 })
     const port = await listen(server)
     server.store.apply({ table: 'big', name: 'db.create', args: ['list', Array.from({ length: 1000 }, () => 'q'.repeat(1000))] })
     await using client = await RawClient.connect(port)

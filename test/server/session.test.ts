@@ -7,6 +7,7 @@ import { Server, connect, type ListenOptions } from '../../src/index.ts'
 import { codec, RawClient } from '../fixtures/wire.ts'
 import { expectCode, waitFor } from '../contract/helpers.ts'
 import { spawnFixture } from '../fixtures/spawn.ts'
+import { manualTimers } from '../fixtures/timers.ts'
 
 const PASSWORD = 'session-test'
 
@@ -251,12 +252,14 @@ describe('request-level errors keep the connection', () => {
 
 describe('timeouts and backpressure', () => {
   test('a connection silent for idleTimeout seconds is closed', async () => {
-    await using server = new Server()
+    const timers = manualTimers()
+    await using server = new Server({ setTimer: timers.setTimer })
     const port = await listen(server, { idleTimeout: 1 })
     await using client = await RawClient.connect(port)
     await client.handshake(PASSWORD)
     expect(server.connections).toBe(1)
-    // Bun checks socket timeouts every few seconds: wait for the close, bounded.
+    // The first sweep sees its handshake; the next one a whole idleTimeout of silence since.
+    timers.advance(2000)
     await waitFor(() => client.isClosed, 'the idle connection to close')
     await waitFor(() => server.connections === 0, 'the server to drop the session')
     // The goodbye says why, and that nothing sent after the replies before it was read.
