@@ -326,6 +326,9 @@ export class Connection {
         this.#retire(error)
         return false
       }
+      // Closed by the server after its hello, before the proof was answered (to make room, or
+      // shutting down): nothing was sent on it, so opening another connection is safe.
+      if (this.#state === 'auth' && error.code === 'CONNECTION_CLOSED') closedInHandshake.add(error)
       throw error
     }
     if (this.#state !== 'auth') throw new CyberError('PROTOCOL', 'the server sent an unexpected connection reply')
@@ -367,4 +370,11 @@ function encodeError(error: unknown): CyberError {
     return badArgument('a value nests too deep to send (or it refers to itself)')
   }
   return badArgument(`a value cannot be sent: ${(error as Error)?.message ?? String(error)}`)
+}
+
+const closedInHandshake = new WeakSet<CyberError>()
+
+/** Whether Connection.open failed because the server closed it during the handshake. */
+export function isClosedInHandshake(error: unknown): boolean {
+  return error instanceof CyberError && closedInHandshake.has(error)
 }

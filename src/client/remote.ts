@@ -5,7 +5,7 @@
 
 import { acceptArgs } from '../engine/value-model.ts'
 import type { Op } from '../engine/commands.ts'
-import { Connection, type ConnectionOptions } from './connection.ts'
+import { Connection, isClosedInHandshake, type ConnectionOptions } from './connection.ts'
 import { ProxyTransport } from './proxy-transport.ts'
 import { closedError, type Transport } from './transport.ts'
 
@@ -106,7 +106,7 @@ export class RemoteTransport implements Transport {
     const current = this.#slots[slot]
     if (current instanceof Promise) return current
     if (current instanceof Connection && current.isReady) return Promise.resolve(current)
-    const opening = Connection.open(this.#options).then((connection) => {
+    const opening = openConnection(this.#options).then((connection) => {
       if (this.#closed) {
         void connection.close()
         throw closedError('database')
@@ -135,6 +135,22 @@ export class RemoteTransport implements Transport {
       if (connection instanceof Connection && connection.inFlight === 0 && connection.lastUsed < cutoff) {
         void connection.close()
       }
+    }
+  }
+}
+
+// A server closes a connection that has not proved the password yet to make room for others (a
+// stranger reopening silent sockets as fast as they close can take a real client's socket in the
+// one round trip before its proof arrives): nothing was sent on it, so connecting again is safe.
+// Bounded: a server that is shutting down answers the same way, every time.
+const OPEN_ATTEMPTS = 4
+
+async function openConnection(options: RemoteOptions): Promise<Connection> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await Connection.open(options)
+    } catch (error) {
+      if (attempt >= OPEN_ATTEMPTS || !isClosedInHandshake(error)) throw error
     }
   }
 }

@@ -447,7 +447,9 @@ export class Server implements AsyncDisposable {
       this.#refused.unauthenticated++
       this.#forgetUnauthenticated(session)
       this.#sessions.delete(session)
-      session.fail(new CyberError('NOT_ALLOWED', 'closed to make room: too many connections waiting to authenticate'))
+      // CONNECTION_CLOSED, not NOT_ALLOWED: the client did nothing wrong and may connect again
+      // (ours does, a few times: see openConnection in client/remote.ts).
+      session.fail(new CyberError('CONNECTION_CLOSED', 'closed to make room: too many connections waiting to authenticate'))
       return true
     }
     return false

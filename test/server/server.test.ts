@@ -138,7 +138,7 @@ describe('unauthenticated connections', () => {
         expect([what, await db.tables()]).toEqual([what, []])
         // The oldest silent socket made room, and was told why.
         const refusal = (await held[0]!.nextMessage()) as [number, number, [string, string]]
-        expect([what, refusal[0], refusal[1], refusal[2][0]]).toEqual([what, 0, 1, 'NOT_ALLOWED'])
+        expect([what, refusal[0], refusal[1], refusal[2][0]]).toEqual([what, 0, 1, 'CONNECTION_CLOSED'])
       } finally {
         await closeAll(held)
       }
