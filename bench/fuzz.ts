@@ -558,7 +558,7 @@ async function fuzzLogs() {
           damagedRecord = record
         } else {
           const cut = LOG_HEADER_BYTES + int(log.length - LOG_HEADER_BYTES)
-          intactSets = setOffsets.filter((at, i) => (setOffsets[i + 1] ?? log.length) <= cut).length
+          intactSets = setOffsets.filter((_, i) => (setOffsets[i + 1] ?? log.length) <= cut).length
           writeFileSync(join(dir, 'data.cdb.log'), damaged.subarray(0, cut))
         }
         if (kind !== 2) writeFileSync(join(dir, 'data.cdb.log'), damaged)

@@ -38,8 +38,8 @@ export interface SessionHost {
   readonly setTimer: SetTimer
   readonly throttle: AuthThrottle
   readonly refused: { authFailed: number; throttled: number }
-  /** Runs one request through the host; `seq` is not 0 when it wrote. Throws CyberError. */
-  /** Runs an op; a scan on the session's own `cursors`. */
+  /** Runs one request through the host (a scan on the session's own `cursors`, the command
+   * already looked up); `seq` is not 0 when it wrote. Throws CyberError. */
   apply(op: Op, cursors: Cursors, command: RegisteredCommand | undefined): Applied
   /** Runs a request that answers later (db.save), the host's one async path. */
   applyLater(op: Op): Promise<unknown>
