@@ -88,9 +88,10 @@ const IDLE_SWEEP_MS = 1000
  * const { port } = await server.listen({ host: '127.0.0.1', port: 9980, password: 'secret' })
  */
 export class Server implements AsyncDisposable {
-  readonly store: Store
-  /** The one write path: the store, the clock, the data file's log, the saves. */
-  readonly host: Host
+  // The one write path: the store, the clock, the data file's log, the saves. Private: a caller
+  // that needs the store builds the host and passes it (new Server({ host })).
+  readonly #host: Host
+  readonly #store: Store
   // What sessions read: their configuration, and the server's side of their output budget.
   readonly #sessionHost: SessionHost
   #maxFrameBytes = MAX_FRAME_BYTES
@@ -116,8 +117,9 @@ export class Server implements AsyncDisposable {
   #maxUnauthenticated = 1024
   #maxUnauthenticatedPerAddress = 128
   #allow: AllowList | undefined
-  // Whether the host is this server's own (an embedded database's saves through its data file).
-  readonly #ownsHost: boolean
+  // The data file setBackup() gave the host, which close() closes; an embedded database's own
+  // data file is not this server's to replace or close.
+  #backup: DataFile | undefined
   // What load() recovered, so that setBackup() on the same file continues its log.
   #loaded: { path: string; recovered: Recovered } | undefined
   #listener: TCPSocketListener<Session> | undefined
@@ -129,11 +131,10 @@ export class Server implements AsyncDisposable {
   readonly #onSessionClosed = new Map<Session, () => void>()
 
   constructor(options: ServerOptions = {}) {
-    this.#ownsHost = options.host === undefined
-    this.host = options.host ?? new Host({ store: options.store, clock: options.clock,
+    this.#host = options.host ?? new Host({ store: options.store, clock: options.clock,
       noFile: 'the server has no backup file: pass save(path)' })
-    this.store = this.host.store
-    if (options.maxMemory !== undefined) this.store.maxMemory = checkMaxMemory(options.maxMemory)
+    this.#store = this.#host.store
+    if (options.maxMemory !== undefined) this.#store.maxMemory = checkMaxMemory(options.maxMemory)
     this.#throttle = options.authThrottle ?? new AuthThrottle()
     this.#setTimer = options.setTimer ?? realTimer
     this.#closeGraceMs = options.closeGraceMs ?? CLOSE_GRACE_MS
@@ -150,15 +151,15 @@ export class Server implements AsyncDisposable {
    * Call it before setBackup() on the same file, so that the log goes on where it stopped. */
   async load(path: string): Promise<SnapshotStats> {
     const recovered = await recover(path)
-    if (recovered.tables) this.store.replaceAll(recovered.tables)
+    if (recovered.tables) this.#store.replaceAll(recovered.tables)
     this.#loaded = { path, recovered }
     // A log already running describes the tables just replaced: snapshot the new ones at once.
-    if (this.host.log !== undefined) {
+    if (this.#host.log !== undefined) {
       void this.save().catch((error) => console.error('cyberdb: snapshot after load failed:', error))
     }
     let entries = 0
-    for (const table of this.store.tables.values()) entries += table.size
-    return { tables: this.store.tables.size, entries, bytes: recovered.snapshotBytes }
+    for (const table of this.#store.tables.values()) entries += table.size
+    return { tables: this.#store.tables.size, entries, bytes: recovered.snapshotBytes }
   }
 
   /**
@@ -171,13 +172,15 @@ export class Server implements AsyncDisposable {
    */
   setBackup(path: string, seconds: number, options: Omit<DataFileOptions, 'backup'> = {}): void {
     if (!(seconds > 0)) throw badArgument(`a backup interval is a positive number of seconds, not ${seconds}`)
-    const current = this.host.saver
+    const current = this.#host.saver
     if (current instanceof DataFile && current.path === path) {
       current.setBackup(seconds)
       return
     }
-    if (!this.#ownsHost) throw badArgument('this server saves through its embedded database')
-    const next = DataFile.lock(this.host, path)
+    if (current instanceof DataFile && current !== this.#backup) {
+      throw badArgument('this server saves through its embedded database')
+    }
+    const next = DataFile.lock(this.#host, path)
     const loaded = this.#loaded?.path === path ? this.#loaded.recovered : undefined
     try {
       next.startLog(loaded?.log, loaded?.snapshotBytes ?? 0, options)
@@ -187,7 +190,8 @@ export class Server implements AsyncDisposable {
     }
     this.#loaded = undefined
     next.setBackup(seconds)
-    this.host.saver = next
+    this.#host.saver = next
+    this.#backup = next
     if (current instanceof DataFile) {
       current.close().catch((error) => console.error(`cyberdb: final snapshot of ${current.path} failed:`, error))
     }
@@ -195,14 +199,14 @@ export class Server implements AsyncDisposable {
 
   /** The backup file, if one is set. */
   get backupPath(): string | undefined {
-    return this.host.saver instanceof DataFile ? this.host.saver.path : undefined
+    return this.#host.saver instanceof DataFile ? this.#host.saver.path : undefined
   }
 
   /** Snapshots now, to `path` or the backup file. */
   save(path?: string): Promise<SnapshotStats> {
     try {
       const args = path === undefined ? [] : [path]
-      return this.host.applyLater({ table: '', name: 'db.save', args }, 'local') as Promise<SnapshotStats>
+      return this.#host.applyLater({ table: '', name: 'db.save', args }, 'local') as Promise<SnapshotStats>
     } catch (error) {
       return Promise.reject(error)
     }
@@ -309,8 +313,7 @@ export class Server implements AsyncDisposable {
     cancelGrace?.()
     this.#listener?.stop(true)
     this.#listener = undefined
-    if (this.#ownsHost && this.host.saver instanceof DataFile) return this.host.saver.close()
-    return undefined
+    return this.#backup?.close()
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -323,7 +326,7 @@ export class Server implements AsyncDisposable {
   // codec, the budgets) is no part of the server's public surface.
   #makeSessionHost(): SessionHost {
     const server = this
-    const host = this.host
+    const host = this.#host
     return {
       codec: createCodec(),
       get maxFrameBytes() { return server.#maxFrameBytes },
@@ -469,7 +472,6 @@ function positive(value: number, name: string): number {
   return value
 }
 
-/** Whether a listen address is reachable from this machine only. */
 // Bun throws a bare Error (ENOTFOUND, EADDRINUSE, or just "Failed to listen") for a host it cannot
 // bind: the caller gets a CyberError that names the address, with the system's reason as cause.
 function bindOrRefuse<T>(host: string, port: number, bind: () => T): T {
@@ -482,6 +484,7 @@ function bindOrRefuse<T>(host: string, port: number, bind: () => T): T {
   }
 }
 
+/** Whether a listen address is reachable from this machine only. */
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host)
 }

@@ -9,6 +9,7 @@ import { FileLock } from '../../src/persistence/lock.ts'
 import { LOG_HEADER_BYTES, RECORD_HEADER_BYTES, encodeLogHeader, encodeRecord } from '../../src/persistence/log-format.ts'
 import { expectCode, tempDir } from '../contract/helpers.ts'
 import { Output } from '../fixtures/spawn.ts'
+import { Host } from '../../src/host/host.ts'
 
 const CLI = join(import.meta.dir, '..', '..', 'src', 'cli', 'main.ts')
 
@@ -57,9 +58,10 @@ describe('cyberdb serve --durability', () => {
     }
     child.proc.kill('SIGKILL')
     expect((await child.finish()).signal).toBe('SIGKILL')
-    await using server = new Server()
+    const host = new Host()
+    await using server = new Server({ host })
     await server.load(data)
-    expect(server.store.apply({ table: 'l', name: 'list.slice', args: [] })).toEqual(Array.from({ length: 20 }, (_, i) => i))
+    expect(host.store.apply({ table: 'l', name: 'list.slice', args: [] })).toEqual(Array.from({ length: 20 }, (_, i) => i))
   })
 
   test('an unknown durability is refused, naming the three', async () => {

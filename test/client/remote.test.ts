@@ -13,6 +13,7 @@ import { expectCode, tempDir, uniqueName, waitFor } from '../contract/helpers.ts
 import { codec, fakeServer } from '../fixtures/wire.ts'
 import { spawnFixture } from '../fixtures/spawn.ts'
 import { manualTimers } from '../fixtures/timers.ts'
+import { Host } from '../../src/host/host.ts'
 
 const PASSWORD = 'pw'
 const server = new Server()
@@ -382,9 +383,10 @@ describe('saving', () => {
     const stats = await db.save()
     expect({ tables: stats.tables, entries: stats.entries }).toEqual({ tables: 1, entries: 2 })
     expect(stats.bytes).toBe(Bun.file(path).size)
-    await using reader = new Server()
+    const readerHost = new Host()
+    await using reader = new Server({ host: readerHost })
     await reader.load(path)
-    expect(reader.store.apply({ table: 'saved', name: 'dict.entries', args: [] })).toEqual([['a', 1], ['b', 2]])
+    expect(readerHost.store.apply({ table: 'saved', name: 'dict.entries', args: [] })).toEqual([['a', 1], ['b', 2]])
   })
 
   test('db.save() on a server without a backup file fails with BAD_ARGUMENT', async () => {

@@ -6,6 +6,7 @@ import { Database } from '../../src/client/database.ts'
 import { EmbeddedTransport } from '../../src/client/embedded.ts'
 import { Server, connect } from '../../src/index.ts'
 import { expectCode, tempDir } from '../contract/helpers.ts'
+import { Host } from '../../src/host/host.ts'
 
 // msgpackr has no encoding for a symbol: the log's encoder throws on it, the engine does not look.
 const unencodable = { table: 'd', name: 'dict.set', args: ['bad', Symbol('no encoding')] }
@@ -32,11 +33,12 @@ describe('Host.apply', () => {
   test('server: the same refusal, through the same host', async () => {
     using dir = tempDir()
     const path = dir.file('s.cdb')
-    await using server = new Server()
+    const host = new Host()
+    await using server = new Server({ host })
     server.setBackup(path, 300)
-    server.host.apply({ table: 'd', name: 'db.create', args: ['dict'] })
-    await expectCode(() => server.host.apply(unencodable), 'BAD_ARGUMENT')
-    expect(server.store.apply({ table: 'd', name: 'dict.entries', args: [] })).toEqual([])
+    host.apply({ table: 'd', name: 'db.create', args: ['dict'] })
+    await expectCode(() => host.apply(unencodable), 'BAD_ARGUMENT')
+    expect(host.store.apply({ table: 'd', name: 'dict.entries', args: [] })).toEqual([])
     expect(await server.save()).toEqual({ tables: 1, entries: 0, bytes: expect.any(Number) })
   })
 

@@ -11,6 +11,7 @@ import { writeAll, type LogIO } from '../../src/persistence/log-format.ts'
 import { recover } from '../../src/persistence/log-reader.ts'
 import type { DictTable } from '../../src/engine/dict-table.ts'
 import { expectCode, tempDir } from '../contract/helpers.ts'
+import { Host } from '../../src/host/host.ts'
 
 /** A disk that, while full, takes a few bytes of a write and then refuses the rest, as a real
  * one does when it runs out of blocks mid-write. */
@@ -81,12 +82,13 @@ describe('the disk refuses a log write', () => {
       using dir = tempDir()
       const path = dir.file('s.cdb')
       const disk = new Disk()
-      await using server = new Server()
+      const host = new Host()
+      await using server = new Server({ host })
       server.setBackup(path, 300, { durability, io: disk })
       const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
       await using db = await connect(`cyberdb://127.0.0.1:${port}?pool=1`)
       await fillThenRecover(db, disk, path, dir.file('copy.cdb'), () => {
-        expect(server.store.apply({ table: 'd', name: 'dict.entries', args: [] })).toEqual([['a', 1]])
+        expect(host.store.apply({ table: 'd', name: 'dict.entries', args: [] })).toEqual([['a', 1]])
       })
     })
   }

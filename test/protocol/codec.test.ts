@@ -5,6 +5,7 @@ import { describe, expect, test } from 'bun:test'
 import { Packr } from 'msgpackr'
 import { randomBytes } from 'node:crypto'
 import { DictTable } from '../../src/engine/dict-table.ts'
+import { Host } from '../../src/host/host.ts'
 import { Server, connect } from '../../src/index.ts'
 import { CODEC_OPTIONS, createCodec } from '../../src/protocol/codec.ts'
 import { expectCode, tempDir } from '../contract/helpers.ts'
@@ -126,14 +127,16 @@ describe('decoded values own their memory (issue 8.1)', () => {
     })
     expect(await got((k) => d.get(k))).toEqual(expected)
     // The log replay path, then the snapshot path: each decodes into values the store keeps.
-    const replayed = new Server()
-    await replayed.load(path)
-    const table = (s: Server) => s.store.tables.get('bytes') as DictTable
-    expect(await got((k) => table(replayed).get(k))).toEqual(expected)
+    const table = async (): Promise<DictTable> => {
+      const host = new Host()
+      await new Server({ host }).load(path)
+      return host.store.tables.get('bytes') as DictTable
+    }
+    const replayed = await table()
+    expect(await got((k) => replayed.get(k))).toEqual(expected)
     await db.save()
-    const loaded = new Server()
-    await loaded.load(path)
-    expect(await got((k) => table(loaded).get(k))).toEqual(expected)
+    const loaded = await table()
+    expect(await got((k) => loaded.get(k))).toEqual(expected)
   })
 })
 

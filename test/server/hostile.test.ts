@@ -18,10 +18,12 @@ import { nest } from '../contract/values.contract.ts'
 import { waitFor } from '../contract/helpers.ts'
 import { RawClient, codec } from '../fixtures/wire.ts'
 import { spawnFixture } from '../fixtures/spawn.ts'
+import { Host } from '../../src/host/host.ts'
 
 const PASSWORD = 'hostile-test'
 const throttle = new AuthThrottle()
-const server = new Server({ authThrottle: throttle })
+const host = new Host()
+const server = new Server({ host, authThrottle: throttle })
 const { port } = await server.listen({ host: '127.0.0.1', port: 0, password: PASSWORD, maxConnections: 3000 })
 afterAll(() => server.close())
 const URL = `cyberdb://:${PASSWORD}@127.0.0.1:${port}`
@@ -50,10 +52,10 @@ function contents(store: Store): unknown {
  */
 function hostile(name: string, attack: () => Promise<void>): void {
   test(name, async () => {
-    const before = contents(server.store)
+    const before = contents(host.store)
     await attack()
     throttle.forgive('127.0.0.1')
-    expect(contents(server.store)).toEqual(before)
+    expect(contents(host.store)).toEqual(before)
     await using db = await connect(URL)
     expect(await db.dict('users').get('n')).toBe(7)
     expect(await db.list('queue').length()).toBe(5)
@@ -417,7 +419,7 @@ describe('prototype payloads', () => {
   ]
   for (const [what, make] of payloads) {
     test(`a ${what} payload in update, set and push is stored as data and pollutes nothing`, async () => {
-      const before = contents(server.store)
+      const before = contents(host.store)
       await using client = await authed()
       client.sendMessage([1, 'db.create', 'proto', ['dict']])
       client.sendMessage([2, 'dict.update', 'proto', [make()]])
@@ -431,7 +433,7 @@ describe('prototype payloads', () => {
       expect(replies.slice(0, 6).map((r) => (r as unknown[])[1])).toEqual([0, 0, 0, 0, 0, 0])
       expect(({} as Record<string, unknown>).polluted).toBeUndefined()
       expect(Object.getPrototypeOf({})).toBe(Object.prototype)
-      const stored = server.store.tables.get('proto') as DictTable
+      const stored = host.store.tables.get('proto') as DictTable
       const value = stored.get('value') as Record<string, unknown>
       expect(Object.getPrototypeOf(value)).toBe(Object.prototype)
       expect(JSON.parse(JSON.stringify(value))).toEqual(JSON.parse(JSON.stringify(make()).replaceAll('"__proto__"', '"__proto_"')))
@@ -440,7 +442,7 @@ describe('prototype payloads', () => {
       client.sendMessage([8, 'db.drop', 'proto', []])
       client.sendMessage([9, 'db.drop', 'protolist', []])
       expect([await client.nextMessage(), await client.nextMessage()]).toEqual([[8, 0, true], [9, 0, true]])
-      expect(contents(server.store)).toEqual(before)
+      expect(contents(host.store)).toEqual(before)
     })
   }
 })

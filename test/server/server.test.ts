@@ -9,6 +9,7 @@ import { spawnFixture } from '../fixtures/spawn.ts'
 import { expectCode, tempDir, waitFor } from '../contract/helpers.ts'
 import { snapshotContent } from '../fixtures/snapshot-content.ts'
 import { AuthThrottle } from '../../src/security/throttle.ts'
+import { Host } from '../../src/host/host.ts'
 
 const PASSWORD = 'server-test'
 
@@ -21,14 +22,15 @@ const url = (port: number, params = '') => `cyberdb://:${PASSWORD}@127.0.0.1:${p
 
 describe('listen', () => {
   test('listen with port 0 resolves the bound port, and clients reach the server there', async () => {
-    await using server = new Server()
+    const serverHost = new Host()
+    await using server = new Server({ host: serverHost })
     const address = await server.listen({ host: '127.0.0.1', port: 0, password: PASSWORD })
     expect(address.host).toBe('127.0.0.1')
     expect(address.port).toBeGreaterThan(0)
     expect(server.address).toEqual(address)
     await using db = await connect(url(address.port))
     await db.createDict('here', { a: 1 })
-    expect(server.store.tables.has('here')).toBe(true)
+    expect(serverHost.store.tables.has('here')).toBe(true)
     expect(server.connections).toBe(1)
   })
 
@@ -210,10 +212,11 @@ describe('close', () => {
   })
 
   test('close sends the replies a slow reader has not taken yet before ending its socket', async () => {
-    const server = new Server()
+    const serverHost = new Host()
+    const server = new Server({ host: serverHost })
     const port = await listen(server)
     const items = Array.from({ length: 1000 }, (_, i) => `${i}:${'z'.repeat(1000)}`)
-    server.store.apply({ table: 'big', name: 'db.create', args: ['list', items] })
+    serverHost.store.apply({ table: 'big', name: 'db.create', args: ['list', items] })
     await using client = await RawClient.connect(port)
     await client.handshake(PASSWORD)
     client.pause()
@@ -237,14 +240,15 @@ describe('close', () => {
 
   test('close answers a db.save that is still running when it is called', async () => {
     using dir = tempDir()
-    const server = new Server()
+    const serverHost = new Host()
+    const server = new Server({ host: serverHost })
     server.setBackup(dir.file('inflight.cdb'), 3600)
     const port = await listen(server)
-    server.store.apply({ table: 'd', name: 'db.create', args: ['dict', { k: 'v' }] })
+    serverHost.store.apply({ table: 'd', name: 'db.create', args: ['dict', { k: 'v' }] })
     // Close as soon as the save has started, so its reply is still being computed.
-    const applyLater = server.host.applyLater.bind(server.host)
+    const applyLater = serverHost.applyLater.bind(serverHost)
     let closing: Promise<unknown> | undefined
-    server.host.applyLater = (op, origin) => {
+    serverHost.applyLater = (op, origin) => {
       if (op.name === 'db.save') queueMicrotask(() => (closing = server.close()))
       return applyLater(op, origin)
     }
@@ -259,9 +263,10 @@ describe('close', () => {
   })
 
   test('close cuts a client that never takes its replies, after a bounded wait', async () => {
-    const server = new Server({ closeGraceMs: 50 })
+    const serverHost = new Host()
+    const server = new Server({ host: serverHost, closeGraceMs: 50 })
     const port = await listen(server)
-    server.store.apply({ table: 'big', name: 'db.create', args: ['list', Array.from({ length: 1000 }, () => 'q'.repeat(1000))] })
+    serverHost.store.apply({ table: 'big', name: 'db.create', args: ['list', Array.from({ length: 1000 }, () => 'q'.repeat(1000))] })
     await using client = await RawClient.connect(port)
     await client.handshake(PASSWORD)
     client.pause()
@@ -295,21 +300,24 @@ describe('close', () => {
 describe('load and save', () => {
   test('load of a missing file leaves an empty database', async () => {
     using dir = tempDir()
-    await using server = new Server()
+    const serverHost = new Host()
+    await using server = new Server({ host: serverHost })
     expect(await server.load(dir.file('missing.cdb'))).toEqual({ tables: 0, entries: 0, bytes: 0 })
-    expect(server.store.list()).toEqual([])
+    expect(serverHost.store.list()).toEqual([])
   })
 
   test('save(path) writes a snapshot that load() reads back', async () => {
     using dir = tempDir()
     const path = dir.file('saved.cdb')
-    await using server = new Server()
-    server.store.apply({ table: 'd', name: 'db.create', args: ['dict', { a: 1, b: [2n, new Date(3)] }] })
+    const serverHost = new Host()
+    await using server = new Server({ host: serverHost })
+    serverHost.store.apply({ table: 'd', name: 'db.create', args: ['dict', { a: 1, b: [2n, new Date(3)] }] })
     const stats = await server.save(path)
     expect({ tables: stats.tables, entries: stats.entries }).toEqual({ tables: 1, entries: 2 })
-    await using reader = new Server()
+    const readerHost = new Host()
+    await using reader = new Server({ host: readerHost })
     expect((await reader.load(path)).entries).toBe(2)
-    expect(reader.store.apply({ table: 'd', name: 'dict.entries', args: [] })).toEqual([['a', 1], ['b', [2n, new Date(3)]]])
+    expect(readerHost.store.apply({ table: 'd', name: 'dict.entries', args: [] })).toEqual([['a', 1], ['b', [2n, new Date(3)]]])
   })
 
   test('save() without a backup file fails with BAD_ARGUMENT', async () => {
@@ -332,16 +340,18 @@ describe('load and save', () => {
       using dir = tempDir()
       const path = dir.file('corrupt.cdb')
       {
-        await using writer = new Server()
-        writer.store.apply({ table: 'old', name: 'db.create', args: ['list', [1, 2, 3]] })
+        const writerHost = new Host()
+        await using writer = new Server({ host: writerHost })
+        writerHost.store.apply({ table: 'old', name: 'db.create', args: ['list', [1, 2, 3]] })
         await writer.save(path)
       }
       const bytes = corrupt(readFileSync(path))
       writeFileSync(path, bytes)
-      await using server = new Server()
-      server.store.apply({ table: 'mine', name: 'db.create', args: ['dict', { keep: true }] })
+      const serverHost = new Host()
+      await using server = new Server({ host: serverHost })
+      serverHost.store.apply({ table: 'mine', name: 'db.create', args: ['dict', { keep: true }] })
       await expectCode(server.load(path), 'SNAPSHOT_CORRUPT')
-      expect(server.store.list()).toEqual([{ name: 'mine', type: 'dict', size: 1 }])
+      expect(serverHost.store.list()).toEqual([{ name: 'mine', type: 'dict', size: 1 }])
       expect(new Uint8Array(readFileSync(path))).toEqual(new Uint8Array(bytes))
     })
   }
@@ -349,14 +359,15 @@ describe('load and save', () => {
   test('setBackup snapshots periodically', async () => {
     using dir = tempDir()
     const path = dir.file('periodic.cdb')
-    await using server = new Server()
+    const serverHost = new Host()
+    await using server = new Server({ host: serverHost })
     server.setBackup(path, 0.05)
-    server.store.apply({ table: 'n', name: 'db.create', args: ['dict', { step: 1 }] })
+    serverHost.store.apply({ table: 'n', name: 'db.create', args: ['dict', { step: 1 }] })
     const stepInFile = async () => (await snapshotContent(path).catch(() => ({}) as Record<string, unknown>)).n
     await waitFor(async () => Bun.file(path).size > 0 && (await stepInFile()) !== undefined, 'a first backup')
     expect(await stepInFile()).toEqual([['step', 1]])
     // A later write reaches the file on a later tick, with no save() call.
-    server.store.apply({ table: 'n', name: 'dict.set', args: ['step', 2] })
+    serverHost.store.apply({ table: 'n', name: 'dict.set', args: ['step', 2] })
     await waitFor(async () => JSON.stringify(await stepInFile()) === '[["step",2]]', 'a second backup')
   })
 

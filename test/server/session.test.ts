@@ -8,6 +8,7 @@ import { codec, RawClient } from '../fixtures/wire.ts'
 import { expectCode, waitFor } from '../contract/helpers.ts'
 import { spawnFixture } from '../fixtures/spawn.ts'
 import { manualTimers } from '../fixtures/timers.ts'
+import { Host } from '../../src/host/host.ts'
 
 const PASSWORD = 'session-test'
 
@@ -67,13 +68,14 @@ describe('authentication', () => {
   ]
   for (const [what, frame] of beforeProof) {
     test(`${what} sent instead of the proof gets AUTH_FAILED and nothing is applied`, async () => {
-      await using server = new Server()
+      const host = new Host()
+      await using server = new Server({ host })
       await using client = await RawClient.connect(await listen(server))
       await client.hello()
       client.sendFrame(frame)
       client.sendMessage([2, 'db.create', 'sneaky2', ['list']]) // pipelined after it: dropped too
       await expectConnectionError(client, 'AUTH_FAILED')
-      expect([...server.store.tables.keys()]).toEqual([])
+      expect([...host.store.tables.keys()]).toEqual([])
     })
   }
 })
@@ -124,14 +126,15 @@ describe('connection-level errors', () => {
   ]
   for (const [what, message, error] of illShaped) {
     test(`${what} after auth gets BAD_ARGUMENT on its id and the connection stays usable`, async () => {
-      await using server = new Server()
+      const host = new Host()
+      await using server = new Server({ host })
       await using client = await RawClient.connect(await listen(server))
       await client.handshake(PASSWORD)
       client.sendMessage(message)
       client.sendMessage([2, 'db.create', 'after', ['list']])
       expect([await client.nextMessage(), await client.nextMessage()])
         .toEqual([[1, 1, ['BAD_ARGUMENT', error]], [2, 0, true]])
-      expect(server.store.tables.has('after')).toBe(true)
+      expect(host.store.tables.has('after')).toBe(true)
     })
   }
 
@@ -172,13 +175,14 @@ describe('connection-level errors', () => {
   })
 
   test('a request after a bad frame in the same write is not applied', async () => {
-    await using server = new Server()
+    const host = new Host()
+    await using server = new Server({ host })
     await using client = await RawClient.connect(await listen(server))
     await client.handshake(PASSWORD)
     client.sendFrame(new Uint8Array([0xc1]))
     client.sendMessage([1, 'db.create', 'after', ['list']])
     await expectConnectionError(client, 'PROTOCOL')
-    expect(server.store.tables.has('after')).toBe(false)
+    expect(host.store.tables.has('after')).toBe(false)
   })
 
   for (const when of ['before', 'after'] as const) {
@@ -236,11 +240,12 @@ describe('request-level errors keep the connection', () => {
   })
 
   test('a reply over the frame limit is a FRAME_TOO_LARGE reply and the connection stays usable', async () => {
-    await using server = new Server()
+    const host = new Host()
+    await using server = new Server({ host })
     await using client = await RawClient.connect(await listen(server, { maxFrameBytes: 1024 }))
     await client.handshake(PASSWORD)
     for (let i = 1; i <= 4; i++) client.sendMessage([i, 'list.push', 'big', ['y'.repeat(400)]])
-    server.store.apply({ table: 'big', name: 'db.create', args: ['list'] })
+    host.store.apply({ table: 'big', name: 'db.create', args: ['list'] })
     for (let i = 1; i <= 4; i++) expect(await client.nextMessage()).toEqual([i, 0, i])
     client.sendMessage([5, 'list.slice', 'big', []])
     client.sendMessage([6, 'list.length', 'big', []])
@@ -269,11 +274,12 @@ describe('timeouts and backpressure', () => {
   })
 
   test('a client that pipelines large reads and never reads replies is paused, not buffered', async () => {
-    await using server = new Server()
+    const host = new Host()
+    await using server = new Server({ host })
     const port = await listen(server)
     const ITEMS = 1000
     const item = (i: number) => `${i}:${'x'.repeat(1000)}`
-    server.store.apply({ table: 'big', name: 'db.create', args: ['list', Array.from({ length: ITEMS }, (_, i) => item(i))] })
+    host.store.apply({ table: 'big', name: 'db.create', args: ['list', Array.from({ length: ITEMS }, (_, i) => item(i))] })
     const REQUESTS = 150 // each reply is ~1 MB: 150 MB if the server buffered them all
     await using flooder = await RawClient.connect(port)
     await flooder.handshake(PASSWORD)
@@ -314,13 +320,14 @@ describe('timeouts and backpressure', () => {
   })
 
   test('clients that ask for a large value and never read hold, together, no more than the server-wide bound plus one reply', async () => {
-    await using server = new Server()
+    const host = new Host()
+    await using server = new Server({ host })
     const PER_SESSION = 1024 * 1024
     const TOTAL = 8 * 1024 * 1024
     const port = await listen(server, { maxUnsentBytes: PER_SESSION, maxUnsentTotalBytes: TOTAL })
     const VALUE = 16 * 1024 * 1024 // more than the kernel's socket buffers take for a client that does not read
-    server.store.apply({ table: 'big', name: 'db.create', args: ['dict'] })
-    server.store.apply({ table: 'big', name: 'dict.set', args: ['v', new Uint8Array(VALUE).fill(9)] })
+    host.store.apply({ table: 'big', name: 'db.create', args: ['dict'] })
+    host.store.apply({ table: 'big', name: 'dict.set', args: ['v', new Uint8Array(VALUE).fill(9)] })
     const CLIENTS = 10 // 160 MiB of replies if every one were held
     const clients = await Promise.all(Array.from({ length: CLIENTS }, async () => {
       const client = await RawClient.connect(port)
