@@ -6,7 +6,8 @@ import type { Key } from '../engine/values.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
 import { DictHandle, type DictSource } from './dict-handle.ts'
 import { ListHandle } from './list-handle.ts'
-import { isIterable } from './table-handle.ts'
+import type { OpName } from '../engine/commands.ts'
+import { type CallResult, callOp, isIterable } from './table-handle.ts'
 import { badArgument } from '../errors.ts'
 import type { Address, ListenOptions } from '../listen-options.ts'
 import { EmbeddedTransport } from './embedded.ts'
@@ -25,6 +26,12 @@ export class TableClient {
     this.transport = transport
   }
 
+  /** Runs one op, typed as callOp says (the result checked against the command's). */
+  protected call<N extends OpName, R extends CallResult<N> = CallResult<N>>(table: string, name: N,
+    args: unknown[]): Promise<R> {
+    return callOp<N, R>(this.transport, table, name, args)
+  }
+
   /** Creates a dict table; resolves `false` when `ifNotExists` found it already there. */
   createDict<V = unknown>(name: string, content?: DictSource<V>, options?: CreateOptions): Promise<boolean> {
     const entries = content instanceof Map || Array.isArray(content) || !isIterable(content)
@@ -40,7 +47,7 @@ export class TableClient {
 
   #create(name: string, type: 'dict' | 'list', content: unknown, options?: CreateOptions): Promise<boolean> {
     const args = options?.ifNotExists ? [type, content ?? null, true] : content === undefined ? [type] : [type, content]
-    return this.transport.call({ table: name, name: 'db.create', args }) as Promise<boolean>
+    return this.call(name, 'db.create', args)
   }
 
   /** A handle on a dict table; no I/O until used. */
@@ -54,12 +61,12 @@ export class TableClient {
   }
 
   tables(): Promise<TableInfo[]> {
-    return this.transport.call({ table: '', name: 'db.tables', args: [] }) as Promise<TableInfo[]>
+    return this.call('', 'db.tables', [])
   }
 
   /** Drops a table; resolves `true` if it existed. */
   dropTable(name: string): Promise<boolean> {
-    return this.transport.call({ table: name, name: 'db.drop', args: [] }) as Promise<boolean>
+    return this.call(name, 'db.drop', [])
   }
 }
 
@@ -74,7 +81,7 @@ export class Database extends TableClient implements AsyncDisposable {
   /** Snapshots now: file mode to its file (or `path`); remote, the server to its backup file. */
   save(path?: string): Promise<SnapshotStats> {
     const args = path === undefined ? [] : [path]
-    return this.transport.call({ table: '', name: 'db.save', args }) as Promise<SnapshotStats>
+    return this.call('', 'db.save', args)
   }
 
   /** A view pinned to one connection for a unit of work (a web request); close it when done. */

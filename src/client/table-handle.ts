@@ -3,6 +3,7 @@
 // transport it holds.
 
 import type { Op, OpName, OpResult } from '../engine/commands.ts'
+import type { SnapshotStats } from '../persistence/snapshot.ts'
 import type { Transport } from './transport.ts'
 
 // Large enough that iteration costs few round trips, small enough that one chunk of big values
@@ -16,6 +17,20 @@ export function isIterable(value: unknown): value is Iterable<unknown> {
   return typeof value === 'object' && value !== null && Symbol.iterator in value
 }
 
+/** What an op answers a client: its command's result, or for db.save, which the host runs (its
+ * command in the engine only refuses), the snapshot's figures. */
+export type CallResult<N extends OpName> = N extends 'db.save' ? SnapshotStats : OpResult<N>
+
+/** Runs one op through a transport, the one place a client types a transport's answer. `R` is
+ * what the caller promises (inferred from its return type): the compiler checks it against what
+ * the command returns, so a method cannot promise a number for an op that answers a boolean, nor
+ * call an op that does not exist. */
+export function callOp<N extends OpName, R extends CallResult<N> = CallResult<N>>(transport: Transport,
+  table: string, name: N, args: unknown[]): Promise<R> {
+  const op: Op<OpName> = { table, name, args }
+  return transport.call(op) as Promise<R>
+}
+
 export abstract class TableHandle<T> implements AsyncIterable<T> {
   readonly name: string
   protected readonly transport: Transport
@@ -26,13 +41,10 @@ export abstract class TableHandle<T> implements AsyncIterable<T> {
     this.name = name
   }
 
-  /** Runs one op on this table. `R` is what the method promises (inferred from its return type):
-   * the compiler checks it against what the engine's command returns, so a handle cannot promise
-   * a number for an op that answers a boolean, nor call an op that does not exist. */
-  protected call<N extends OpName, R extends OpResult<N> = OpResult<N>>(name: N,
+  /** Runs one op on this table, typed as callOp says. */
+  protected call<N extends OpName, R extends CallResult<N> = CallResult<N>>(name: N,
     args: unknown[]): Promise<R> {
-    const op: Op<OpName> = { table: this.name, name, args }
-    return this.transport.call(op) as Promise<R>
+    return callOp<N, R>(this.transport, this.name, name, args)
   }
 
   /** Streams the table in chunks: neither one round trip per element nor the whole table at once.
