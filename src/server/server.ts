@@ -249,7 +249,7 @@ export class Server implements AsyncDisposable {
           socket.data?.onDrain()
         },
         close(socket) {
-          if (socket.data) server.#closed(socket.data)
+          if (socket.data) server.#socketClosed(socket.data)
         },
         error(socket, error) {
           server.#log(`socket error from ${socket.remoteAddress}: ${error.message}`)
@@ -351,7 +351,7 @@ export class Server implements AsyncDisposable {
       reserveOutput: (session) => this.#reserveOutput(session),
       outputChanged: (delta) => this.#outputChanged(delta),
       log: (message) => this.#log(message),
-      closed: (session) => this.#closed(session),
+      closed: (session) => this.#sessionClosed(session),
     }
   }
 
@@ -386,10 +386,15 @@ export class Server implements AsyncDisposable {
     }
   }
 
-  #closed(session: Session): void {
-    session.dispose()
+  // What the server keeps about a session that closed (Session.#close calls it, once).
+  #sessionClosed(session: Session): void {
     this.#forgetUnauthenticated(session)
     this.#waitingOutput.delete(session)
+  }
+
+  // The socket is gone: the session closes (if it had not), and its connection slot is free.
+  #socketClosed(session: Session): void {
+    session.onSocketClosed()
     this.#sessions.delete(session)
     this.#log(`closed: ${session.socket.remoteAddress} (${this.#sessions.size} open)`)
     const resolve = this.#onSessionClosed.get(session)
@@ -448,8 +453,7 @@ export class Server implements AsyncDisposable {
     for (const session of among) {
       if (!session.isSilent) continue
       this.#refused.unauthenticated++
-      this.#forgetUnauthenticated(session)
-      this.#sessions.delete(session)
+      this.#sessions.delete(session) // its slot is free now; closing forgets the rest
       // CONNECTION_CLOSED, not NOT_ALLOWED: the client did nothing wrong and may connect again
       // (ours does, a few times: see openConnection in client/remote.ts).
       session.fail(new CyberError('CONNECTION_CLOSED', 'closed to make room: too many connections waiting to authenticate'))

@@ -56,11 +56,13 @@ export interface SessionHost {
   /** This session's unsent output grew or shrank by `delta` bytes. */
   outputChanged(delta: number): void
   log(message: string): void
+  /** The session closed (once): it is no longer unauthenticated nor waiting for output room. */
   closed(session: Session): void
 }
 
 /** proof: waiting for the password proof; open: serving requests; draining: reading no more,
- * answering what it read; closed: its socket ended (for writing too). */
+ * answering what it read; closed: its socket ended (for writing too), or the peer left. Only
+ * #close() enters closed. */
 type Phase = 'proof' | 'open' | 'draining' | 'closed'
 
 export class Session {
@@ -111,6 +113,8 @@ export class Session {
   readonly #unsentIds: number[] = []
   // This connection's open iterations: no other connection can continue, close or evict them.
   readonly #cursors = new Cursors()
+  // What to cancel when the session closes (see whenClosed).
+  readonly #onClose = new Set<() => void>()
 
   /** Sends the hello; or, given a `refusal`, only that error frame (no hello), then closes. */
   constructor(socket: Socket<Session>, host: SessionHost, refusal?: CyberError) {
@@ -134,14 +138,23 @@ export class Session {
     this.flush()
   }
 
-  /** The socket is gone: stop its timers, give back its share of the output budget. */
-  dispose(): void {
-    this.#cancelAuthTimer?.()
-    this.#withdraw?.()
-    this.#withdraw = undefined
-    this.#host.outputChanged(-this.#counted)
-    this.#counted = 0
-    this.#cursors.clear()
+  /** The socket is gone (its close event): the session is closed, if it was not already. */
+  onSocketClosed(): void {
+    this.#close(undefined)
+  }
+
+  /**
+   * Calls `cancel` once when the session closes (at once if it is closed): the place for what a
+   * request of this session still waits for (a blocking take, a watch) to let go. Returns what
+   * unregisters it, for a wait that ends first.
+   */
+  whenClosed(cancel: () => void): () => void {
+    if (this.#phase === 'closed') {
+      cancel()
+      return () => {}
+    }
+    this.#onClose.add(cancel)
+    return () => this.#onClose.delete(cancel)
   }
 
   /** Bytes of memory this session holds for its socket: buffers, held output, waiting requests. */
@@ -201,6 +214,7 @@ export class Session {
   }
 
   onDrain(): void {
+    if (this.#phase === 'closed') return // everything left went to socket.end
     this.#out.onDrain()
     this.flush() // what was gathered since, unless it waits for the log (flush checks)
     if (this.#out.frames.length === 0) this.#unsentIds.length = 0
@@ -254,6 +268,7 @@ export class Session {
   /** Sends what is buffered (once the writes it acknowledges are durable); stops reading from a
    * client that leaves too much of it unread. */
   flush(): void {
+    if (this.#phase === 'closed') return
     if (this.#mustCommit !== 0 && !this.#commit()) return
     this.#out.flush()
     if (this.#out.frames.length === 0) this.#unsentIds.length = 0
@@ -296,7 +311,7 @@ export class Session {
     this.#goodbye = undefined
     // Replies to writes still waiting for the log leave with the error once the log has them.
     if (this.#mustCommit !== 0 && !this.#commit()) return
-    this.#endSocket(undefined)
+    this.#close(undefined)
   }
 
   /**
@@ -354,20 +369,41 @@ export class Session {
 
   #endWhenAnswered(): void {
     this.flush()
-    if (this.#inFlight === 0 && this.#backlog.length === 0 && this.#out.unsent === 0) this.#endSocket(this.#goodbye)
+    if (this.#inFlight === 0 && this.#backlog.length === 0 && this.#out.unsent === 0) this.#close(this.#goodbye)
   }
 
-  #endSocket(goodbye: string | undefined): void {
+  // The one way into 'closed', from every path (an error, a graceful end once answered, the peer
+  // leaving), and the one place that lets go of what the session holds, once: the auth timer, a
+  // proof waiting for the throttle, its share of the output budget, its cursors, the server's
+  // bookkeeping, and whatever its requests wait for (whenClosed). Replies still being computed
+  // (db.save) are dropped when they come (#reply). A `goodbye` goes to a client that proved the
+  // password, as the last frame.
+  #close(goodbye: string | undefined): void {
     if (this.#phase === 'closed') return
     if (goodbye !== undefined && this.#proved) {
       this.#reply(CONNECTION_ID, STATUS_ERROR, ['CONNECTION_CLOSED', goodbye])
     }
     this.#phase = 'closed'
     this.#cancelAuthTimer?.()
+    this.#withdraw?.()
+    this.#withdraw = undefined
     const bytes = this.#out.takeAll()
-    this.#account()
+    // Ending a socket that is already gone does nothing.
     if (bytes.length > 0) this.socket.end(bytes)
     else this.socket.end()
+    this.#host.outputChanged(-this.#counted)
+    this.#counted = 0
+    this.#backlog.length = 0
+    this.#cursors.clear()
+    for (const cancel of this.#onClose) {
+      try {
+        cancel()
+      } catch (error) {
+        console.error('cyberdb: internal error while closing a session:', error)
+      }
+    }
+    this.#onClose.clear()
+    this.#host.closed(this)
   }
 
   // One bound function for every frame, rather than a closure per data event.
