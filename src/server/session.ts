@@ -307,8 +307,7 @@ export class Session {
     if (this.#phase === 'closed') return
     this.#host.log(`closing ${this.socket.remoteAddress}: ${error.code} ${error.message}`)
     this.#reply(CONNECTION_ID, STATUS_ERROR, errorPayload(error))
-    this.#phase = 'draining'
-    this.#goodbye = undefined
+    this.#drain(undefined)
     // Replies to writes still waiting for the log leave with the error once the log has them.
     if (this.#mustCommit !== 0 && !this.#commit()) return
     this.#close(undefined)
@@ -335,8 +334,7 @@ export class Session {
       this.#inFlight--
       if (this.#mustCommit === seq) this.#mustCommit = this.#heldFrom = 0
       else this.#heldFrom = seq + 1
-      if (this.#phase === 'draining') this.#endWhenAnswered()
-      else this.flush()
+      this.#settled()
     }, (error) => {
       // The disk refused writes of this hold (memory was brought back to the files): their
       // replies must never leave. Every reply not yet sent is replaced by the error, so the
@@ -348,8 +346,7 @@ export class Session {
       this.#out.frames.take()
       const payload = errorPayload(error instanceof CyberError ? error : new CyberError('INTERNAL', String(error)))
       for (const id of this.#unsentIds.splice(0)) this.#reply(id, STATUS_ERROR, payload)
-      if (this.#phase === 'draining') this.#endWhenAnswered()
-      else this.flush()
+      this.#settled()
     })
     return false
   }
@@ -362,9 +359,23 @@ export class Session {
    */
   end(why = 'the server closed the connection'): void {
     if (!this.#reading()) return
-    this.#phase = 'draining'
-    this.#goodbye = why
+    this.#drain(why)
     this.#endWhenAnswered()
+  }
+
+  // The one way into 'draining': no more frames are read; what was read is answered, then the
+  // session closes, saying `goodbye` last to a client that proved the password.
+  #drain(goodbye: string | undefined): void {
+    if (this.#phase === 'closed') return
+    this.#phase = 'draining'
+    this.#goodbye = goodbye
+  }
+
+  // A reply that waited (for the log, or a save) is in: send it, or, draining, close once
+  // everything read is answered.
+  #settled(): void {
+    if (this.#phase === 'draining') this.#endWhenAnswered()
+    else this.flush()
   }
 
   #endWhenAnswered(): void {
@@ -482,7 +493,7 @@ export class Session {
   // Not a proof (too long to be one): a failed guess, through the throttle like any other.
   #refuseProof(): void {
     this.#submitProof(undefined)
-    if (this.#phase !== 'closed') this.#phase = 'draining'
+    this.#drain(undefined)
   }
 
   #onQueuedRequest(data: Uint8Array, start: number, end: number): boolean {
@@ -544,8 +555,7 @@ export class Session {
       (error) => this.#replyError(id, error),
     ).finally(() => {
       this.#inFlight--
-      if (this.#phase === 'draining') this.#endWhenAnswered()
-      else this.flush()
+      this.#settled()
     })
   }
 
