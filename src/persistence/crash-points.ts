@@ -6,7 +6,8 @@
 
 /** The steps a crash test may name, in the order a save goes through them. */
 export const CRASH_POINTS = [
-  'log:torn-write', // a batch of records written but for the last 3 bytes of its last record
+  'log:torn-write', // a batch of records written but for the last 3 bytes of its last record (the
+  // crash tests' LogIO reaches it: see test/fixtures/crash-hooks.ts)
   'rotate:old-synced', // the old log written and fsynced, still under its name
   'rotate:renamed', // the old log renamed aside, no new log yet
   'rotate:created', // the new log created, its header not yet written
@@ -24,7 +25,4 @@ export type CrashPoint = (typeof CRASH_POINTS)[number]
 export interface CrashHooks {
   /** The write path reached `point`. */
   reached(point: CrashPoint): void
-  /** Log writes go in two parts, the last 3 bytes after 'log:torn-write' is reached, so that a
-   * kill there leaves a torn record (every record is longer than 3 bytes). */
-  readonly tearWrites?: boolean
 }

@@ -22,9 +22,12 @@ export const V1_RECORD_HEADER_BYTES = 8
 /** The length field of an end marker: no record body is this long (frames stop at 4 GiB - 1). */
 export const END_MARKER = 0xffffffff
 
-/** How log bytes reach the file: the one seam a test replaces to make the disk refuse a write. */
+/** How log bytes reach the file: the one seam a test replaces to make the disk refuse a write,
+ * or (the crash tests) to tear a batch of records. */
 export interface LogIO {
   write(fd: number, bytes: Uint8Array): void
+  /** How a batch of records is written, when not as any other write (headers, end markers). */
+  writeRecords?(fd: number, bytes: Uint8Array): void
 }
 
 /** When a write is on disk: `always` before its reply (one fdatasync per batch), `everysec` in

@@ -82,6 +82,8 @@ export class OpLog {
   /** Write and fdatasync calls on the log so far: what group commit saves (tests, benchmarks). */
   readonly counts = { writes: 0, syncs: 0 }
   readonly #io: LogIO
+  // How a batch of records reaches the file (the io's own way, if it has one).
+  readonly #writeRecords: (fd: number, bytes: Uint8Array) => void
   readonly #crash: CrashHooks | undefined
   #codec = createCodec()
   #fd: number
@@ -115,7 +117,10 @@ export class OpLog {
     this.durability = durability
     this.generation = generation
     this.#fd = fd
-    this.#io = options.io ?? FILE_IO
+    const io = options.io ?? FILE_IO
+    this.#io = io
+    this.#writeRecords = io.writeRecords === undefined ? (fd, bytes) => io.write(fd, bytes)
+      : (fd, bytes) => io.writeRecords!(fd, bytes)
     this.#crash = options.crash
     if (durability === 'everysec') {
       this.#timer = setInterval(() => this.#syncInBackground(), EVERYSEC_MS)
@@ -318,14 +323,7 @@ export class OpLog {
     const count = this.#records.count
     const bytes = this.#records.take()
     try {
-      if (this.#crash?.tearWrites) {
-        // A batch cut inside its last record (every record is longer than 3 bytes).
-        this.#io.write(this.#fd, bytes.subarray(0, bytes.length - 3))
-        this.#crash?.reached('log:torn-write')
-        this.#io.write(this.#fd, bytes.subarray(bytes.length - 3))
-      } else {
-        this.#io.write(this.#fd, bytes)
-      }
+      this.#writeRecords(this.#fd, bytes)
     } catch (error) {
       return this.#lose(error)
     }

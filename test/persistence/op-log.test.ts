@@ -4,7 +4,8 @@ import { Database } from '../../src/client/database.ts'
 import { EmbeddedTransport } from '../../src/client/embedded.ts'
 import { connect } from '../../src/index.ts'
 import {
-  LOG_HEADER_BYTES, LOG_MAGIC, LOG_VERSION, encodeEndMarker, encodeLogHeader, encodeRecord, type Durability,
+  LOG_HEADER_BYTES, LOG_MAGIC, LOG_VERSION, encodeEndMarker, encodeLogHeader, encodeRecord, writeAll,
+  type Durability, type LogIO,
 } from '../../src/persistence/log-format.ts'
 import { scanLog } from '../../src/persistence/log-reader.ts'
 import { expectCode, tempDir } from '../contract/helpers.ts'
@@ -102,6 +103,33 @@ describe('what is logged', () => {
     await db.createDict('d', { a: 1 })
     await db.dict('d').set('b', 2)
     expect(readdirSync(dir.path)).toEqual([])
+  })
+})
+
+describe('the io seam', () => {
+  test('batches of records go through the io\'s writeRecords when it has one, headers through write', async () => {
+    using dir = tempDir()
+    const writes: string[] = []
+    const io: LogIO = {
+      write(fd, bytes) {
+        writes.push(`write ${bytes.length}`)
+        writeAll(fd, bytes)
+      },
+      writeRecords(fd, bytes) {
+        writes.push('records')
+        writeAll(fd, bytes)
+      },
+    }
+    const path = dir.file('io.cdb')
+    {
+      await using db = new Database(await EmbeddedTransport.file({ path, io }))
+      await db.createDict('d', { a: 1 })
+      await db.dict('d').set('b', 2)
+    }
+    // The header, a batch per write, and the end marker of the log the closing snapshot retires.
+    expect(writes).toEqual([`write ${LOG_HEADER_BYTES}`, 'records', 'records', `write ${encodeEndMarker(2).length}`])
+    await using again = await connect(`file:${path}`)
+    expect(await again.dict('d').toObject()).toEqual({ a: 1, b: 2 })
   })
 })
 
