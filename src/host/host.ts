@@ -168,7 +168,9 @@ export class Host {
     if (path !== undefined && origin === 'remote') {
       throw badArgument('a remote database saves to the server\'s backup file: call save() without a path')
     }
-    if (path !== undefined && typeof path !== 'string') throw badArgument('a save path is a string')
+    if (path !== undefined && (typeof path !== 'string' || path === '')) {
+      throw badArgument(`a save path is a non-empty string, not ${path === '' ? 'an empty one' : typeof path}`)
+    }
     const target = path ?? this.saver.path
     if (target === undefined) throw new CyberError('BAD_ARGUMENT', this.#noFile)
     return this.saver.save(target)

@@ -52,4 +52,10 @@ describe('Host.apply', () => {
     await expectCode(db.dict('d').pop('missing'), 'KEY_NOT_FOUND')
     expect(log.appended).toBe(before)
   })
+
+  test('save to an empty path is BAD_ARGUMENT, not a file system error', async () => {
+    await using db = await connect('memory://')
+    const error = await expectCode(db.save(''), 'BAD_ARGUMENT')
+    expect(error.message).toContain('non-empty')
+  })
 })
