@@ -119,7 +119,9 @@ async function redis(dir: string): Promise<{ client: RedisClient; ways: Record<s
   }
   const client = new RedisClient(`redis://${HOST}:${started.port}`, { autoReconnect: false })
   await client.connect()
-  for (let i = 0; i < KEYS; i += 1000) await client.send('MSET', keys.slice(i, i + 1000).flatMap((k, j) => [k, values[i + j]!]))
+  for (let i = 0; i < KEYS; i += 1000) {
+    await client.send('MSET', keys.slice(i, i + 1000).flatMap((k, j) => [k, values[i + j]!]))
+  }
   const batch = (i: number) => batches[i % batches.length]!
   // The 4 commands of a commit leave in one synchronous run, so concurrent transactions on the
   // shared (auto-pipelined) connection never interleave between MULTI and EXEC.
@@ -177,7 +179,9 @@ async function main(): Promise<void> {
       for (let round = 0; round < ROUNDS; round++) {
         const order = question.ways.map((_, i) => (i + round) % question.ways.length)
         const got: number[] = []
-        for (const i of order) got[i] = (await measure(question.ways[i]!, question.calls, question.inFlight)) * question.perCall
+        for (const i of order) {
+          got[i] = (await measure(question.ways[i]!, question.calls, question.inFlight)) * question.perCall
+        }
         got.forEach((rate, i) => {
           rates[i]!.push(rate)
           vsFirst[i]!.push(got[0]! / rate)
@@ -193,9 +197,11 @@ async function main(): Promise<void> {
     console.log(table(['question', 'side', 'median', 'cyberdb (first row) / this'], rows))
     if (r !== undefined) {
       console.log('\nTargets')
-      console.log(`  getMany(100) keys/s vs MGET(100):        ${verdict(ratios.get('read 100 keys|redis MGET 100')!, '>=', 1)}`)
+      const mget = ratios.get('read 100 keys|redis MGET 100')!
+      console.log(`  getMany(100) keys/s vs MGET(100):        ${verdict(mget, '>=', 1)}`)
       for (const q of ['commit 4 ops, sequential', 'commit 4 ops, 16 in flight']) {
-        console.log(`  atomic(4) vs MULTI/EXEC(4), ${q.slice(14).padEnd(12)} ${verdict(ratios.get(`${q}|redis MULTI/EXEC of 4`)!, '>=', 1)}`)
+        const multi = ratios.get(`${q}|redis MULTI/EXEC of 4`)!
+        console.log(`  atomic(4) vs MULTI/EXEC(4), ${q.slice(14).padEnd(12)} ${verdict(multi, '>=', 1)}`)
       }
     }
     await ours.db.close()
