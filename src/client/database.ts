@@ -4,6 +4,7 @@
 import type { TableInfo } from '../engine/store.ts'
 import type { Key } from '../engine/values.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
+import { Atomic } from './atomic.ts'
 import { DictHandle, type DictSource } from './dict-handle.ts'
 import { ListHandle } from './list-handle.ts'
 import type { OpName } from '../engine/commands.ts'
@@ -58,6 +59,11 @@ export class TableClient {
   /** A handle on a list table; no I/O until used. */
   list<V = unknown>(name: string): ListHandle<V> {
     return new ListHandle<V>(this.transport, name)
+  }
+
+  /** An all-or-nothing batch of checks and table ops, sent as one operation on commit(). */
+  atomic(): Atomic {
+    return new Atomic(this.transport)
   }
 
   tables(): Promise<TableInfo[]> {

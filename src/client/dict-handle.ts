@@ -2,6 +2,7 @@
 
 import type { Key } from '../engine/values.ts'
 import { setOwn } from '../engine/values.ts'
+import type { ListOptions } from '../engine/listing.ts'
 import { TableHandle, isIterable } from './table-handle.ts'
 
 export type DictSource<V> = Record<string, V> | Map<Key, V> | Iterable<readonly [Key, V]>
@@ -38,20 +39,51 @@ export class DictHandle<V = unknown> extends TableHandle<[Key, V]> {
     return this.call('dict.size', [])
   }
 
-  keys(): Promise<Key[]> {
-    return this.call('dict.keys', [])
+  /** Keys in insertion order; `{ prefix }` selects string keys starting with it (the empty
+   * prefix: every string key, no number key), `{ limit }` stops after that many. A listing past
+   * 32 MiB is FRAME_TOO_LARGE in every mode: scan() it, or pass a limit. */
+  keys(options?: ListOptions): Promise<Key[]> {
+    return this.call('dict.keys', options === undefined ? [] : [options])
   }
 
-  values(): Promise<V[]> {
-    return this.call('dict.values', [])
+  values(options?: ListOptions): Promise<V[]> {
+    return this.call('dict.values', options === undefined ? [] : [options])
   }
 
-  entries(): Promise<[Key, V][]> {
-    return this.call('dict.entries', [])
+  entries(options?: ListOptions): Promise<[Key, V][]> {
+    return this.call('dict.entries', options === undefined ? [] : [options])
   }
 
-  clear(): Promise<void> {
-    return this.call('dict.clear', [])
+  /** Empties the dict; with options, removes the keys `prefix` selects (all without one) and
+   * resolves with how many it removed. */
+  clear(): Promise<void>
+  clear(options: { prefix?: string }): Promise<number>
+  clear(options?: { prefix?: string }): Promise<number | void> {
+    return this.call('dict.clear', options === undefined ? [] : [options])
+  }
+
+  /** The values at `keys`, in the order asked (undefined where missing): one operation. */
+  getMany(keys: Iterable<Key>): Promise<(V | undefined)[]> {
+    return this.call('dict.getMany', [Array.isArray(keys) || !isIterable(keys) ? keys : Array.from(keys)])
+  }
+
+  /** Writes every entry of an object, a Map or [key, value] pairs in one operation, all or
+   * nothing (every key is checked before the first write), as update. No options yet. */
+  setMany(entries: DictSource<V>, options?: Record<string, never>): Promise<void> {
+    const plain = entries instanceof Map || Array.isArray(entries) || !isIterable(entries)
+    const source = plain ? entries : Array.from(entries as Iterable<unknown>)
+    return this.call('dict.setMany', options === undefined ? [source] : [source, options])
+  }
+
+  /** Deletes every key of `keys` in one operation; resolves with how many were there. */
+  deleteMany(keys: Iterable<Key>): Promise<number> {
+    return this.call('dict.deleteMany', [Array.isArray(keys) || !isIterable(keys) ? keys : Array.from(keys)])
+  }
+
+  /** Streams [key, value] entries in chunks, as `for await` does; `{ prefix }` selects string keys
+   * as keys() does. For a table too large to list in one reply. */
+  scan(options?: { prefix?: string }): AsyncIterable<[Key, V]> {
+    return { [Symbol.asyncIterator]: () => this.stream(options === undefined ? [] : [options]) }
   }
 
   /** Merges a plain object, a Map, or any iterable of [key, value] pairs. */

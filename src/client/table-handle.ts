@@ -49,12 +49,17 @@ export abstract class TableHandle<T> implements AsyncIterable<T> {
 
   /** Streams the table in chunks: neither one round trip per element nor the whole table at once.
    * Writes made during the iteration behave as in a `for...of` over a Map or an Array. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+  [Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    return this.stream([])
+  }
+
+  /** The iteration, with the scan's options after cursor and count (dict: `{ prefix }`). */
+  protected async *stream(options: unknown[]): AsyncGenerator<T, void, undefined> {
     let cursor = 0
     try {
       do {
         const [next, items] = await this.call<'dict.scan' | 'list.scan', [number, T[]]>(
-          `${this.type}.scan`, [cursor, SCAN_CHUNK])
+          `${this.type}.scan`, [cursor, SCAN_CHUNK, ...options])
         cursor = next
         yield* items
       } while (cursor !== 0)

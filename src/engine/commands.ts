@@ -9,8 +9,11 @@ import { badArgument } from '../errors.ts'
 import { DictTable } from './dict-table.ts'
 import { ListTable, type SortOptions } from './list-table.ts'
 import type { Cursors } from './cursors.ts'
+import { atomicRun, loggedBatch } from './batch.ts'
+import * as listing from './listing.ts'
 import type { Store } from './store.ts'
-import { checkKey, describe } from './values.ts'
+import { checkListing } from './value-model.ts'
+import { checkKey, describe, type Key } from './values.ts'
 
 /** One operation on one table, as plain data: what crosses the wire and what the log holds. A
  * decoded op's name is any string (Store.apply refuses an unknown one); the client builds
@@ -99,7 +102,9 @@ function checkArray(value: unknown, what: string): unknown[] {
 function scan(table: DictTable | ListTable, args: unknown[], store: Store, name: string,
   cursors: Cursors): [number, unknown[]] {
   const cursor = checkIndex(args[0], 'a cursor')
-  return cursors.scan(name, table, store.epoch, cursor, checkCount(args[1]))
+  // dict.scan takes { prefix } (checked on every call, used by the first); list.scan has no options.
+  const keep = table.type === 'dict' ? listing.scanFilter(args[2]) : undefined
+  return cursors.scan(name, table, store.epoch, cursor, checkCount(args[1]), keep)
 }
 
 // --- the command table ---
@@ -124,17 +129,18 @@ const TABLE = {
   'dict.has': dict(false, 1, 1, (t, a) => t.has(checkKey(a[0]))),
   'dict.delete': dict(true, 1, 1, (t, a) => t.delete(checkKey(a[0]))),
   'dict.size': dict(false, 0, 0, (t) => t.size),
-  'dict.keys': dict(false, 0, 0, (t) => [...t.keys()]),
-  'dict.values': dict(false, 0, 0, (t) => [...t.values()]),
-  'dict.entries': dict(false, 0, 0, (t) => [...t.entries()]),
-  'dict.clear': dict(true, 0, 0, (t) => t.clear()),
+  'dict.keys': dict(false, 0, 1, (t, a) => listing.list(t, a[0], 'dict.keys', (k) => k) as Key[]),
+  'dict.values': dict(false, 0, 1, (t, a) => listing.list(t, a[0], 'dict.values', (_, v) => v)),
+  'dict.entries': dict(false, 0, 1,
+    (t, a) => listing.list(t, a[0], 'dict.entries', (k, v) => [k, v]) as [Key, unknown][]),
+  'dict.clear': dict(true, 0, 1, (t, a) => listing.clear(t, a)),
   'dict.update': dict(true, 1, 1, (t, a) => t.update(a[0])),
   'dict.setdefault': dict(true, 2, 2, (t, a) => t.setdefault(checkKey(a[0]), a[1])),
   'dict.pop': dict(true, 1, 2, (t, a) => t.pop(checkKey(a[0]), a.length > 1, a[1])),
   'dict.popitem': dict(true, 0, 0, (t) => t.popitem()),
   'dict.incr': dict(true, 1, 2,
     (t, a) => t.incr(checkKey(a[0]), a.length > 1 ? checkAmount(a[1]) : 1)),
-  'dict.scan': dict(false, 2, 2, scan),
+  'dict.scan': dict(false, 2, 3, scan),
 
   // list
   'list.push': list(true, 0, Infinity, (t, a) => t.append(a)),
@@ -144,7 +150,11 @@ const TABLE = {
   'list.remove': list(true, 1, 1, (t, a) => t.remove(a[0])),
   'list.at': list(false, 1, 1, (t, a) => t.at(checkIndex(a[0]))),
   'list.set': list(true, 2, 2, (t, a) => t.set(checkIndex(a[0]), a[1])),
-  'list.slice': list(false, 0, 2, (t, a) => t.slice(optionalIndex(a[0]), optionalIndex(a[1]))),
+  'list.slice': list(false, 0, 2, (t, a) => {
+    const items = t.slice(optionalIndex(a[0]), optionalIndex(a[1]))
+    checkListing(items, t.bytes, 'list.slice')
+    return items
+  }),
   'list.indexOf': list(false, 1, 1, (t, a) => t.indexOf(a[0])),
   'list.count': list(false, 1, 1, (t, a) => t.count(a[0])),
   'list.reverse': list(true, 0, 0, (t) => t.reverse()),
@@ -152,6 +162,14 @@ const TABLE = {
   'list.clear': list(true, 0, 0, (t) => t.clear()),
   'list.length': list(false, 0, 0, (t) => t.size),
   'list.scan': list(false, 2, 2, scan),
+
+  // bulk (issue 11): one operation for many keys
+  'dict.getMany': dict(false, 1, 1, (t, a) => listing.getMany(t, a[0])),
+  'dict.setMany': dict(true, 1, 2, (t, a) => listing.setMany(t, a)),
+  'dict.deleteMany': dict(true, 1, 1, (t, a) => listing.deleteMany(t, a[0])),
+
+  // atomic batches (issue 11): checks, then every op or none, as one write (batch.ts)
+  'db.atomic': { ...db(true, 0, Infinity, atomicRun), logged: loggedBatch },
 } as const satisfies Record<string, AnyCommand>
 
 /** The name of every operation, checked at compile time where the client builds an op. */

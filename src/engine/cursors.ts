@@ -14,12 +14,19 @@ interface Cursor {
   /** The store's epoch at the start: a snapshot load (replaceAll) expires every cursor. */
   epoch: number
   iterator: Iterator<unknown>
+  /** A prefix scan's filter, fixed by the call that started it. */
+  keep: ((item: unknown) => boolean) | undefined
 }
 
 // Bounded per owner: a client that starts iterations and never finishes them evicts its own
 // oldest cursor rather than growing the server, and never anyone else's. An evicted cursor
 // answers BAD_ARGUMENT, as an unknown one does.
 export const MAX_CURSORS = 4096
+
+// A filtered scan examines at most this many items per item it may return, then answers with what
+// it has (maybe nothing) and a cursor: a prefix that matches little of a huge table costs many
+// short calls, never one that holds the store for the whole table.
+const EXAMINED_PER_ITEM = 16
 
 const random = new Uint32Array(2)
 
@@ -39,13 +46,14 @@ export class Cursors {
   /**
    * The next chunk of a table: [cursor for the next call, or 0 when done, items]. Cursor 0 starts
    * an iteration. Map and Array iterators are live, so writes during an iteration behave as they
-   * do in a `for...of` over a Map or an Array.
+   * do in a `for...of` over a Map or an Array. `keep` filters the items of an iteration it
+   * starts (a later call goes on with the first call's filter).
    */
   scan(name: string, table: Table, epoch: number, cursor: number,
-    count: number): [number, unknown[]] {
+    count: number, keep?: (item: unknown) => boolean): [number, unknown[]] {
     let state: Cursor | undefined
     if (cursor === 0) {
-      state = { table, epoch, iterator: table[Symbol.iterator]() }
+      state = { table, epoch, iterator: table[Symbol.iterator](), keep }
     } else {
       state = this.#open.get(cursor)
       this.#open.delete(cursor)
@@ -57,10 +65,12 @@ export class Cursors {
       }
     }
     const items: unknown[] = []
-    while (items.length < count) {
+    const filter = state.keep
+    let budget = filter === undefined ? Infinity : count * EXAMINED_PER_ITEM
+    while (items.length < count && budget-- > 0) {
       const next = state.iterator.next()
       if (next.done) return [0, items]
-      items.push(next.value)
+      if (filter === undefined || filter(next.value)) items.push(next.value)
     }
     let id = randomId()
     while (id === 0 || this.#open.has(id)) id = randomId()

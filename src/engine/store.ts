@@ -20,8 +20,9 @@ export interface TableInfo {
 // The writes that never make the store bigger: they still run at the memory limit, so a full
 // store can always be emptied. Every other write is refused there (a new write op is limited
 // unless it is listed here).
+// db.atomic is listed because each op of a batch passes this check on its own.
 const FREES_MEMORY: ReadonlySet<string> = new Set<OpName>(['dict.delete', 'dict.clear', 'dict.pop', 'dict.popitem', 'list.pop',
-  'list.remove', 'list.reverse', 'list.sort', 'list.clear', 'db.drop'])
+  'list.remove', 'list.reverse', 'list.sort', 'list.clear', 'db.drop', 'dict.deleteMany', 'db.atomic'])
 
 export class Store {
   readonly tables = new Map<string, Table>()
@@ -73,6 +74,17 @@ export class Store {
     const before = table.bytes
     try {
       return command.run(table as never, args, this, name, cursors)
+    } finally {
+      this.#bytes += table.bytes - before
+    }
+  }
+
+  /** Runs `change` on one of this store's tables outside the command table (an atomic batch
+   * taking its ops back), keeping the byte count. */
+  change(table: Table, change: () => void): void {
+    const before = table.bytes
+    try {
+      change()
     } finally {
       this.#bytes += table.bytes - before
     }

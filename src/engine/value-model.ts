@@ -332,3 +332,30 @@ function builtinName(proto: object): string | undefined {
   }
   return known ?? undefined
 }
+
+// --- replies: a listing is bounded as a request is ---
+
+// The message names what to do instead: a listing is the one reply a caller can make as large as
+// the table, and both remedies keep every reply under the bound.
+function tooLargeListing(op: string): CyberError {
+  return new CyberError('FRAME_TOO_LARGE', `the reply to ${op} would take more than ${MAX_VALUE_BYTES} ` +
+    'bytes (32 MiB) encoded, the most one reply may carry: iterate with scan(), or pass a limit')
+}
+
+/**
+ * Refuses (FRAME_TOO_LARGE) a listing whose items the walk estimates past MAX_VALUE_BYTES, the
+ * bound of one request's values: it fits a default frame with room to spare, so a listing fails
+ * the same way in every mode, before anything is encoded, instead of only over the wire.
+ * `storedBytes` is a bound of the items' sizeOf (a table's bytes), or Infinity if unknown: sizeOf
+ * counts a string's length and the walk up to 3 bytes per code unit, so under a third of the
+ * limit no walk is needed. Items are stored values: the walk only measures them.
+ */
+export function checkListing(items: unknown[], storedBytes: number, op: string): void {
+  if (3 * storedBytes + CONTAINER_BYTES * (items.length + 1) <= MAX_VALUE_BYTES) return
+  try {
+    walkArgs(items, false)
+  } catch (error) {
+    if (error instanceof CyberError && error.message === TOO_LARGE) throw tooLargeListing(op)
+    throw error
+  }
+}

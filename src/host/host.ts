@@ -7,6 +7,7 @@
 // durable() is the one way to wait for the disk (through the log's one wait, OpLog.durable). (The change feed is to join this class.)
 
 import { CyberError, badArgument } from '../errors.ts'
+import { failedCheck } from '../engine/batch.ts'
 import { COMMANDS, type Op, type RegisteredCommand } from '../engine/commands.ts'
 import type { Cursors } from '../engine/cursors.ts'
 import { Store } from '../engine/store.ts'
@@ -16,6 +17,7 @@ import type { SnapshotStats } from '../persistence/snapshot.ts'
 import { systemClock, type Clock } from './clock.ts'
 
 const DICT_GET = COMMANDS.get('dict.get')!
+const ATOMIC = COMMANDS.get('db.atomic')!
 
 /** What apply() did: the stored result (callers copy it) and the write's commit number. */
 export interface Applied {
@@ -117,8 +119,15 @@ export class Host {
       this.#count(op, command!, result) // run() threw for an unknown op
       return { result, seq: 0 }
     }
+    if (command === ATOMIC) return this.#atomic(op, cursors)
     const logged = command.logged === undefined ? op
       : { table: op.table, name: op.name, args: command.logged(op.args, this.clock) }
+    return this.#write(logged, command, cursors)
+  }
+
+  // A write in its logged form: with a log, encode its record, apply it, then append the record
+  // (dropped when apply throws).
+  #write(logged: Op, command: RegisteredCommand, cursors: Cursors | undefined): Applied {
     const log = this.#log
     let result: unknown
     if (log === undefined) {
@@ -131,6 +140,19 @@ export class Host {
     }
     this.#ops[command.id] = (this.#ops[command.id] ?? 0) + 1
     return { result, seq: ++this.#seq }
+  }
+
+  // An atomic batch: its checks run before anything is logged, so a failed one neither logs nor
+  // takes a seq; then its ops are one write (one record, one seq), checks left out of the record.
+  #atomic(op: Op, cursors: Cursors | undefined): Applied {
+    const failed = failedCheck(this.store, op.args)
+    if (failed >= 0) {
+      this.#ops[ATOMIC.id] = (this.#ops[ATOMIC.id] ?? 0) + 1
+      return { result: { ok: false, failed }, seq: 0 }
+    }
+    const logged = { table: op.table, name: op.name, args: ATOMIC.logged!(op.args, this.clock) }
+    const { result, seq } = this.#write(logged, ATOMIC, cursors)
+    return { result: { ok: true, seq, results: (result as { results: unknown[] }).results }, seq }
   }
 
   /** Runs an operation that answers later (db.save). Bad arguments throw CyberError at once (a

@@ -22,7 +22,11 @@ afterAll(() => server.close())
 
 const URL = `cyberdb://:${PASSWORD}@127.0.0.1:${port}`
 
-storeContract('remote', () => connect(URL))
+// The atomic contract's concurrent clients are separate connections (one each: pool=1).
+storeContract('remote', () => connect(URL), async (_db, n) => {
+  const clients = await Promise.all(Array.from({ length: n }, () => connect(`${URL}?pool=1`)))
+  return { clients, close: async () => void await Promise.all(clients.map((client) => client.close())) }
+})
 propertyContract('remote', () => connect(URL))
 
 /** A port nothing listens on: bound by us a moment ago, then released. */

@@ -14,7 +14,7 @@ import type { OpLog } from '../../src/persistence/op-log.ts'
 // writes, changes something with some of them.
 const ARGS: unknown[][] = [
   [], ['a'], ['zz'], ['a', 5], ['zz', 5], [0], [1], [3], [0, 9], [1, 2], [0, 2], [[7, 8]],
-  [{ x: 1 }], [{ descending: true }], ['dict'], ['list', [1]],
+  [{ x: 1 }], [{ descending: true }], ['dict'], ['list', [1]], [['a', 'b']], [['d', 'dict.set', ['a', 9]]],
 ]
 const TABLES = { dict: ['d'], list: ['l'], db: ['d', 'l', 'new'] }
 

@@ -98,9 +98,9 @@ describe('Store.apply', () => {
   test('every write is marked as a write and every read as a read', () => {
     const writes = [...COMMANDS.keys()].filter((name) => Store.writes(name))
     expect(writes.toSorted()).toEqual([
-      'db.create', 'db.drop',
-      'dict.clear', 'dict.delete', 'dict.incr', 'dict.pop', 'dict.popitem', 'dict.set', 'dict.setdefault',
-      'dict.update',
+      'db.atomic', 'db.create', 'db.drop',
+      'dict.clear', 'dict.delete', 'dict.deleteMany', 'dict.incr', 'dict.pop', 'dict.popitem', 'dict.set',
+      'dict.setMany', 'dict.setdefault', 'dict.update',
       'list.clear', 'list.extend', 'list.insert', 'list.pop', 'list.push', 'list.remove', 'list.reverse',
       'list.set', 'list.sort',
     ])

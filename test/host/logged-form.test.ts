@@ -69,3 +69,36 @@ describe('Host', () => {
     expect(new Host().clock.now()).toBeGreaterThan(0)
   })
 })
+
+describe('an atomic batch through the host', () => {
+  // A log that keeps what it is given, as commands.test.ts's does.
+  function recording(host: Host): unknown[] {
+    const records: unknown[] = []
+    host.attach({ appended: 0, check() {}, encode: (op: unknown) => structuredClone(op),
+      appendEncoded: (record: unknown) => void records.push(record) } as never)
+    return records
+  }
+
+  test('a commit is one record and one seq: its ops in their logged form, its checks left out', () => {
+    const host = new Host({ clock: { now: () => 77 } })
+    host.apply({ table: 'd', name: 'db.create', args: ['dict', { a: 1 }] })
+    const records = recording(host)
+    const batch = [['d', 'dict.check', ['a', 1]], ['d', 'dict.stamp', ['at']], ['d', 'dict.incr', ['a']]]
+    expect(host.apply({ table: '', name: 'db.atomic', args: batch }))
+      .toEqual({ result: { ok: true, seq: 2, results: [undefined, 2] }, seq: 2 })
+    expect(records).toEqual([{ table: '', name: 'db.atomic',
+      args: [['d', 'dict.stamp', ['at', 77]], ['d', 'dict.incr', ['a']]] }])
+  })
+
+  test('a failed check logs nothing and takes no seq; a failing op logs nothing either', () => {
+    const host = new Host()
+    host.apply({ table: 'd', name: 'db.create', args: ['dict', { a: 1 }] })
+    const records = recording(host)
+    expect(host.apply({ table: '', name: 'db.atomic', args: [['d', 'dict.check', ['a', 2]], ['d', 'dict.set', ['a', 3]]] }))
+      .toEqual({ result: { ok: false, failed: 0 }, seq: 0 })
+    expect(() => host.apply({ table: '', name: 'db.atomic', args: [['d', 'dict.set', ['a', 3]], ['d', 'dict.pop', ['x']]] }))
+      .toThrow('not found')
+    expect([records, host.seq, host.store.apply({ table: 'd', name: 'dict.get', args: ['a'] })]).toEqual([[], 1, 1])
+    expect(Object.fromEntries(host.counters.ops)).toEqual({ 'db.create': 1, 'db.atomic': 1 })
+  })
+})

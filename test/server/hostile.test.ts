@@ -316,6 +316,10 @@ const NOT_A_KEY = [null, true, [], {}, new Uint8Array([1]), 1n, new Date(0), new
 const NOT_AN_INDEX = ['1', 1.5, null, true, NaN, Infinity, 2 ** 60, 1n, [], {}]
 const NOT_A_COUNT = [0, -1, 1.5, '10', null]
 
+const BAD_LIST_OPTIONS = [[5], ['p'], [[]], [{ prefix: 5 }], [{ limit: 0 }], [{ limit: -1 }], [{ limit: 1.5 }],
+  [{ limit: '2' }], [{ other: 1 }]]
+const NOT_KEYS = [['a'], [null], [{}], [[null]], [[{}]], [['ok', []]]]
+
 /** Wrong-typed argument lists per operation; arity and depth cases are added for all of them. */
 const WRONG_ARGS: Record<string, unknown[][]> = {
   'db.create': [['set'], [7], [null], [{}], ['list', 'not an array'], ['list', { 0: 1 }], ['dict', 5],
@@ -329,10 +333,10 @@ const WRONG_ARGS: Record<string, unknown[][]> = {
   'dict.has': NOT_A_KEY.map((k) => [k]),
   'dict.delete': NOT_A_KEY.map((k) => [k]),
   'dict.size': [],
-  'dict.keys': [],
-  'dict.values': [],
-  'dict.entries': [],
-  'dict.clear': [],
+  'dict.keys': BAD_LIST_OPTIONS,
+  'dict.values': BAD_LIST_OPTIONS,
+  'dict.entries': BAD_LIST_OPTIONS,
+  'dict.clear': [[5], ['p'], [[]], [{ prefix: 1 }], [{ limit: 1 }], [{ other: 1 }]],
   'dict.update': [[5], ['text'], [true], [null], [[['ok', 1], ['no']]], [[['ok', 1], [null, 2]]],
     [[['ok', 1], 'pair']], [new Map<unknown, unknown>([['ok', 1], [{}, 2]])]],
   'dict.setdefault': NOT_A_KEY.map((k) => [k, 1]),
@@ -340,7 +344,16 @@ const WRONG_ARGS: Record<string, unknown[][]> = {
   'dict.popitem': [],
   'dict.incr': [...NOT_A_KEY.map((k) => [k]), ['n', 'one'], ['n', NaN], ['n', Infinity], ['n', null],
     ['alice'], ['n', {}], ['alice', 1]],
-  'dict.scan': [['0', 10], [0, 0], [0, -1], [0, 1.5], [null, 10], [0, '10'], [123456789, 10]],
+  'dict.scan': [['0', 10], [0, 0], [0, -1], [0, 1.5], [null, 10], [0, '10'], [123456789, 10],
+    [0, 10, 'p'], [0, 10, { prefix: 5 }], [0, 10, { limit: 5 }]],
+  'dict.getMany': NOT_KEYS,
+  'dict.setMany': [[5], ['text'], [null], [[['ok', 1], ['no']]], [new Map<unknown, unknown>([[{}, 2]])],
+    [{ a: 1 }, 5], [{ a: 1 }, { nope: 1 }]],
+  'dict.deleteMany': NOT_KEYS,
+  'db.atomic': [[5], ['x'], [null], [['users', 'dict.get']], [[1, 'dict.get', ['n']]],
+    [['users', 'dict.get', 'n']], [['users', 'no.such', []]], [['', 'db.atomic', []]], [['', 'db.save', []]],
+    [['', 'db.drop', []]], [['users', 'dict.scan', [0, 10]]], [['users', 'dict.set', []]],
+    [['users', 'dict.check', ['n']]], [['users', 'dict.check', [null, 1]]], [['users', 'dict.set', [null, 1]]]],
   'list.push': [],
   'list.extend': [['abc'], [5], [null], [{ 0: 1, length: 1 }], [new Set([1])]],
   'list.insert': NOT_AN_INDEX.map((i) => [i, 'x']),
