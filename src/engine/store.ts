@@ -21,7 +21,7 @@ export interface TableInfo {
 // store can always be emptied. Every other write is refused there (a new write op is limited
 // unless it is listed here).
 const FREES_MEMORY: ReadonlySet<string> = new Set<OpName>(['dict.delete', 'dict.clear', 'dict.pop', 'dict.popitem', 'list.pop',
-  'list.remove', 'list.reverse', 'list.sort', 'list.clear', 'db.drop'])
+  'list.shift', 'list.remove', 'list.reverse', 'list.sort', 'list.clear', 'db.drop'])
 
 export class Store {
   readonly tables = new Map<string, Table>()

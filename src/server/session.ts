@@ -14,6 +14,7 @@ import {
 import type { Op, RegisteredCommand } from '../engine/commands.ts'
 import { Cursors } from '../engine/cursors.ts'
 import { Host, type Applied } from '../host/host.ts'
+import { Takers } from '../host/takes.ts'
 import { checkOp } from '../engine/store.ts'
 import { Opener, Sealer, sessionKeys } from '../security/seal.ts'
 import type { AuthThrottle, SetTimer } from '../security/throttle.ts'
@@ -41,8 +42,9 @@ export interface SessionHost {
   /** Runs one request through the host (a scan on the session's own `cursors`, the command
    * already looked up); `seq` is not 0 when it wrote. Throws CyberError. */
   apply(op: Op, cursors: Cursors, command: RegisteredCommand | undefined): Applied
-  /** Runs a request that answers later (db.save), the host's one async path. */
-  applyLater(op: Op): Promise<unknown>
+  /** Runs a request that answers later (db.save, list.take), the host's one async path; a take
+   * waits as one of `takers`, the session's. */
+  applyLater(op: Op, takers: Takers): Promise<unknown>
   /** Undefined when commits `from`..`to` are durable; else a promise for it, rejected when the
    * disk refused any of them (see Host.durable). */
   durable(from: number, to: number): Promise<void> | undefined
@@ -111,6 +113,8 @@ export class Session {
   readonly #unsentIds: number[] = []
   // This connection's open iterations: no other connection can continue, close or evict them.
   readonly #cursors = new Cursors()
+  // This connection's waiting takes (issue 11.3): see #endTakes.
+  readonly #takers = new Takers()
 
   /** Sends the hello; or, given a `refusal`, only that error frame (no hello), then closes. */
   constructor(socket: Socket<Session>, host: SessionHost, refusal?: CyberError) {
@@ -142,6 +146,16 @@ export class Session {
     this.#host.outputChanged(-this.#counted)
     this.#counted = 0
     this.#cursors.clear()
+    this.#endTakes('the connection closed')
+  }
+
+  // --- waiting takes (issue 11.3) ---
+  // The one hook: every way a session stops reading (end, fail, its socket gone) ends its waiting
+  // takes here, with CONNECTION_CLOSED, before anything else is said: each leaves its list's line
+  // at once, so an element pushed later goes to the next take or stays in the list. A take ended
+  // while the socket can still write is answered (closing waits for it, as for any reply).
+  #endTakes(why: string): void {
+    if (this.#takers.size > 0) this.#takers.cancel(new CyberError('CONNECTION_CLOSED', `the take ended: ${why}`))
   }
 
   /** Bytes of memory this session holds for its socket: buffers, held output, waiting requests. */
@@ -229,7 +243,7 @@ export class Session {
   /** The server's idle sweep, every `periodMs`: past idleTimeout of silence, onTimeout. */
   idleTick(periodMs: number): void {
     if (this.#phase === 'closed') return
-    if (this.#active) {
+    if (this.#active || this.#takers.size > 0) { // a client waiting on a take is not idle
       this.#active = false
       this.#idleMs = 0
       return
@@ -290,6 +304,7 @@ export class Session {
   /** Sends a connection-level error, then closes: the client learns why. */
   fail(error: CyberError): void {
     if (this.#phase === 'closed') return
+    this.#endTakes(error.message)
     this.#host.log(`closing ${this.socket.remoteAddress}: ${error.code} ${error.message}`)
     this.#reply(CONNECTION_ID, STATUS_ERROR, errorPayload(error))
     this.#phase = 'draining'
@@ -347,6 +362,7 @@ export class Session {
    */
   end(why = 'the server closed the connection'): void {
     if (!this.#reading()) return
+    this.#endTakes(why)
     this.#phase = 'draining'
     this.#goodbye = why
     this.#endWhenAnswered()
@@ -483,7 +499,8 @@ export class Session {
       checkOp(op)
       const command = Host.command(op.name)
       if (command?.host === true) {
-        this.#replyLater(id, this.#host.applyLater(op))
+        this.#replyLater(id, this.#host.applyLater(op, this.#takers))
+        if (this.#phase !== 'open') this.#endTakes('the connection is closing') // run from the backlog
         return true
       }
       applied = this.#host.apply(op, this.#cursors, command)
