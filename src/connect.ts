@@ -5,7 +5,7 @@ import { Database } from './client/database.ts'
 import { RemoteTransport, type RemoteOptions } from './client/remote.ts'
 import { CyberError } from './errors.ts'
 import { checkMaxMemory } from './engine/value-model.ts'
-import type { Clock } from './host/clock.ts'
+import type { Clock, SetTimer } from './host/clock.ts'
 import { DURABILITIES, type Durability } from './persistence/log-format.ts'
 
 const FORMS = 'memory://[?maxMemory=BYTES], ' +
@@ -29,6 +29,9 @@ export interface ConnectOptions {
   /** memory:// and file: only: where the database reads the time (default Date.now). A server
    * has its own (new Server({ clock })); a remote database ignores this one. */
   clock?: Clock
+  /** memory:// and file: only: schedules the timeouts of waiting takes (default real timers;
+   * tests give manual ones). A server has its own (new Server({ setTimer })). */
+  setTimer?: SetTimer
 }
 
 /**
@@ -40,12 +43,12 @@ export interface ConnectOptions {
 export async function connect(url: string, options: ConnectOptions = {}): Promise<Database> {
   if (typeof url !== 'string') throw badUrl(String(url), 'it is not a string')
   if (/^memory:(\/\/)?(\?|$)/.test(url)) {
-    return new Database(limitMemory(EmbeddedTransport.memory({ clock: options.clock }), parseMemoryUrl(url) ?? options.maxMemory))
+    return new Database(limitMemory(EmbeddedTransport.memory({ clock: options.clock, setTimer: options.setTimer }), parseMemoryUrl(url) ?? options.maxMemory))
   }
   if (url.startsWith('file:')) {
     const { maxMemory, ...file } = parseFileUrl(url)
     // Set after loading: the limit refuses new writes, never the replay of acknowledged ones.
-    return new Database(limitMemory(await EmbeddedTransport.file({ ...file, clock: options.clock }), maxMemory ?? options.maxMemory))
+    return new Database(limitMemory(await EmbeddedTransport.file({ ...file, clock: options.clock, setTimer: options.setTimer }), maxMemory ?? options.maxMemory))
   }
   if (options.maxMemory !== undefined) {
     throw new CyberError('BAD_ARGUMENT', 'maxMemory is the server\'s limit: new Server({ maxMemory }) or cyberdb serve --max-memory')

@@ -197,6 +197,13 @@ export class Connection {
    * forever; what is still unanswered then fails with CONNECTION_CLOSED), then closes. */
   async close(): Promise<void> {
     if (this.#state === 'closed') return
+    // Takes waiting on the server would hold close() for as long as they wait: the server is
+    // asked to end them first. A value it handed one before that still arrives, and resolves it.
+    for (const pending of this.#pending.values()) {
+      if (pending.op.name !== 'list.take') continue
+      void this.request({ table: '', name: 'take.cancel', args: [] }).catch(() => {})
+      break
+    }
     if (this.#pending.size > 0) {
       await new Promise<void>((resolve) => {
         this.#onIdle = resolve

@@ -7,8 +7,9 @@ import type { Op } from '../engine/commands.ts'
 import { Cursors } from '../engine/cursors.ts'
 import { Store } from '../engine/store.ts'
 import { acceptArgs, copyStored } from '../engine/value-model.ts'
-import type { Clock } from '../host/clock.ts'
+import type { Clock, SetTimer } from '../host/clock.ts'
 import { Host } from '../host/host.ts'
+import { Takers } from '../host/takes.ts'
 import type { Address, ListenOptions } from '../listen-options.ts'
 import { DataFile, type DataFileOptions } from '../persistence/data-file.ts'
 import { ProxyTransport } from './proxy-transport.ts'
@@ -17,11 +18,14 @@ import { closedError, type Transport } from './transport.ts'
 export interface FileOptions extends DataFileOptions {
   path: string
   clock?: Clock
+  /** Schedules the timeouts of waiting takes (tests give manual ones). */
+  setTimer?: SetTimer
 }
 
 export interface MemoryOptions {
   store?: Store
   clock?: Clock
+  setTimer?: SetTimer
 }
 
 export class EmbeddedTransport implements Transport {
@@ -32,6 +36,8 @@ export class EmbeddedTransport implements Transport {
   // This database's open iterations (its proxies share them): another database on the same store,
   // and a server serving it, each have their own.
   readonly cursors = new Cursors()
+  // This database's waiting takes (its proxies' too): closing it ends them.
+  readonly #takers = new Takers()
   #closed = false
   // The writes of one tick wait for the disk together: one durable() for commits #from..#to.
   #tick: Promise<void> | undefined
@@ -51,12 +57,20 @@ export class EmbeddedTransport implements Transport {
 
   /** Opens a data file: takes its lock, loads it (missing: empty), starts periodic snapshots. */
   static async file(options: FileOptions): Promise<EmbeddedTransport> {
-    const host = new Host({ clock: options.clock })
+    const host = new Host({ clock: options.clock, setTimer: options.setTimer })
     const file = await DataFile.open(host, options.path, options)
     host.saver = file
     const transport = new EmbeddedTransport(host, file)
     openFiles.add(transport)
     return transport
+  }
+
+  /** Another database on this one's host (one store, one log, one line of waiting takes), with
+   * cursors and waiting takes of its own: what a second process gets from a server, in process.
+   * Closing it closes neither the host nor the file; use it only while this one is open. */
+  sibling(): EmbeddedTransport {
+    if (this.#closed) throw closedError('database')
+    return new EmbeddedTransport(this.host, undefined)
   }
 
   get isClosed(): boolean {
@@ -67,10 +81,14 @@ export class EmbeddedTransport implements Transport {
     if (this.#closed) return Promise.reject(closedError('database'))
     try {
       const command = Host.command(op.name)
-      if (command?.host === true) return this.host.applyLater(op, 'local')
       acceptArgs(op.args)
+      if (command?.host === true) {
+        const later = this.host.applyLater(op, 'local', this.#takers)
+        // A taken value left the store, but a snapshot being written may still hold it: copied.
+        return command.on === 'list' ? later.then(copyResult) : later
+      }
       const { result, seq } = this.host.apply(op, this.cursors, command)
-      const copy = typeof result === 'object' && result !== null ? copyStored(result) : result
+      const copy = copyResult(result)
       // A write resolves once its record is durable as the file's policy says; the writes of one
       // tick share one log write (and under `always` one fdatasync).
       if (seq !== 0 && this.host.log !== undefined) return this.#durable(seq).then(() => copy)
@@ -118,6 +136,7 @@ export class EmbeddedTransport implements Transport {
     this.#closed = true
     openFiles.delete(this)
     this.cursors.clear()
+    this.#takers.cancel(closedError('database'))
     for (const close of this.#onClose.splice(0)) await close()
     if (this.#file !== undefined) await this.#file.close()
   }
@@ -125,6 +144,10 @@ export class EmbeddedTransport implements Transport {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close()
   }
+}
+
+function copyResult(result: unknown): unknown {
+  return typeof result === 'object' && result !== null ? copyStored(result) : result
 }
 
 // File databases still open when the event loop runs dry take their final snapshot then, so a

@@ -1,5 +1,6 @@
 // A list table, used like an Array (plus what Python lists have). Every method is one operation.
 
+import type { Op, OpName } from '../engine/commands.ts'
 import type { SortOptions } from '../engine/list-table.ts'
 import { TableHandle, isIterable } from './table-handle.ts'
 
@@ -80,5 +81,31 @@ export class ListHandle<V = unknown> extends TableHandle<V> {
 
   toArray(): Promise<V[]> {
     return this.call('list.slice', [])
+  }
+
+  /** Removes and returns the first value; `undefined` when the list is empty. */
+  shift(): Promise<V | undefined> {
+    return this.call('list.shift', [])
+  }
+
+  /** Puts `values` first, in the order given (as `Array.prototype.unshift`); resolves with the
+   * new length. */
+  unshift(...values: V[]): Promise<number> {
+    return this.call('list.unshift', values)
+  }
+
+  /**
+   * Removes and returns the first value, as a job queue's worker does. Without `wait`, or on an
+   * empty list with `wait: 0`, it is shift(). With `wait` (milliseconds, finite, 0 or more) it
+   * waits up to that long for a value pushed by anyone, and resolves `undefined` if none came.
+   * Takes waiting on one list are served in the order they asked, one value each. A take on a
+   * missing table fails with TABLE_NOT_FOUND, and so does a waiting one when its table is dropped;
+   * closing the database (or the server) ends waiting takes with CONNECTION_CLOSED.
+   * @example
+   * const job = await db.list<Job>('jobs').take({ wait: 30_000 })
+   */
+  take(options?: { wait?: number }): Promise<V | undefined> {
+    const op: Op<OpName> = { table: this.name, name: 'list.take', args: options === undefined ? [] : [options] }
+    return this.transport.call(op) as Promise<V | undefined>
   }
 }

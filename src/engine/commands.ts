@@ -170,6 +170,14 @@ const TABLE = {
 
   // atomic batches (issue 11): checks, then every op or none, as one write (batch.ts)
   'db.atomic': { ...db(true, 0, Infinity, atomicRun), logged: loggedBatch },
+
+  // queues (issue 11.3). take waits in the host (it answers later) and removes through a logged
+  // list.shift, so neither the log nor replay ever sees a take; take.cancel ends the caller's
+  // waiting takes (a client closing: what they were handed first still reaches it).
+  'list.shift': list(true, 0, 0, (t) => t.shift()),
+  'list.unshift': list(true, 0, Infinity, (t, a) => t.unshift(a)),
+  'list.take': { on: 'list', writes: false, minArgs: 0, maxArgs: 1, host: true, run: hostOnly } as Command<ListTable, never>,
+  'take.cancel': { on: 'db', writes: false, minArgs: 0, maxArgs: 0, host: true, run: hostOnly } as Command<null, never>,
 } as const satisfies Record<string, AnyCommand>
 
 /** The name of every operation, checked at compile time where the client builds an op. */

@@ -22,7 +22,7 @@ export interface TableInfo {
 // unless it is listed here).
 // db.atomic is listed because each op of a batch passes this check on its own.
 const FREES_MEMORY: ReadonlySet<string> = new Set<OpName>(['dict.delete', 'dict.clear', 'dict.pop', 'dict.popitem', 'list.pop',
-  'list.remove', 'list.reverse', 'list.sort', 'list.clear', 'db.drop', 'dict.deleteMany', 'db.atomic'])
+  'list.shift', 'list.remove', 'list.reverse', 'list.sort', 'list.clear', 'db.drop', 'dict.deleteMany', 'db.atomic'])
 
 export class Store {
   readonly tables = new Map<string, Table>()

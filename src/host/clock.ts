@@ -8,3 +8,21 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: Date.now }
+
+/** Runs `run` once after `ms` milliseconds; the returned function cancels it. The host's waiting
+ * takes time out through one (tests give manual ones, test/fixtures/timers.ts). */
+export type SetTimer = (run: () => void, ms: number) => () => void
+
+// setTimeout fires at once past 2^31 - 1 ms (about 24.8 days): a longer wait goes in steps.
+const MAX_TIMEOUT_MS = 2 ** 31 - 1
+
+/** Real timers, kept referenced: a script awaiting a take with a wait stays alive until it ends. */
+export const systemTimer: SetTimer = (run, ms) => {
+  let timer: Timer
+  const start = (left: number): void => {
+    timer = left > MAX_TIMEOUT_MS ? setTimeout(() => start(left - MAX_TIMEOUT_MS), MAX_TIMEOUT_MS)
+      : setTimeout(run, left)
+  }
+  start(ms)
+  return () => clearTimeout(timer)
+}

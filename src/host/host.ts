@@ -5,19 +5,25 @@
 // log record is encoded before the write is applied: a value the encoder refuses never touches the
 // store (else it would sit in memory, missing from the log, and break every later snapshot).
 // durable() is the one way to wait for the disk (through the log's one wait, OpLog.durable). (The change feed is to join this class.)
+// Waiting takes live here too (one place for every mode): a write that leaves elements in a list
+// with takes waiting hands them out, each through a logged list.shift.
 
 import { CyberError, badArgument } from '../errors.ts'
 import { failedCheck } from '../engine/batch.ts'
 import { COMMANDS, type Op, type RegisteredCommand } from '../engine/commands.ts'
 import type { Cursors } from '../engine/cursors.ts'
 import { Store } from '../engine/store.ts'
+import { describe } from '../engine/values.ts'
 import { Snapshotter } from '../persistence/data-file.ts'
 import type { OpLog } from '../persistence/op-log.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
-import { systemClock, type Clock } from './clock.ts'
+import { systemClock, systemTimer, type Clock, type SetTimer } from './clock.ts'
+import { Takers, Takes, Waiter } from './takes.ts'
 
 const DICT_GET = COMMANDS.get('dict.get')!
 const ATOMIC = COMMANDS.get('db.atomic')!
+const LIST_LENGTH = COMMANDS.get('list.length')!
+const LIST_SHIFT = COMMANDS.get('list.shift')!
 
 /** What apply() did: the stored result (callers copy it) and the write's commit number. */
 export interface Applied {
@@ -54,6 +60,8 @@ export interface HostOptions {
   saver?: Saver
   /** The BAD_ARGUMENT message of save() without a path when the saver has none. */
   noFile?: string
+  /** Schedules the timeouts of waiting takes (default: real timers). */
+  setTimer?: SetTimer
 }
 
 export class Host {
@@ -70,10 +78,15 @@ export class Host {
   readonly #ops: number[] = new Array<number>(COMMANDS.size).fill(0)
   #hits = 0
   #misses = 0
+  readonly #setTimer: SetTimer
+  readonly #takes = new Takes()
+  // The waiting takes of callers that pass no Takers of their own.
+  readonly #takers = new Takers()
 
   constructor(options: HostOptions = {}) {
     this.store = options.store ?? new Store()
     this.clock = options.clock ?? systemClock
+    this.#setTimer = options.setTimer ?? systemTimer
     this.saver = options.saver ?? new Snapshotter(this.store)
     this.#noFile = options.noFile ?? 'there is no data file: pass save(path)'
   }
@@ -92,6 +105,11 @@ export class Host {
   /** The last commit's sequence number (0: none yet). */
   get seq(): number {
     return this.#seq
+  }
+
+  /** Takes waiting now for a value, on every list. */
+  get waitingTakes(): number {
+    return this.#takes.waiting
   }
 
   get counters(): HostCounters {
@@ -119,10 +137,19 @@ export class Host {
       this.#count(op, command!, result) // run() threw for an unknown op
       return { result, seq: 0 }
     }
-    if (command === ATOMIC) return this.#atomic(op, cursors)
-    const logged = command.logged === undefined ? op
-      : { table: op.table, name: op.name, args: command.logged(op.args, this.clock) }
-    return this.#write(logged, command, cursors)
+    let applied: Applied
+    if (command === ATOMIC) {
+      applied = this.#atomic(op, cursors)
+    } else {
+      const logged = command.logged === undefined ? op
+        : { table: op.table, name: op.name, args: command.logged(op.args, this.clock) }
+      applied = this.#write(logged, command, cursors)
+    }
+    if (this.#takes.size !== 0) {
+      if (command !== ATOMIC) this.#handOut(op.table)
+      else if (applied.seq !== 0) for (const [table] of op.args as [string][]) this.#handOut(table)
+    }
+    return applied
   }
 
   // A write in its logged form: with a log, encode its record, apply it, then append the record
@@ -155,20 +182,82 @@ export class Host {
     return { result: { ok: true, seq, results: (result as { results: unknown[] }).results }, seq }
   }
 
-  /** Runs an operation that answers later (db.save). Bad arguments throw CyberError at once (a
-   * session answers them in order, as it does every refusal); the work rejects with one. */
-  applyLater(op: Op, origin: Origin): Promise<unknown> {
+  /** Runs an operation that answers later (db.save, list.take, take.cancel). Bad arguments, and
+   * a take on a missing table or a dict, throw CyberError at once (a session answers them in
+   * order, as it does every refusal); the work rejects with one. A take's waiting belongs to
+   * `takers` (the caller's: a session, a database), which take.cancel ends. */
+  applyLater(op: Op, origin: Origin, takers = this.#takers): Promise<unknown> {
     const command = COMMANDS.get(op.name)
     if (command?.host !== true) throw badArgument(`${op.name} is not run later`)
     if (op.args.length < command.minArgs || op.args.length > command.maxArgs) {
       throw badArgument(`${op.name} takes ${command.minArgs} to ${command.maxArgs} arguments, ` +
         `not ${op.args.length}`)
     }
-    return this.#save(op.args, origin).then((stats) => {
-      const id = COMMANDS.get(op.name)!.id
-      this.#ops[id] = (this.#ops[id] ?? 0) + 1
-      return stats
+    const work = op.name === 'db.save' ? this.#save(op.args, origin)
+      : op.name === 'list.take' ? this.#take(op, takers)
+      : Promise.resolve(takers.cancel(new CyberError('CONNECTION_CLOSED', 'the take was cancelled: ' +
+        'its connection is closing')))
+    return work.then((value) => {
+      this.#ops[command.id] = (this.#ops[command.id] ?? 0) + 1
+      return value
     })
+  }
+
+  // --- waiting takes ---
+
+  // The first element at once when there is one (or there is no wait); else a place in the
+  // list's line until an element comes (#handOut), the wait ends (undefined) or the caller goes.
+  #take(op: Op, takers: Takers): Promise<unknown> {
+    const wait = takeWait(op.args[0])
+    const length = this.store.run({ table: op.table, name: 'list.length', args: [] }, LIST_LENGTH) as number
+    if (length > 0) return this.#shift(op.table)
+    if (wait === 0) return Promise.resolve(undefined)
+    const settle = Promise.withResolvers<unknown>()
+    const waiter = new Waiter(op.table, takers, this.#takes, settle)
+    this.#takes.add(waiter)
+    waiter.cancelTimer = this.#setTimer(() => {
+      waiter.leave()
+      settle.resolve(undefined)
+    }, wait)
+    return settle.promise
+  }
+
+  // After a write to `table`: while it has elements and takes wait, the first take in line gets
+  // the first element. A table that is gone (or no longer a list) ends its takes with the error a
+  // take on it now would get.
+  #handOut(table: string): void {
+    let waiter = this.#takes.first(table)
+    if (waiter === undefined) return
+    const list = this.store.tables.get(table)
+    if (list === undefined || list.type !== 'list') {
+      const error = list === undefined
+        ? new CyberError('TABLE_NOT_FOUND', `table "${table}" was dropped while a take waited on it`)
+        : new CyberError('WRONG_TABLE_TYPE', `table "${table}" is a ${list.type}, not a list`)
+      for (; waiter !== undefined; waiter = this.#takes.first(table)) {
+        waiter.leave()
+        waiter.reject(error)
+      }
+      return
+    }
+    for (; waiter !== undefined && list.size > 0; waiter = this.#takes.first(table)) {
+      waiter.leave()
+      this.#shift(table).then(waiter.resolve, waiter.reject)
+    }
+  }
+
+  // Removes the first element through a logged list.shift (what the log, replay and a replica
+  // see of a take); resolves with it once the shift is durable as the log's policy says. A disk
+  // that refuses it puts memory back as the files are, the element still first in the list.
+  // Never throws: a log that refuses the write (see OpLog.check) rejects this take alone, and
+  // the write that made the element arrive still succeeds.
+  #shift(table: string): Promise<unknown> {
+    try {
+      const { result, seq } = this.#write({ table, name: 'list.shift', args: [] }, LIST_SHIFT, undefined)
+      const wait = this.durable(seq, seq)
+      return wait === undefined ? Promise.resolve(result) : wait.then(() => result)
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   /**
@@ -207,4 +296,18 @@ export class Host {
     if (found) this.#hits++
     else this.#misses++
   }
+}
+
+/** A take's `{ wait }` in milliseconds: 0 without one. */
+function takeWait(options: unknown): number {
+  if (options === undefined) return 0
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw badArgument(`take options are an object like { wait: ms }, not ${describe(options)}`)
+  }
+  const { wait } = options as { wait?: unknown }
+  if (wait === undefined) return 0
+  if (typeof wait !== 'number' || !Number.isFinite(wait) || wait < 0) {
+    throw badArgument(`take's wait is a finite number of milliseconds, 0 or more, not ${describe(wait)}`)
+  }
+  return wait
 }

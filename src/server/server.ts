@@ -12,6 +12,7 @@ import { createCodec } from '../protocol/codec.ts'
 import { MAX_FRAME_BYTES } from '../protocol/frame.ts'
 import type { Clock } from '../host/clock.ts'
 import { Host } from '../host/host.ts'
+import type { Takers } from '../host/takes.ts'
 import type { Address, ListenOptions } from '../listen-options.ts'
 import { DataFile, type DataFileOptions } from '../persistence/data-file.ts'
 import { recover, type Recovered } from '../persistence/log-reader.ts'
@@ -132,7 +133,7 @@ export class Server implements AsyncDisposable {
 
   constructor(options: ServerOptions = {}) {
     this.#host = options.host ?? new Host({ store: options.store, clock: options.clock,
-      noFile: 'the server has no backup file: pass save(path)' })
+      setTimer: options.setTimer, noFile: 'the server has no backup file: pass save(path)' })
     this.#store = this.#host.store
     if (options.maxMemory !== undefined) this.#store.maxMemory = checkMaxMemory(options.maxMemory)
     this.#throttle = options.authThrottle ?? new AuthThrottle()
@@ -342,9 +343,9 @@ export class Server implements AsyncDisposable {
         checkArgs(op.args)
         return host.apply(op, cursors, command)
       },
-      applyLater(op: Op) {
+      applyLater(op: Op, takers: Takers) {
         checkArgs(op.args)
-        return host.applyLater(op, 'remote')
+        return host.applyLater(op, 'remote', takers)
       },
       durable: (from: number, to: number) => host.durable(from, to),
       authenticated: (session) => this.#forgetUnauthenticated(session),

@@ -14,6 +14,7 @@ import {
 import type { Op, RegisteredCommand } from '../engine/commands.ts'
 import { Cursors } from '../engine/cursors.ts'
 import { Host, type Applied } from '../host/host.ts'
+import { Takers } from '../host/takes.ts'
 import { checkOp } from '../engine/store.ts'
 import { Opener, Sealer, sessionKeys } from '../security/seal.ts'
 import type { AuthThrottle, SetTimer } from '../security/throttle.ts'
@@ -41,8 +42,9 @@ export interface SessionHost {
   /** Runs one request through the host (a scan on the session's own `cursors`, the command
    * already looked up); `seq` is not 0 when it wrote. Throws CyberError. */
   apply(op: Op, cursors: Cursors, command: RegisteredCommand | undefined): Applied
-  /** Runs a request that answers later (db.save), the host's one async path. */
-  applyLater(op: Op): Promise<unknown>
+  /** Runs a request that answers later (db.save, list.take), the host's one async path; a take
+   * waits as one of `takers`, the session's. */
+  applyLater(op: Op, takers: Takers): Promise<unknown>
   /** Undefined when commits `from`..`to` are durable; else a promise for it, rejected when the
    * disk refused any of them (see Host.durable). */
   durable(from: number, to: number): Promise<void> | undefined
@@ -115,6 +117,8 @@ export class Session {
   readonly #cursors = new Cursors()
   // What to cancel when the session closes (see whenClosed).
   readonly #onClose = new Set<() => void>()
+  // This connection's waiting takes (issue 11.3): see #endTakes.
+  readonly #takers = new Takers()
 
   /** Sends the hello; or, given a `refusal`, only that error frame (no hello), then closes. */
   constructor(socket: Socket<Session>, host: SessionHost, refusal?: CyberError) {
@@ -155,6 +159,15 @@ export class Session {
     }
     this.#onClose.add(cancel)
     return () => this.#onClose.delete(cancel)
+  }
+
+  // --- waiting takes (issue 11.3) ---
+  // The one hook: every way a session stops reading (end, fail, its socket gone) ends its waiting
+  // takes here, with CONNECTION_CLOSED, before anything else is said: each leaves its list's line
+  // at once, so an element pushed later goes to the next take or stays in the list. A take ended
+  // while the socket can still write is answered (closing waits for it, as for any reply).
+  #endTakes(why: string): void {
+    if (this.#takers.size > 0) this.#takers.cancel(new CyberError('CONNECTION_CLOSED', `the take ended: ${why}`))
   }
 
   /** Bytes of memory this session holds for its socket: buffers, held output, waiting requests. */
@@ -243,7 +256,7 @@ export class Session {
   /** The server's idle sweep, every `periodMs`: past idleTimeout of silence, onTimeout. */
   idleTick(periodMs: number): void {
     if (this.#phase === 'closed') return
-    if (this.#active) {
+    if (this.#active || this.#takers.size > 0) { // a client waiting on a take is not idle
       this.#active = false
       this.#idleMs = 0
       return
@@ -367,6 +380,7 @@ export class Session {
   // session closes, saying `goodbye` last to a client that proved the password.
   #drain(goodbye: string | undefined): void {
     if (this.#phase === 'closed') return
+    this.#endTakes(goodbye ?? 'the connection is closing')
     this.#phase = 'draining'
     this.#goodbye = goodbye
   }
@@ -406,6 +420,7 @@ export class Session {
     this.#counted = 0
     this.#backlog.length = 0
     this.#cursors.clear()
+    this.#endTakes('the connection closed')
     for (const cancel of this.#onClose) {
       try {
         cancel()
@@ -530,7 +545,8 @@ export class Session {
       checkOp(op)
       const command = Host.command(op.name)
       if (command?.host === true) {
-        this.#replyLater(id, this.#host.applyLater(op))
+        this.#replyLater(id, this.#host.applyLater(op, this.#takers))
+        if (this.#phase !== 'open') this.#endTakes('the connection is closing') // run from the backlog
         return true
       }
       applied = this.#host.apply(op, this.#cursors, command)

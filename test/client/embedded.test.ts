@@ -2,7 +2,7 @@
 // in-process mode promises (its store, its copies, its cursors, its closing).
 
 import { afterAll, describe, expect, spyOn, test } from 'bun:test'
-import { existsSync } from 'node:fs'
+import { copyFileSync, existsSync, readdirSync } from 'node:fs'
 import { Database } from '../../src/client/database.ts'
 import { EmbeddedTransport } from '../../src/client/embedded.ts'
 import { Store } from '../../src/engine/store.ts'
@@ -10,6 +10,7 @@ import { connect } from '../../src/index.ts'
 import { expectCode, tempDir } from '../contract/helpers.ts'
 import { propertyContract } from '../contract/property.contract.ts'
 import { storeContract } from '../contract/store.contract.ts'
+import { takeContract, type Queues } from '../contract/take.contract.ts'
 import { spawnFixture } from '../fixtures/spawn.ts'
 
 storeContract('memory', () => connect('memory://'))
@@ -20,6 +21,24 @@ afterAll(() => dir[Symbol.dispose]())
 let files = 0
 storeContract('file', () => connect(`file:${dir.file(`contract-${++files}.cdb`)}`))
 propertyContract('file', () => connect(`file:${dir.file(`property-${++files}.cdb`)}`))
+
+// Peers are other databases on the same host (what a second client of one store is in process).
+takeContract(async (timers) => {
+  const transport = EmbeddedTransport.memory({ setTimer: timers.setTimer })
+  return queues(new Database(transport), transport)
+})
+takeContract(async (timers) => {
+  const transport = await EmbeddedTransport.file({ path: dir.file(`take-${++files}.cdb`), setTimer: timers.setTimer })
+  return queues(new Database(transport), transport)
+})
+
+function queues(db: Database, transport: EmbeddedTransport): Queues {
+  return {
+    db,
+    peer: async () => new Database(transport.sibling()),
+    [Symbol.asyncDispose]: () => db.close(),
+  }
+}
 
 describe('embedded only', () => {
   class Point {
@@ -103,6 +122,27 @@ describe('embedded only', () => {
     await expectCode(proxy.dict('d').get('a'), 'CONNECTION_CLOSED')
     await proxy.close()
     await proxy.close()
+  })
+
+  test('shift, unshift and take reach the log and the snapshot: a copy of the files before close and the file after it both reopen with the list as it was', async () => {
+    using dir = tempDir()
+    const path = dir.file('q.cdb')
+    const db = await connect(`file:${path}`)
+    await db.createList('q', Array.from({ length: 3000 }, (_, i) => i))
+    const q = db.list<number | string>('q')
+    for (let i = 0; i < 2000; i++) await q.shift()
+    await q.unshift('a', 'b')
+    expect(await q.take()).toBe('a')
+    const expected = ['b', ...Array.from({ length: 1000 }, (_, i) => 2000 + i)]
+    using copy = tempDir()
+    for (const name of readdirSync(dir.path)) {
+      if (!name.endsWith('.lock')) copyFileSync(dir.file(name), copy.file(name))
+    }
+    await db.close()
+    for (const file of [copy.file('q.cdb'), path]) {
+      await using reopened = await connect(`file:${file}`)
+      expect(await reopened.list('q').toArray()).toEqual(expected)
+    }
   })
 
   test('close of a file database releases its lock; isClosed follows', async () => {

@@ -8,9 +8,10 @@ import { parseRemoteUrl } from '../../src/connect.ts'
 import { Database as RemoteDatabase } from '../../src/client/database.ts'
 import { RemoteTransport } from '../../src/client/remote.ts'
 import { storeContract } from '../contract/store.contract.ts'
+import { takeContract } from '../contract/take.contract.ts'
 import { propertyContract } from '../contract/property.contract.ts'
 import { expectCode, tempDir, uniqueName, waitFor } from '../contract/helpers.ts'
-import { codec, fakeServer } from '../fixtures/wire.ts'
+import { RawClient, codec, fakeServer } from '../fixtures/wire.ts'
 import { spawnFixture } from '../fixtures/spawn.ts'
 import { manualTimers } from '../fixtures/timers.ts'
 import { Host } from '../../src/host/host.ts'
@@ -26,6 +27,27 @@ const URL = `cyberdb://:${PASSWORD}@127.0.0.1:${port}`
 storeContract('remote', () => connect(URL), async (_db, n) => {
   const clients = await Promise.all(Array.from({ length: n }, () => connect(`${URL}?pool=1`)))
   return { clients, close: async () => void await Promise.all(clients.map((client) => client.close())) }
+})
+// Each test gets a server of its own whose timers (the takes' waits) are the test's; peers are
+// other clients of it.
+takeContract(async (timers) => {
+  const own = new Server({ setTimer: timers.setTimer })
+  const address = await own.listen({ host: '127.0.0.1', port: 0, password: PASSWORD })
+  const url = `cyberdb://:${PASSWORD}@127.0.0.1:${address.port}`
+  const peers: Database[] = []
+  const db = await connect(url)
+  return {
+    db,
+    peer: async () => {
+      const peer = await connect(url)
+      peers.push(peer)
+      return peer
+    },
+    async [Symbol.asyncDispose]() {
+      for (const peer of [db, ...peers]) await peer.close()
+      await own.close()
+    },
+  }
 })
 propertyContract('remote', () => connect(URL))
 
@@ -573,5 +595,69 @@ describe('process lifetime (8.16f)', () => {
     const result = await child.finish()
     clearTimeout(kill)
     expect(result).toEqual({ stdout: '42\n', stderr: '', exitCode: 0, signal: null })
+  })
+})
+
+describe('waiting takes over the network (issue 11.3)', () => {
+  async function served(timers = manualTimers(), idleTimeout?: number) {
+    const host = new Host({ setTimer: timers.setTimer })
+    const own = new Server({ host })
+    const address = await own.listen({ host: '127.0.0.1', port: 0, password: PASSWORD, idleTimeout })
+    return { own, host, timers, url: `cyberdb://:${PASSWORD}@127.0.0.1:${address.port}`, port: address.port }
+  }
+
+  test('closing the server ends waiting takes with CONNECTION_CLOSED, and the close does not wait for them', async () => {
+    const { own, url } = await served()
+    await using db = await connect(url)
+    await db.createList('jobs')
+    const taken = db.list('jobs').take({ wait: 3_600_000 })
+    await db.tables()
+    await own.close()
+    const error = await expectCode(taken, 'CONNECTION_CLOSED')
+    expect(error.message).toContain('shutting down')
+  })
+
+  test('a client closing with a take waiting asks the server to end it first', async () => {
+    const { own, url } = await served()
+    await using _ = own
+    const db = await connect(url)
+    await db.createList('jobs')
+    const taken = db.list('jobs').take({ wait: 3_600_000 })
+    await db.tables()
+    await db.close()
+    expect((await expectCode(taken, 'CONNECTION_CLOSED')).message).toContain('the take was cancelled')
+    await using other = await connect(url)
+    await other.list('jobs').push('kept')
+    expect(await other.list('jobs').toArray()).toEqual(['kept'])
+  })
+
+  test('a connection waiting on a take is not idle: the idle sweep leaves it open', async () => {
+    const { own, url, timers } = await served(manualTimers(), 1)
+    await using _ = own
+    await using db = await connect(`${url}?pool=1`)
+    await db.createList('jobs')
+    const taken = db.list('jobs').take({ wait: 60_000 })
+    await db.tables()
+    timers.advance(5000)
+    await using other = await connect(url)
+    await other.list('jobs').push('job')
+    expect([await taken, own.connections]).toEqual(['job', 2])
+  })
+
+  test('a client whose socket dies while its take waits loses nothing: the next take gets the value', async () => {
+    const { own, host, url, port } = await served()
+    await using _ = own
+    await using db = await connect(url)
+    await db.createList('jobs')
+    const raw = await RawClient.connect(port)
+    await raw.handshake(PASSWORD)
+    raw.sendMessage([7, 'list.take', 'jobs', [{ wait: 60_000 }]])
+    await waitFor(() => host.waitingTakes === 1, 'the raw take to wait')
+    await raw[Symbol.asyncDispose]()
+    await waitFor(() => own.connections === 1, 'the server to see the socket gone')
+    expect(host.waitingTakes).toBe(0)
+    const taken = db.list('jobs').take({ wait: 60_000 })
+    await db.list('jobs').push('job')
+    expect([await taken, await db.list('jobs').length()]).toEqual(['job', 0])
   })
 })

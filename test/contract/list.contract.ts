@@ -275,5 +275,51 @@ export function listContract(open: Open): void {
       for (const call of calls) await expectCode(call(), 'BAD_ARGUMENT')
       expect(await l.toArray()).toEqual([1, 2, 3])
     })
+
+    describe('shift and unshift (issue 11.3)', () => {
+      test('shift removes and returns the first value, and undefined on an empty list', async () => {
+        await using db = await open()
+        const l = await newList(db, ['a', { b: [1] }])
+        expect([await l.shift(), await l.shift(), await l.shift(), await l.length()])
+          .toEqual(['a', { b: [1] }, undefined, 0])
+      })
+
+      test('unshift puts the values first in the order given, as Array.prototype.unshift, and returns the length', async () => {
+        await using db = await open()
+        const l = await newList<unknown>(db, ['c'])
+        expect([await l.unshift('a', 'b'), await l.unshift(), await l.unshift({ z: 0 })]).toEqual([3, 3, 4])
+        expect(await l.toArray()).toEqual([{ z: 0 }, 'a', 'b', 'c'])
+      })
+
+      test('a list drained from the front past a chunk keeps indexes, slices, iteration and length exact', async () => {
+        await using db = await open()
+        const l = await newList<unknown>(db, Array.from({ length: 3000 }, (_, i) => i))
+        const shifted = await Promise.all(Array.from({ length: 2500 }, () => l.shift()))
+        expect(shifted).toEqual(Array.from({ length: 2500 }, (_, i) => i))
+        expect(await l.unshift('x')).toBe(501)
+        const all: unknown[] = []
+        for await (const v of l) all.push(v)
+        expect([await l.at(0), await l.at(1), await l.at(-1), await l.slice(0, 2), await l.slice(-1), all.length,
+          await l.pop(0), await l.indexOf(2999), await l.length()])
+          .toEqual(['x', 2500, 2999, ['x', 2500], [2999], 501, 'x', 499, 500])
+      })
+
+      test('shift and unshift on a missing table fail with TABLE_NOT_FOUND, on a dict with WRONG_TABLE_TYPE', async () => {
+        await using db = await open()
+        const name = uniqueName('dict')
+        await db.createDict(name)
+        await expectCode(db.list(uniqueName('none')).shift(), 'TABLE_NOT_FOUND')
+        await expectCode(db.list(uniqueName('none')).unshift(1), 'TABLE_NOT_FOUND')
+        await expectCode(db.list(name).shift(), 'WRONG_TABLE_TYPE')
+        await expectCode(db.list(name).unshift(1), 'WRONG_TABLE_TYPE')
+      })
+
+      test('unshift of a value the model refuses fails with BAD_ARGUMENT and changes nothing', async () => {
+        await using db = await open()
+        const l = await newList(db, [1])
+        await expectCode(l.unshift(2, (() => 3) as never), 'BAD_ARGUMENT')
+        expect(await l.toArray()).toEqual([1])
+      })
+    })
   })
 }

@@ -134,3 +134,148 @@ describe('from and restore (a snapshot load)', () => {
     expect([[...list], list.size, list.bytes]).toEqual([['a', 'b'], 2, listOf(['a', 'b']).bytes])
   })
 })
+
+describe('shift and unshift (a queue drained from the front: issue 11.3)', () => {
+  test('shift returns the first value, then undefined once empty, and gives its bytes back', () => {
+    const t = listOf(['a', { b: 1 }])
+    expect([t.shift(), t.shift(), t.shift(), t.size, t.bytes, t.slice()]).toEqual(['a', { b: 1 }, undefined, 0, 0, []])
+  })
+
+  const unshifts: [string, unknown[], number, unknown[], unknown[]][] = [
+    ['into an empty list', [], 0, [1, 2], [1, 2]],
+    ['nothing', ['a', 'b', 'c'], 0, [], ['a', 'b', 'c']],
+    ['into the room shifts left', ['a', 'b', 'c'], 2, ['x', 'y'], ['x', 'y', 'c']],
+    ['more than the room shifts left', ['a', 'b', 'c'], 1, ['x', 'y', 'z'], ['x', 'y', 'z', 'b', 'c']],
+  ]
+  for (const [what, start, shifts, values, expected] of unshifts) {
+    test(`unshift ${what} puts the values first in the order given, as Array.prototype.unshift`, () => {
+      const t = listOf(start)
+      for (let i = 0; i < shifts; i++) t.shift()
+      const length = t.unshift(values)
+      expect([length, t.slice(), t.bytes]).toEqual([expected.length, expected, listOf(expected).bytes])
+    })
+  }
+
+  test('a million values drained by shift take linear time (an array shift each would take hours)', () => {
+    const n = 1_000_000
+    const t = ListTable.from(Array.from({ length: n }, (_, i) => i))
+    let sum = 0
+    for (let i = 0; i < n; i++) sum += t.shift() as number
+    expect([sum, t.size, t.bytes, t.shift()]).toEqual([(n * (n - 1)) / 2, 0, 0, undefined])
+  })
+
+  // Every method against a plain Array model, over a front that is shifted past the compaction
+  // threshold many times: indexes, slices, iteration and sizes must never see the dead front.
+  // Filling phases run every method (the O(n) ones compact); draining phases only shift, push and
+  // read, so the dead front grows past the threshold and is compacted by shift itself.
+  test('every method agrees with an Array model while the front is shifted and compacted', () => {
+    let seed = 12345
+    const random = (n: number): number => { // mulberry32: seeded, so a failure replays
+      seed = (seed + 0x6d2b79f5) | 0
+      let x = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+      x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
+      return Math.floor((((x ^ (x >>> 14)) >>> 0) / 2 ** 32) * n)
+    }
+    const t = new ListTable()
+    const model: number[] = []
+    const seen: unknown[] = []
+    const wanted: unknown[] = []
+    for (let step = 0; step < 24_000; step++) {
+      const draining = step % 8000 >= 4000
+      // Draining: a push (1.5 values) for five shifts, and reads (at, slice) that never compact.
+      const r = draining ? [0, 40, 44, 48, 52, 56, 86, 90][random(8)]! + random(4) : random(100)
+      const size = model.length
+      if (r < 40) {
+        const k = 1 + random(draining ? 2 : 4)
+        const values = Array.from({ length: k }, () => random(1000))
+        seen.push(t.append(values))
+        wanted.push(model.push(...values))
+      } else if (r < 70) {
+        seen.push(t.shift())
+        wanted.push(model.shift())
+      } else if (r < 76) {
+        const values = [random(1000), random(1000)]
+        seen.push(t.unshift(values))
+        wanted.push(model.unshift(...values))
+      } else if (r < 80 && size > 0) {
+        const i = random(size) - (random(2) === 0 ? size : 0)
+        seen.push(t.pop(i))
+        wanted.push(model.splice(i < 0 ? i + size : i, 1)[0])
+      } else if (r < 83) {
+        const i = random(size + 2) - 1
+        t.insert(i, -1)
+        model.splice(i, 0, -1)
+      } else if (r < 86 && size > 0) {
+        const i = random(size)
+        t.set(i, -2)
+        model[i] = -2
+      } else if (r < 90) {
+        const i = random(size + 4) - 2 - (random(2) === 0 ? size : 0)
+        seen.push(t.at(i))
+        wanted.push(model.at(i))
+      } else if (r < 94) {
+        const start = random(size + 4) - 2
+        const end = random(size + 4) - 2
+        seen.push(t.slice(start, end), t.slice(-start), t.slice())
+        wanted.push(model.slice(start, end), model.slice(-start), model.slice())
+      } else if (r < 96) {
+        const v = random(1000)
+        seen.push(t.indexOf(v), t.count(v))
+        wanted.push(model.indexOf(v), model.filter((x) => x === v).length)
+      } else if (r < 97) {
+        t.reverse()
+        model.reverse()
+      } else if (r < 98 && size > 0) {
+        const v = model[random(size)]!
+        t.remove(v)
+        model.splice(model.indexOf(v), 1)
+      } else if (r < 99) {
+        seen.push([...t])
+        wanted.push([...model])
+      } else {
+        t.sort({})
+        model.sort((a, b) => a - b)
+      }
+      seen.push(t.size)
+      wanted.push(model.length)
+      if (step % 97 === 0) {
+        seen.push(t.bytes)
+        wanted.push(listOf(model).bytes)
+      }
+    }
+    expect(seen).toEqual(wanted)
+  })
+
+  test('shift past the compaction threshold keeps a long-lived list exact', () => {
+    const t = ListTable.from(Array.from({ length: 5000 }, (_, i) => i))
+    for (let i = 0; i < 3000; i++) t.shift()
+    t.unshift(['a'])
+    expect([t.size, t.at(0), t.at(1), t.at(-1), t.slice(0, 3), t.slice(-2), [...t].length])
+      .toEqual([2001, 'a', 3000, 4999, ['a', 3000, 3001], [4998, 4999], 2001])
+  })
+
+  test('an iteration sees a shift as an Array iteration does (it moves on past one value)', () => {
+    const t = listOf([1, 2, 3, 4, 5, 6])
+    const model = [1, 2, 3, 4, 5, 6]
+    const seen: unknown[] = []
+    for (const v of t) {
+      seen.push(v)
+      t.shift()
+    }
+    const wanted: unknown[] = []
+    for (const v of model) {
+      wanted.push(v)
+      model.shift()
+    }
+    expect(seen).toEqual(wanted)
+  })
+
+  test('an iteration begun before a sort goes on over the old order', () => {
+    const t = listOf([3, 1, 2])
+    t.shift()
+    const iterator = t.values()
+    const first = iterator.next().value
+    t.sort({})
+    expect([first, [...iterator], t.slice()]).toEqual([1, [2], [1, 2]])
+  })
+})

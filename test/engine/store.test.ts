@@ -102,7 +102,7 @@ describe('Store.apply', () => {
       'dict.clear', 'dict.delete', 'dict.deleteMany', 'dict.incr', 'dict.pop', 'dict.popitem', 'dict.set',
       'dict.setMany', 'dict.setdefault', 'dict.update',
       'list.clear', 'list.extend', 'list.insert', 'list.pop', 'list.push', 'list.remove', 'list.reverse',
-      'list.set', 'list.sort',
+      'list.set', 'list.shift', 'list.sort', 'list.unshift',
     ])
     expect(Store.writes('no.such.op')).toBe(false)
   })

@@ -369,6 +369,11 @@ const WRONG_ARGS: Record<string, unknown[][]> = {
   'list.clear': [],
   'list.length': [],
   'list.scan': NOT_A_COUNT.map((c) => [0, c]),
+  'list.shift': [],
+  'list.unshift': [],
+  'list.take': [[5], [null], ['wait'], [[100]], [{ wait: -1 }], [{ wait: '5' }], [{ wait: Number.NaN }],
+    [{ wait: Number.POSITIVE_INFINITY }]],
+  'take.cancel': [],
 }
 
 describe('wrong arguments for every operation', () => {
