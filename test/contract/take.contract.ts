@@ -68,6 +68,23 @@ export function takeContract(open: OpenQueues): void {
       expect([await taken, await l.length()]).toEqual(['job', 0])
     })
 
+    test('a waiting take gets a value pushed by an atomic batch, once the batch commits', async () => {
+      const { q, l, name } = await setUp()
+      await using _ = q
+      await using other = await q.peer()
+      const taken = l.take({ wait: LONG })
+      await barrier(q.db)
+      const failed = other.atomic()
+      failed.list(name).push('never')
+      failed.list(name).pop(5) // INDEX_OUT_OF_RANGE: the batch applies nothing, hands nothing out
+      await expectCode(failed.commit(), 'INDEX_OUT_OF_RANGE')
+      expect(await settled(q.db, [taken])).toEqual(['pending'])
+      const tx = other.atomic()
+      tx.list(name).push('job')
+      expect(await tx.commit()).toMatchObject({ ok: true })
+      expect([await taken, await l.length()]).toEqual(['job', 0])
+    })
+
     test('a waiting take does not hold up other requests of its database', async () => {
       const { q, l, name } = await setUp()
       await using _ = q
