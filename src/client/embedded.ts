@@ -118,6 +118,7 @@ export class EmbeddedTransport implements Transport {
     this.#closed = true
     openFiles.delete(this)
     this.cursors.clear()
+    this.host.close()
     for (const close of this.#onClose.splice(0)) await close()
     if (this.#file !== undefined) await this.#file.close()
   }

@@ -1,7 +1,10 @@
 // A list table: an Array with the extra operations of a Python list. Indexes may be negative
-// (counted from the end); comparisons are deep, because stored values are copies.
+// (counted from the end); comparisons are deep, because stored values are copies. A capped list
+// (maxLength) drops from the front after a write that leaves it longer: the drop follows from the
+// state, so replaying the same writes drops the same items.
 
 import { CyberError, badArgument } from '../errors.ts'
+import type { ListOptions } from './cache-options.ts'
 import { sizeOf } from './value-model.ts'
 import { deepEqual, describe } from './values.ts'
 
@@ -16,20 +19,36 @@ export class ListTable {
   // table reads it through at/slice/values.
   #items: unknown[] = []
   #bytes = 0
+  /** The table's options as created (a snapshot and db.create keep them). */
+  readonly options: ListOptions | undefined
+  readonly #maxLength: number
+
+  constructor(options?: ListOptions) {
+    this.options = options
+    this.#maxLength = options?.maxLength ?? Infinity
+  }
 
   /** A list that takes `items` as its storage (no copy: the caller hands them over), counted. */
-  static from(items: unknown[]): ListTable {
-    const list = new ListTable()
+  static from(items: unknown[], options?: ListOptions): ListTable {
+    const list = new ListTable(options)
     list.#items = items
     let bytes = 0
     for (let i = 0; i < items.length; i++) bytes += sizeOf(items[i])
     list.#bytes = bytes
+    list.#trim()
     return list
   }
 
   /** A list of a snapshot body's chunks, in order. */
-  static restore(chunks: readonly unknown[][]): ListTable {
-    return ListTable.from(chunks.length === 1 ? chunks[0]! : chunks.flat())
+  static restore(chunks: readonly unknown[][], options?: ListOptions): ListTable {
+    return ListTable.from(chunks.length === 1 ? chunks[0]! : chunks.flat(), options)
+  }
+
+  /** Drops items from the front past maxLength (a capped list's writes end here). */
+  #trim(): void {
+    const excess = this.#items.length - this.#maxLength
+    if (excess <= 0) return
+    for (const dropped of this.#items.splice(0, excess)) this.#bytes -= sizeOf(dropped)
   }
 
   get size(): number {
@@ -72,6 +91,7 @@ export class ListTable {
       bytes += sizeOf(values[i])
     }
     this.#bytes += bytes
+    if (items.length > this.#maxLength) this.#trim()
     return items.length
   }
 
@@ -79,6 +99,7 @@ export class ListTable {
     // splice clamps an index past either end and counts a negative one from the end, as Python.
     this.#items.splice(index, 0, value)
     this.#bytes += sizeOf(value)
+    if (this.#items.length > this.#maxLength) this.#trim()
   }
 
   pop(index: number): unknown {

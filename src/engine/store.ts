@@ -6,6 +6,7 @@
 
 import { CyberError, badArgument } from '../errors.ts'
 import { COMMANDS, type AnyCommand, type Op, type OpName, type Table, type TableType } from './commands.ts'
+import { checkDictOptions, checkListOptions } from './cache-options.ts'
 import { Cursors } from './cursors.ts'
 import { DictTable } from './dict-table.ts'
 import { ListTable } from './list-table.ts'
@@ -33,6 +34,13 @@ export class Store {
   /** Writes that can grow the store are refused (MEMORY_LIMIT) once `bytes` is at or past this;
    * 0 for no limit. A write that starts below it may end above it by at most one request. */
   maxMemory = 0
+  // The latest time an op was run at (never goes back): what expiry is evaluated against.
+  #now = -Infinity
+
+  /** The latest `now` an operation was run at (-Infinity: none given yet). */
+  get now(): number {
+    return this.#now
+  }
 
   get bytes(): number {
     return this.#bytes
@@ -45,13 +53,16 @@ export class Store {
 
   /** Runs one operation; a scan or cursor.close uses the caller's `cursors`. Throws CyberError;
    * returns stored values as they are (callers copy). */
-  apply(op: Op, cursors: Cursors = this.#cursors): unknown {
-    return this.run(op, COMMANDS.get(op.name), cursors)
+  apply(op: Op, cursors: Cursors = this.#cursors, now?: number): unknown {
+    return this.run(op, COMMANDS.get(op.name), cursors, now)
   }
 
   /** apply() with the op's command already looked up (`COMMANDS.get(op.name)`): the host looks
-   * it up once for everything it does with an op. */
-  run(op: Op, command: AnyCommand | undefined, cursors: Cursors = this.#cursors): unknown {
+   * it up once for everything it does with an op. `now` (ms) is the time the op runs at: the
+   * host's clock, or a log record's at replay; expiry is evaluated against the latest one given
+   * (a time before it changes nothing). The engine never reads a clock itself. */
+  run(op: Op, command: AnyCommand | undefined, cursors: Cursors = this.#cursors, now?: number): unknown {
+    if (now !== undefined && now > this.#now) this.#now = now
     checkOp(op)
     if (command === undefined) throw badArgument(`unknown operation ${quote(op.name)}`)
     const { args, table: name } = op
@@ -69,6 +80,7 @@ export class Store {
     if (table.type !== command.on) {
       throw new CyberError('WRONG_TABLE_TYPE', `table "${name}" is a ${table.type}, not a ${command.on}`)
     }
+    if (table.type === 'dict') table.advance(this.#now)
     if (!command.writes) return command.run(table as never, args, this, name, cursors)
     const before = table.bytes
     try {
@@ -85,11 +97,14 @@ export class Store {
 
   // --- tables ---
 
-  create(name: string, type: unknown, content: unknown, ifNotExists: unknown): boolean {
+  /** `options`: a dict's { ttl, maxEntries, maxBytes }, a list's { maxLength } (cache-options.ts). */
+  create(name: string, type: unknown, content: unknown, ifNotExists: unknown, options?: unknown): boolean {
     if (name === '') throw badArgument('a table name must not be empty')
     if (type !== 'dict' && type !== 'list') {
       throw badArgument(`a table type is "dict" or "list", not ${quote(type)}`)
     }
+    const dictOptions = type === 'dict' ? checkDictOptions(options) : undefined
+    const listOptions = type === 'list' ? checkListOptions(options) : undefined
     const existing = this.tables.get(name)
     if (existing !== undefined) {
       if (ifNotExists !== true) throw new CyberError('TABLE_EXISTS', `table "${name}" already exists`)
@@ -101,7 +116,8 @@ export class Store {
     const empty = content === undefined || content === null
     let table: Table
     if (type === 'dict') {
-      table = new DictTable()
+      table = new DictTable(dictOptions)
+      table.advance(this.#now)
       if (!empty) {
         if (typeof content !== 'object') {
           const what = describe(content)
@@ -110,9 +126,9 @@ export class Store {
         table.update(content)
       }
     } else if (empty) {
-      table = new ListTable()
+      table = new ListTable(listOptions)
     } else if (Array.isArray(content)) {
-      table = ListTable.from(content)
+      table = ListTable.from(content, listOptions)
     } else {
       const what = describe(content)
       throw badArgument(`a list's content is an array or another iterable, not ${what}`)
@@ -132,7 +148,10 @@ export class Store {
 
   list(): TableInfo[] {
     const out: TableInfo[] = []
-    for (const [name, table] of this.tables) out.push({ name, type: table.type, size: table.size })
+    for (const [name, table] of this.tables) {
+      if (table.type === 'dict') table.advance(this.#now)
+      out.push({ name, type: table.type, size: table.size })
+    }
     return out
   }
 

@@ -5,6 +5,10 @@
 // log record is encoded before the write is applied: a value the encoder refuses never touches the
 // store (else it would sit in memory, missing from the log, and break every later snapshot).
 // durable() is the one way to wait for the disk (through the log's one wait, OpLog.durable). (The change feed is to join this class.)
+// Time: every op runs at the host's `now` (the clock, never going back: a watermark), handed to
+// the engine, and a write's record carries it, so replay evaluates expiry as the run did. Expiry
+// and eviction are writes of the host (expiry.ts): dict.expire / dict.evict records naming the
+// keys removed, so replay never sweeps or evicts by itself.
 
 import { CyberError, badArgument } from '../errors.ts'
 import { COMMANDS, type Op, type RegisteredCommand } from '../engine/commands.ts'
@@ -14,6 +18,7 @@ import { Snapshotter } from '../persistence/data-file.ts'
 import type { OpLog } from '../persistence/op-log.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
 import { systemClock, type Clock } from './clock.ts'
+import { Expiry, type SetTimer } from './expiry.ts'
 
 const DICT_GET = COMMANDS.get('dict.get')!
 
@@ -42,6 +47,9 @@ export interface HostCounters {
   /** dict.get calls that found their key, and those that did not. */
   readonly hits: number
   readonly misses: number
+  /** Keys the sweep removed after their deadline, and keys evicted past a table's bound. */
+  readonly expired: number
+  readonly evicted: number
 }
 
 export interface HostOptions {
@@ -52,6 +60,9 @@ export interface HostOptions {
   saver?: Saver
   /** The BAD_ARGUMENT message of save() without a path when the saver has none. */
   noFile?: string
+  /** Schedules the expiry sweep (default: real timers, unref'd). A manual clock needs none: its
+   * advance() runs the sweep. */
+  setTimer?: SetTimer
 }
 
 export class Host {
@@ -68,12 +79,39 @@ export class Host {
   readonly #ops: number[] = new Array<number>(COMMANDS.size).fill(0)
   #hits = 0
   #misses = 0
+  // The latest time seen: a clock stepping back never makes an expired key live again.
+  #now = -Infinity
+  readonly #expiry: Expiry
 
   constructor(options: HostOptions = {}) {
     this.store = options.store ?? new Store()
     this.clock = options.clock ?? systemClock
     this.saver = options.saver ?? new Snapshotter(this.store)
     this.#noFile = options.noFile ?? 'there is no data file: pass save(path)'
+    this.#expiry = new Expiry(this, options.setTimer)
+  }
+
+  /** The time ops run at now: the clock's, or the latest seen when the clock went back. */
+  now(): number {
+    const now = this.clock.now()
+    if (now > this.#now) this.#now = now
+    return this.#now
+  }
+
+  /** Stops the expiry timer (and a manual clock's subscription); the host still answers. */
+  close(): void {
+    this.#expiry.close()
+  }
+
+  /** Runs the sweep now, in slices, until no expired key is left (a manual clock's advance, and
+   * tests). Each slice is one logged dict.expire. */
+  sweep(): void {
+    this.#expiry.sweepAll()
+  }
+
+  /** Tables changed under the host (a snapshot load): look for deadlines to sweep. */
+  tablesReplaced(): void {
+    this.#expiry.reschedule()
   }
 
   /** The data file's operation log, when there is one. */
@@ -98,7 +136,8 @@ export class Host {
       const n = this.#ops[command.id] ?? 0
       if (n > 0) ops.set(name, n)
     }
-    return { ops, hits: this.#hits, misses: this.#misses }
+    return { ops, hits: this.#hits, misses: this.#misses, expired: this.#expiry.expired,
+      evicted: this.#expiry.evicted }
   }
 
   /** The command an op names (undefined: unknown, which apply() refuses): callers look it up once
@@ -112,21 +151,31 @@ export class Host {
    * stored values as they are. A scan runs on the caller's `cursors` (a session's, a
    * database's). */
   apply(op: Op, cursors?: Cursors, command = COMMANDS.get(op.name)): Applied {
+    const now = this.now()
     if (command === undefined || !command.writes) {
-      const result = this.store.run(op, command, cursors)
-      this.#count(op, command!, result) // run() threw for an unknown op
+      const result = this.store.run(op, command, cursors, now)
+      this.#count(op, command!, result, now) // run() threw for an unknown op
       return { result, seq: 0 }
     }
+    const applied = this.write(op, command, cursors, now)
+    // A write may leave a bounded table past its bound, or give a key the earliest deadline.
+    this.#expiry.afterWrite(op.table)
+    return applied
+  }
+
+  /** Applies and logs one write at `now` (apply's core; the sweep and eviction call it for their
+   * own dict.expire and dict.evict). */
+  write(op: Op, command: RegisteredCommand, cursors: Cursors | undefined, now: number): Applied {
     const logged = command.logged === undefined ? op
-      : { table: op.table, name: op.name, args: command.logged(op.args, this.clock) }
+      : { table: op.table, name: op.name, args: command.logged(op.args, { now: () => now }) }
     const log = this.#log
     let result: unknown
     if (log === undefined) {
-      result = this.store.run(logged, command, cursors)
+      result = this.store.run(logged, command, cursors, now)
     } else {
       log.check()
-      const record = log.encode(logged) // valid until the log encodes again: apply never logs
-      result = this.store.run(logged, command, cursors)
+      const record = log.encode(logged, now) // valid until the log encodes again: apply never logs
+      result = this.store.run(logged, command, cursors, now)
       log.appendEncoded(record)
     }
     this.#ops[command.id] = (this.#ops[command.id] ?? 0) + 1
@@ -174,12 +223,12 @@ export class Host {
     return this.saver.save(target)
   }
 
-  #count(op: Op, command: RegisteredCommand, result: unknown): void {
+  #count(op: Op, command: RegisteredCommand, result: unknown, now: number): void {
     this.#ops[command.id] = (this.#ops[command.id] ?? 0) + 1
     if (command !== DICT_GET) return
     // A get with a fallback returns it when the key is missing: ask the table then.
     const found = op.args.length < 2 ? result !== undefined
-      : this.store.apply({ table: op.table, name: 'dict.has', args: [op.args[0]] }) === true
+      : this.store.apply({ table: op.table, name: 'dict.has', args: [op.args[0]] }, undefined, now) === true
     if (found) this.#hits++
     else this.#misses++
   }

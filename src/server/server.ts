@@ -151,6 +151,7 @@ export class Server implements AsyncDisposable {
   async load(path: string): Promise<SnapshotStats> {
     const recovered = await recover(path)
     if (recovered.tables) this.store.replaceAll(recovered.tables)
+    this.host.tablesReplaced() // deadlines loaded: the sweep's timer
     this.#loaded = { path, recovered }
     // A log already running describes the tables just replaced: snapshot the new ones at once.
     if (this.host.log !== undefined) {
@@ -309,6 +310,7 @@ export class Server implements AsyncDisposable {
     cancelGrace?.()
     this.#listener?.stop(true)
     this.#listener = undefined
+    if (this.#ownsHost) this.host.close() // its expiry sweep ends with the server
     if (this.#ownsHost && this.host.saver instanceof DataFile) return this.host.saver.close()
     return undefined
   }

@@ -99,8 +99,8 @@ describe('Store.apply', () => {
     const writes = [...COMMANDS.keys()].filter((name) => Store.writes(name))
     expect(writes.toSorted()).toEqual([
       'db.create', 'db.drop',
-      'dict.clear', 'dict.delete', 'dict.incr', 'dict.pop', 'dict.popitem', 'dict.set', 'dict.setdefault',
-      'dict.update',
+      'dict.clear', 'dict.delete', 'dict.evict', 'dict.expire', 'dict.incr', 'dict.persist', 'dict.pop',
+      'dict.popitem', 'dict.set', 'dict.setTtl', 'dict.setWith', 'dict.setdefault', 'dict.update',
       'list.clear', 'list.extend', 'list.insert', 'list.pop', 'list.push', 'list.remove', 'list.reverse',
       'list.set', 'list.sort',
     ])

@@ -1,0 +1,175 @@
+// The deadlines of one dict table's keys, and the index that keeps "how many keys are expired but
+// not yet removed" exact in O(1) per operation. Pure: it never reads a clock; the table hands it
+// `now` (advance), and a key is expired when its deadline <= now.
+//
+// Data structure (why): keys are grouped in buckets by their exact deadline (Map<ms, Set<Key>>),
+// with a binary min-heap of the bucket times. When `now` passes a bucket time, the whole bucket
+// becomes due in O(1): it moves to the due map and its size is added to `dueCount`, so 1M keys
+// sharing one deadline cost one heap pop, not 1M (a heap of keys would pay 1M pops in the first
+// operation after the deadline; a timer wheel needs a fixed tick and still walks each key). A key
+// removed from a due bucket (delete, overwrite, the sweep) decrements `dueCount`; so `size` is
+// map size - dueCount, exact before any sweep. The sweep (the host) takes due keys in bounded
+// slices from the due buckets, oldest first. Deadlines are whole milliseconds (rounded up: a key
+// never expires early), which bounds the heap by the distinct future milliseconds in use.
+
+import type { Key } from './values.ts'
+
+export class Deadlines {
+  readonly #of = new Map<Key, number>()
+  // Buckets whose time has not come; each time is in the heap (possibly more than once: a bucket
+  // emptied, dropped and made again pushes its time again; a pop that finds no bucket skips).
+  readonly #buckets = new Map<number, Set<Key>>()
+  readonly #heap: number[] = []
+  // Buckets whose time has passed, in the order they became due: what the sweep removes.
+  readonly #due = new Map<number, Set<Key>>()
+  #dueCount = 0
+  #now = -Infinity
+
+  /** Keys that have a deadline (expired ones included until removed). */
+  get size(): number {
+    return this.#of.size
+  }
+
+  /** Keys whose deadline has passed and that are still stored. */
+  get dueCount(): number {
+    return this.#dueCount
+  }
+
+  get now(): number {
+    return this.#now
+  }
+
+  /** The earliest deadline not yet due (Infinity: none); may be a little early (a stale time). */
+  get next(): number {
+    return this.#heap.length === 0 ? Infinity : this.#heap[0]!
+  }
+
+  get(key: Key): number | undefined {
+    return this.#of.get(key)
+  }
+
+  isExpired(key: Key): boolean {
+    const deadline = this.#of.get(key)
+    return deadline !== undefined && deadline <= this.#now
+  }
+
+  entries(): MapIterator<[Key, number]> {
+    return this.#of.entries()
+  }
+
+  /** Moves time forward (never back) and makes every bucket whose time came due. */
+  advance(now: number): void {
+    if (!(now > this.#now)) return
+    this.#now = now
+    const heap = this.#heap
+    while (heap.length > 0 && heap[0]! <= now) {
+      const time = popMin(heap)
+      const bucket = this.#buckets.get(time)
+      if (bucket === undefined) continue
+      this.#buckets.delete(time)
+      if (bucket.size === 0) continue
+      this.#due.set(time, bucket)
+      this.#dueCount += bucket.size
+    }
+  }
+
+  /** Gives `key` the deadline `deadline` (a whole ms after now: the table removes a key whose
+   * deadline has come instead of storing it). */
+  set(key: Key, deadline: number): void {
+    this.delete(key)
+    this.#of.set(key, deadline)
+    let bucket = this.#buckets.get(deadline)
+    if (bucket === undefined) {
+      bucket = new Set()
+      this.#buckets.set(deadline, bucket)
+      pushHeap(this.#heap, deadline)
+      // Emptied buckets are dropped but their times stay in the heap until they pass; rebuild it
+      // when those stale times outnumber the live ones (O(1) amortised per new bucket).
+      if (this.#heap.length > 2 * this.#buckets.size + 64) this.#rebuildHeap()
+    }
+    bucket.add(key)
+  }
+
+  delete(key: Key): boolean {
+    const deadline = this.#of.get(key)
+    if (deadline === undefined) return false
+    this.#of.delete(key)
+    if (deadline <= this.#now) {
+      const bucket = this.#due.get(deadline)!
+      bucket.delete(key)
+      this.#dueCount--
+      if (bucket.size === 0) this.#due.delete(deadline)
+    } else {
+      const bucket = this.#buckets.get(deadline)!
+      bucket.delete(key)
+      if (bucket.size === 0) this.#buckets.delete(deadline)
+    }
+    return true
+  }
+
+  clear(): void {
+    this.#of.clear()
+    this.#buckets.clear()
+    this.#heap.length = 0
+    this.#due.clear()
+    this.#dueCount = 0
+  }
+
+  /** Up to `limit` expired keys, oldest deadline first, without removing them. */
+  dueKeys(limit: number): Key[] {
+    const out: Key[] = []
+    for (const bucket of this.#due.values()) {
+      for (const key of bucket) {
+        if (out.length >= limit) return out
+        out.push(key)
+      }
+    }
+    return out
+  }
+
+  #rebuildHeap(): void {
+    const heap = [...this.#buckets.keys()]
+    for (let i = (heap.length >> 1) - 1; i >= 0; i--) siftDown(heap, i)
+    this.#heap.length = 0
+    for (const time of heap) this.#heap.push(time)
+  }
+}
+
+// --- a binary min-heap of numbers in an array ---
+
+function pushHeap(heap: number[], value: number): void {
+  let i = heap.push(value) - 1
+  while (i > 0) {
+    const parent = (i - 1) >> 1
+    if (heap[parent]! <= value) break
+    heap[i] = heap[parent]!
+    i = parent
+  }
+  heap[i] = value
+}
+
+function popMin(heap: number[]): number {
+  const top = heap[0]!
+  const last = heap.pop()!
+  if (heap.length > 0) {
+    heap[0] = last
+    siftDown(heap, 0)
+  }
+  return top
+}
+
+function siftDown(heap: number[], at: number): void {
+  const n = heap.length
+  const value = heap[at]!
+  let i = at
+  for (;;) {
+    const left = 2 * i + 1
+    if (left >= n) break
+    const right = left + 1
+    const child = right < n && heap[right]! < heap[left]! ? right : left
+    if (heap[child]! >= value) break
+    heap[i] = heap[child]!
+    i = child
+  }
+  heap[i] = value
+}
