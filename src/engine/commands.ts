@@ -142,7 +142,8 @@ const TABLE = {
   // set(k, v, { ttl | keepTtl }): its own op, so dict.set keeps its two arguments
   'dict.setWith': {
     ...dict(true, 3, 3, (t, a) => t.set(checkKey(a[0]), a[1], checkSetOptions(a[2], t.now))),
-    logged: (a, clock) => [a[0], a[1], resolveSetOptions(a[2], clock.now())],
+    // (a wrong arity is left as it is, for run() to refuse)
+    logged: (a, clock) => a.length !== 3 ? a : [a[0], a[1], resolveSetOptions(a[2], clock.now())],
   },
   'dict.has': dict(false, 1, 1, (t, a) => t.has(checkKey(a[0]))),
   'dict.delete': dict(true, 1, 1, (t, a) => t.delete(checkKey(a[0]))),
@@ -161,7 +162,7 @@ const TABLE = {
   // cache: deadlines (the request's ttl becomes an absolute deadline in the logged form)
   'dict.setTtl': {
     ...dict(true, 2, 2, (t, a) => t.expireAt(checkKey(a[0]), expiryArg(a[1], t.now))),
-    logged: (a, clock) => [a[0], resolveSetOptions(a[1], clock.now())],
+    logged: (a, clock) => a.length !== 2 ? a : [a[0], resolveSetOptions(a[1], clock.now())],
   },
   'dict.persist': dict(true, 1, 1, (t, a) => t.persist(checkKey(a[0]))),
   'dict.ttl': dict(false, 1, 1, (t, a) => t.ttl(checkKey(a[0]))),

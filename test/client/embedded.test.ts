@@ -8,6 +8,7 @@ import { EmbeddedTransport } from '../../src/client/embedded.ts'
 import { Store } from '../../src/engine/store.ts'
 import { connect } from '../../src/index.ts'
 import { expectCode, tempDir } from '../contract/helpers.ts'
+import { cacheContract } from '../contract/cache.contract.ts'
 import { propertyContract } from '../contract/property.contract.ts'
 import { storeContract } from '../contract/store.contract.ts'
 import { spawnFixture } from '../fixtures/spawn.ts'
@@ -20,6 +21,11 @@ afterAll(() => dir[Symbol.dispose]())
 let files = 0
 storeContract('file', () => connect(`file:${dir.file(`contract-${++files}.cdb`)}`))
 propertyContract('file', () => connect(`file:${dir.file(`property-${++files}.cdb`)}`))
+cacheContract('memory', { open: (clock) => connect('memory://', { clock }) })
+cacheContract('file', {
+  open: (clock) => connect(`file:${dir.file(`cache-${++files}.cdb`)}`, { clock }),
+  reopen: (name, clock) => connect(`file:${dir.file(`${name}.cdb`)}`, { clock }),
+})
 
 describe('embedded only', () => {
   class Point {
