@@ -2,8 +2,8 @@
 // not yet removed" exact in O(1) per operation. Pure: it never reads a clock; the table hands it
 // `now` (advance), and a key is expired when its deadline <= now.
 //
-// Data structure (why): keys are grouped in buckets by their exact deadline (Map<ms, Set<Key>>),
-// with a binary min-heap of the bucket times. When `now` passes a bucket time, the whole bucket
+// Data structure (why): keys are grouped in buckets by their exact deadline (Map<ms, bucket>, a
+// bucket an array of keys with a live count), with a binary min-heap of the bucket times. When `now` passes a bucket time, the whole bucket
 // becomes due in O(1): it moves to the due map and its size is added to `dueCount`, so 1M keys
 // sharing one deadline cost one heap pop, not 1M (a heap of keys would pay 1M pops in the first
 // operation after the deadline; a timer wheel needs a fixed tick and still walks each key). A key
@@ -14,14 +14,27 @@
 
 import type { Key } from './values.ts'
 
+/** The keys given one deadline, in the order they got it. An entry is live while the key's
+ * deadline is still this time (a key moved elsewhere leaves a stale entry, skipped and compacted
+ * away): arrays, not Sets, because a Set emptied from the front keeps its dead slots and walking
+ * it again in every sweep slice would be quadratic. */
+interface Bucket {
+  readonly time: number
+  keys: Key[]
+  /** Live entries. */
+  live: number
+  /** Entries before this are gone (the sweep walks from here). */
+  head: number
+}
+
 export class Deadlines {
   readonly #of = new Map<Key, number>()
   // Buckets whose time has not come; each time is in the heap (possibly more than once: a bucket
   // emptied, dropped and made again pushes its time again; a pop that finds no bucket skips).
-  readonly #buckets = new Map<number, Set<Key>>()
+  readonly #buckets = new Map<number, Bucket>()
   readonly #heap: number[] = []
   // Buckets whose time has passed, in the order they became due: what the sweep removes.
-  readonly #due = new Map<number, Set<Key>>()
+  readonly #due = new Map<number, Bucket>()
   #dueCount = 0
   #now = -Infinity
 
@@ -57,7 +70,8 @@ export class Deadlines {
     return this.#of.entries()
   }
 
-  /** Moves time forward (never back) and makes every bucket whose time came due. */
+  /** Moves time forward (never back) and makes every bucket whose time came due: O(1) per
+   * bucket, whatever its size. */
   advance(now: number): void {
     if (!(now > this.#now)) return
     this.#now = now
@@ -67,43 +81,37 @@ export class Deadlines {
       const bucket = this.#buckets.get(time)
       if (bucket === undefined) continue
       this.#buckets.delete(time)
-      if (bucket.size === 0) continue
       this.#due.set(time, bucket)
-      this.#dueCount += bucket.size
+      this.#dueCount += bucket.live
     }
   }
 
-  /** Gives `key` the deadline `deadline` (a whole ms after now: the table removes a key whose
+  /** Gives `key` the deadline `deadline`, which must be after now (the table removes a key whose
    * deadline has come instead of storing it). */
   set(key: Key, deadline: number): void {
-    this.delete(key)
+    const old = this.#of.get(key)
+    if (old === deadline) return
+    if (old !== undefined) this.#leave(old)
     this.#of.set(key, deadline)
     let bucket = this.#buckets.get(deadline)
     if (bucket === undefined) {
-      bucket = new Set()
+      bucket = { time: deadline, keys: [], live: 0, head: 0 }
       this.#buckets.set(deadline, bucket)
       pushHeap(this.#heap, deadline)
-      // Emptied buckets are dropped but their times stay in the heap until they pass; rebuild it
-      // when those stale times outnumber the live ones (O(1) amortised per new bucket).
+      // Dropped buckets leave their times in the heap until they pass; rebuild it when those
+      // stale times outnumber the live ones (O(1) amortised per new bucket).
       if (this.#heap.length > 2 * this.#buckets.size + 64) this.#rebuildHeap()
     }
-    bucket.add(key)
+    bucket.keys.push(key)
+    bucket.live++
+    if (bucket.keys.length > 2 * bucket.live + 16) this.#compact(bucket)
   }
 
   delete(key: Key): boolean {
     const deadline = this.#of.get(key)
     if (deadline === undefined) return false
     this.#of.delete(key)
-    if (deadline <= this.#now) {
-      const bucket = this.#due.get(deadline)!
-      bucket.delete(key)
-      this.#dueCount--
-      if (bucket.size === 0) this.#due.delete(deadline)
-    } else {
-      const bucket = this.#buckets.get(deadline)!
-      bucket.delete(key)
-      if (bucket.size === 0) this.#buckets.delete(deadline)
-    }
+    this.#leave(deadline)
     return true
   }
 
@@ -115,16 +123,44 @@ export class Deadlines {
     this.#dueCount = 0
   }
 
-  /** Up to `limit` expired keys, oldest deadline first, without removing them. */
+  /** Up to `limit` expired keys, oldest deadline first, without removing them. Entries skipped
+   * as gone are passed for good, so a sweep that removes what it is given walks each entry once. */
   dueKeys(limit: number): Key[] {
     const out: Key[] = []
     for (const bucket of this.#due.values()) {
-      for (const key of bucket) {
-        if (out.length >= limit) return out
-        out.push(key)
+      const { keys, time } = bucket
+      while (bucket.head < keys.length && this.#of.get(keys[bucket.head]!) !== time) bucket.head++
+      for (let i = bucket.head; i < keys.length && out.length < limit; i++) {
+        const key = keys[i]!
+        // (a key that left and came back may be listed twice: removing it twice is harmless)
+        if (this.#of.get(key) === time) out.push(key)
       }
+      if (out.length >= limit) break
     }
     return out
+  }
+
+  /** One key left the bucket of `time`. */
+  #leave(time: number): void {
+    const due = time <= this.#now
+    const bucket = (due ? this.#due : this.#buckets).get(time)!
+    bucket.live--
+    if (due) this.#dueCount--
+    if (bucket.live > 0) return
+    if (due) this.#due.delete(time)
+    else this.#buckets.delete(time)
+  }
+
+  /** Drops stale entries (and duplicates: a key that left and came back to this time). */
+  #compact(bucket: Bucket): void {
+    const seen = new Set<Key>()
+    const time = bucket.time
+    bucket.keys = bucket.keys.slice(bucket.head).filter((key) => {
+      if (this.#of.get(key) !== time || seen.has(key)) return false
+      seen.add(key)
+      return true
+    })
+    bucket.head = 0
   }
 
   #rebuildHeap(): void {
