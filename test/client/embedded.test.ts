@@ -9,7 +9,7 @@ import { Store } from '../../src/engine/store.ts'
 import { connect } from '../../src/index.ts'
 import { expectCode, tempDir } from '../contract/helpers.ts'
 import { cacheContract } from '../contract/cache.contract.ts'
-import { propertyContract } from '../contract/property.contract.ts'
+import { propertyContract, ttlPropertyContract } from '../contract/property.contract.ts'
 import { storeContract } from '../contract/store.contract.ts'
 import { spawnFixture } from '../fixtures/spawn.ts'
 
@@ -22,6 +22,8 @@ let files = 0
 storeContract('file', () => connect(`file:${dir.file(`contract-${++files}.cdb`)}`))
 propertyContract('file', () => connect(`file:${dir.file(`property-${++files}.cdb`)}`))
 cacheContract('memory', { open: (clock) => connect('memory://', { clock }) })
+ttlPropertyContract('memory', (clock) => connect('memory://', { clock }))
+ttlPropertyContract('file', (clock) => connect(`file:${dir.file(`ttl-property-${++files}.cdb`)}`, { clock }))
 cacheContract('file', {
   open: (clock) => connect(`file:${dir.file(`cache-${++files}.cdb`)}`, { clock }),
   reopen: (name, clock) => connect(`file:${dir.file(`${name}.cdb`)}`, { clock }),

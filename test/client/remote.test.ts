@@ -8,7 +8,7 @@ import { parseRemoteUrl } from '../../src/connect.ts'
 import { Database as RemoteDatabase } from '../../src/client/database.ts'
 import { RemoteTransport } from '../../src/client/remote.ts'
 import { storeContract } from '../contract/store.contract.ts'
-import { propertyContract } from '../contract/property.contract.ts'
+import { propertyContract, ttlPropertyContract } from '../contract/property.contract.ts'
 import { cacheContract } from '../contract/cache.contract.ts'
 import { expectCode, tempDir, uniqueName, waitFor } from '../contract/helpers.ts'
 import { codec, fakeServer } from '../fixtures/wire.ts'
@@ -48,6 +48,7 @@ cacheContract('remote', {
   open: (clock) => serveOnClock(clock),
   reopen: (name, clock) => serveOnClock(clock, cacheDir.file(`${name}.cdb`)),
 })
+ttlPropertyContract('remote', (clock) => serveOnClock(clock))
 
 /** A port nothing listens on: bound by us a moment ago, then released. */
 function deadPort(): number {
