@@ -9,6 +9,7 @@
 import { CyberError, badArgument } from '../errors.ts'
 import { KEEP_TTL, deadlineAfter, type DictOptions, type Expiry } from './cache-options.ts'
 import { Deadlines } from './deadlines.ts'
+import { Lru } from './lru.ts'
 import { sizeOf } from './value-model.ts'
 import { checkKey, describe, isKey, type Key } from './values.ts'
 
@@ -37,13 +38,13 @@ export class DictTable {
   // Made on the first deadline (or at once with a default ttl): a plain table has none.
   #deadlines: Deadlines | undefined
   // Bounded tables only: keys from least to most recently used (re-inserted on use).
-  readonly #recent: Map<Key, true> | undefined
+  readonly #recent: Lru | undefined
   #now = -Infinity
 
   constructor(options?: DictOptions) {
     this.options = options
     if (options?.ttl !== undefined) this.#deadlines = new Deadlines()
-    if (options?.maxEntries !== undefined || options?.maxBytes !== undefined) this.#recent = new Map()
+    if (options?.maxEntries !== undefined || options?.maxBytes !== undefined) this.#recent = new Lru()
   }
 
   /** A dict of flat [key, value, key, value, ...] chunks (a snapshot's body), counted once.
@@ -68,7 +69,7 @@ export class DictTable {
       }
     }
     dict.#bytes = bytes
-    if (dict.#recent !== undefined) for (const key of map.keys()) dict.#recent.set(key, true)
+    if (dict.#recent !== undefined) for (const key of map.keys()) dict.#recent.touch(key)
     for (const flat of deadlines) {
       if (flat.length % 2 !== 0) throw refuse('odd chunk')
       for (let i = 0; i < flat.length; i += 2) {
@@ -211,12 +212,6 @@ export class DictTable {
     return this.#deadlines !== undefined && this.#deadlines.isExpired(key)
   }
 
-  #touch(key: Key): void {
-    const recent = this.#recent!
-    recent.delete(key)
-    recent.set(key, true)
-  }
-
   /** Removes a stored key (expired or not), keeping bytes, deadlines and recency. */
   #remove(key: Key): boolean {
     const map = this.#map
@@ -278,7 +273,7 @@ export class DictTable {
     const value = this.#map.get(key)
     if (value === undefined && !this.#map.has(key)) return fallback
     if (this.#deadlines !== undefined && this.#deadlines.isExpired(key)) return fallback
-    if (this.#recent !== undefined) this.#touch(key)
+    if (this.#recent !== undefined) this.#recent.touch(key)
     return value
   }
 
@@ -324,7 +319,7 @@ export class DictTable {
       map.set(key, value)
       this.#bytes += sizeOf(value) - sizeOf(old)
     }
-    if (this.#recent !== undefined) this.#touch(key)
+    if (this.#recent !== undefined) this.#recent.touch(key)
   }
 
   /** Test only: how many keys the popitem index holds (live and stale); 0 before the first popitem. */

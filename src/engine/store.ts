@@ -36,6 +36,13 @@ export class Store {
   maxMemory = 0
   // The latest time an op was run at (never goes back): what expiry is evaluated against.
   #now = -Infinity
+  #timed = false
+
+  /** Whether any dict table has (or had) deadlines or a default ttl: until then reads need no
+   * time, and the host reads no clock for them (a plain table's get stays as fast as before). */
+  get timed(): boolean {
+    return this.#timed
+  }
 
   /** The latest `now` an operation was run at (-Infinity: none given yet). */
   get now(): number {
@@ -87,6 +94,7 @@ export class Store {
       return command.run(table as never, args, this, name, cursors)
     } finally {
       this.#bytes += table.bytes - before
+      if (!this.#timed && table.type === 'dict' && table.deadlineCount > 0) this.#timed = true
     }
   }
 
@@ -118,6 +126,7 @@ export class Store {
     if (type === 'dict') {
       table = new DictTable(dictOptions)
       table.advance(this.#now)
+      if (dictOptions?.ttl !== undefined) this.#timed = true
       if (!empty) {
         if (typeof content !== 'object') {
           const what = describe(content)
@@ -165,6 +174,7 @@ export class Store {
     for (const [name, table] of tables) {
       this.#bytes += table.bytes
       this.tables.set(name, table)
+      if (table.type === 'dict' && (table.deadlineCount > 0 || table.options?.ttl !== undefined)) this.#timed = true
     }
   }
 }

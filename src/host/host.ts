@@ -151,13 +151,14 @@ export class Host {
    * stored values as they are. A scan runs on the caller's `cursors` (a session's, a
    * database's). */
   apply(op: Op, cursors?: Cursors, command = COMMANDS.get(op.name)): Applied {
-    const now = this.now()
     if (command === undefined || !command.writes) {
+      // No deadline anywhere yet: a read needs no time (and no clock read on the hot path).
+      const now = this.store.timed ? this.now() : undefined
       const result = this.store.run(op, command, cursors, now)
       this.#count(op, command!, result, now) // run() threw for an unknown op
       return { result, seq: 0 }
     }
-    const applied = this.write(op, command, cursors, now)
+    const applied = this.write(op, command, cursors, this.now())
     // A write may leave a bounded table past its bound, or give a key the earliest deadline.
     this.#expiry.afterWrite(op.table)
     return applied
@@ -223,7 +224,7 @@ export class Host {
     return this.saver.save(target)
   }
 
-  #count(op: Op, command: RegisteredCommand, result: unknown, now: number): void {
+  #count(op: Op, command: RegisteredCommand, result: unknown, now: number | undefined): void {
     this.#ops[command.id] = (this.#ops[command.id] ?? 0) + 1
     if (command !== DICT_GET) return
     // A get with a fallback returns it when the key is missing: ask the table then.
