@@ -61,9 +61,14 @@ export class Expiry {
     if (table.options?.maxEntries !== undefined || table.options?.maxBytes !== undefined) {
       const keys = table.overflow()
       if (keys.length > 0) {
-        const { result } = this.#host.write({ table: name, name: 'dict.evict', args: [keys] }, EVICT,
-          undefined, this.#host.now())
-        this.evicted += result as number
+        try {
+          const { result } = this.#host.write({ table: name, name: 'dict.evict', args: [keys] }, EVICT,
+            undefined, this.#host.now())
+          this.evicted += result as number
+        } catch {
+          // The log refused it (the disk failed): the write before it stands and is answered;
+          // the table stays past its bound until a write can be logged again and evicts.
+        }
       }
     }
     if (table.nextDeadline < this.#at || table.dueCount > 0) this.reschedule()

@@ -58,9 +58,9 @@ export interface ServerOptions {
   maxMemory?: number
   /** The password-guess throttle (tests give one on a manual clock). */
   authThrottle?: AuthThrottle
-  /** Schedules the server's own timers: the idle sweep, each connection's auth deadline and
-   * close()'s grace (tests give manual ones, test/fixtures/timers.ts). Default: real ones,
-   * unref'd. */
+  /** Schedules the server's own timers: the idle sweep, each connection's auth deadline,
+   * close()'s grace and its host's expiry sweep (tests give manual ones, test/fixtures/timers.ts).
+   * Default: real ones, unref'd. */
   setTimer?: SetTimer
   /** Milliseconds close() lets clients take their last replies before it cuts them. Default
    * 2000. */
@@ -131,7 +131,7 @@ export class Server implements AsyncDisposable {
   constructor(options: ServerOptions = {}) {
     this.#ownsHost = options.host === undefined
     this.host = options.host ?? new Host({ store: options.store, clock: options.clock,
-      noFile: 'the server has no backup file: pass save(path)' })
+      setTimer: options.setTimer, noFile: 'the server has no backup file: pass save(path)' })
     this.store = this.host.store
     if (options.maxMemory !== undefined) this.store.maxMemory = checkMaxMemory(options.maxMemory)
     this.#throttle = options.authThrottle ?? new AuthThrottle()
