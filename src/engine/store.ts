@@ -22,7 +22,9 @@ export interface TableInfo {
 // store can always be emptied. Every other write is refused there (a new write op is limited
 // unless it is listed here).
 const FREES_MEMORY: ReadonlySet<string> = new Set<OpName>(['dict.delete', 'dict.clear', 'dict.pop', 'dict.popitem', 'list.pop',
-  'list.remove', 'list.reverse', 'list.sort', 'list.clear', 'db.drop'])
+  'list.remove', 'list.reverse', 'list.sort', 'list.clear', 'db.drop',
+  // the host's removals (a full store must still expire and evict) and deadline changes
+  'dict.expire', 'dict.evict', 'dict.persist', 'dict.setTtl'])
 
 export class Store {
   readonly tables = new Map<string, Table>()

@@ -133,3 +133,16 @@ describe('DictTable expiry, before any sweep', () => {
     expect(t.overflow()).toEqual(['b'])
   })
 })
+
+describe('at the memory limit', () => {
+  test('the removals of the sweep and of eviction, and deadline changes, still run', async () => {
+    const { Store } = await import('../../src/engine/store.ts')
+    const store = new Store()
+    store.apply({ table: 'd', name: 'db.create', args: ['dict', { a: 'x'.repeat(100), b: 1 }] }, undefined, 0)
+    store.maxMemory = 1
+    const run = (name: string, ...args: unknown[]) => store.apply({ table: 'd', name, args }, undefined, 0)
+    expect(() => run('dict.set', 'c', 1)).toThrow('memory limit')
+    expect([run('dict.setTtl', 'a', { ttl: 5 }), run('dict.persist', 'a'), run('dict.expire', ['a']),
+      run('dict.evict', ['b'])]).toEqual([true, true, 1, 1])
+  })
+})
