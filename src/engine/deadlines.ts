@@ -17,7 +17,8 @@ import type { Key } from './values.ts'
 /** The keys given one deadline, in the order they got it. An entry is live while the key's
  * deadline is still this time (a key moved elsewhere leaves a stale entry, skipped and compacted
  * away): arrays, not Sets, because a Set emptied from the front keeps its dead slots and walking
- * it again in every sweep slice would be quadratic. */
+ * it again in every sweep slice would be quadratic. A deadline only one key has is that key
+ * itself, with no bucket object (deadlines spread one per key cost half the memory so). */
 interface Bucket {
   readonly time: number
   keys: Key[]
@@ -27,14 +28,16 @@ interface Bucket {
   head: number
 }
 
+type Slot = Key | Bucket
+
 export class Deadlines {
   readonly #of = new Map<Key, number>()
-  // Buckets whose time has not come; each time is in the heap (possibly more than once: a bucket
-  // emptied, dropped and made again pushes its time again; a pop that finds no bucket skips).
-  readonly #buckets = new Map<number, Bucket>()
+  // Deadlines whose time has not come; each time is in the heap (possibly more than once: a slot
+  // emptied, dropped and made again pushes its time again; a pop that finds no slot skips).
+  readonly #buckets = new Map<number, Slot>()
   readonly #heap: number[] = []
-  // Buckets whose time has passed, in the order they became due: what the sweep removes.
-  readonly #due = new Map<number, Bucket>()
+  // Deadlines whose time has passed, in the order they became due: what the sweep removes.
+  readonly #due = new Map<number, Slot>()
   #dueCount = 0
   #now = -Infinity
 
@@ -70,19 +73,19 @@ export class Deadlines {
     return this.#of.entries()
   }
 
-  /** Moves time forward (never back) and makes every bucket whose time came due: O(1) per
-   * bucket, whatever its size. */
+  /** Moves time forward (never back) and makes every deadline whose time came due: O(1) per
+   * distinct deadline, however many keys share it. */
   advance(now: number): void {
     if (!(now > this.#now)) return
     this.#now = now
     const heap = this.#heap
     while (heap.length > 0 && heap[0]! <= now) {
       const time = popMin(heap)
-      const bucket = this.#buckets.get(time)
-      if (bucket === undefined) continue
+      const slot = this.#buckets.get(time)
+      if (slot === undefined) continue
       this.#buckets.delete(time)
-      this.#due.set(time, bucket)
-      this.#dueCount += bucket.live
+      this.#due.set(time, slot)
+      this.#dueCount += typeof slot === 'object' ? slot.live : 1
     }
   }
 
@@ -93,18 +96,20 @@ export class Deadlines {
     if (old === deadline) return
     if (old !== undefined) this.#leave(old)
     this.#of.set(key, deadline)
-    let bucket = this.#buckets.get(deadline)
-    if (bucket === undefined) {
-      bucket = { time: deadline, keys: [], live: 0, head: 0 }
-      this.#buckets.set(deadline, bucket)
+    const slot = this.#buckets.get(deadline)
+    if (slot === undefined) {
+      this.#buckets.set(deadline, key)
       pushHeap(this.#heap, deadline)
-      // Dropped buckets leave their times in the heap until they pass; rebuild it when those
-      // stale times outnumber the live ones (O(1) amortised per new bucket).
+      // Dropped slots leave their times in the heap until they pass; rebuild it when those
+      // stale times outnumber the live ones (O(1) amortised per new deadline).
       if (this.#heap.length > 2 * this.#buckets.size + 64) this.#rebuildHeap()
+    } else if (typeof slot !== 'object') {
+      this.#buckets.set(deadline, { time: deadline, keys: [slot, key], live: 2, head: 0 })
+    } else {
+      slot.keys.push(key)
+      slot.live++
+      if (slot.keys.length > 2 * slot.live + 16) this.#compact(slot)
     }
-    bucket.keys.push(key)
-    bucket.live++
-    if (bucket.keys.length > 2 * bucket.live + 16) this.#compact(bucket)
   }
 
   delete(key: Key): boolean {
@@ -127,28 +132,30 @@ export class Deadlines {
    * as gone are passed for good, so a sweep that removes what it is given walks each entry once. */
   dueKeys(limit: number): Key[] {
     const out: Key[] = []
-    for (const bucket of this.#due.values()) {
-      const { keys, time } = bucket
-      while (bucket.head < keys.length && this.#of.get(keys[bucket.head]!) !== time) bucket.head++
-      for (let i = bucket.head; i < keys.length && out.length < limit; i++) {
-        const key = keys[i]!
-        // (a key that left and came back may be listed twice: removing it twice is harmless)
-        if (this.#of.get(key) === time) out.push(key)
-      }
+    for (const [time, slot] of this.#due) {
       if (out.length >= limit) break
+      if (typeof slot !== 'object') {
+        out.push(slot) // a lone key's slot is dropped as it leaves: it is live
+        continue
+      }
+      const { keys } = slot
+      while (slot.head < keys.length && this.#of.get(keys[slot.head]!) !== time) slot.head++
+      // (a key that left and came back may be listed twice: removing it twice is harmless)
+      for (let i = slot.head; i < keys.length && out.length < limit; i++) {
+        if (this.#of.get(keys[i]!) === time) out.push(keys[i]!)
+      }
     }
     return out
   }
 
-  /** One key left the bucket of `time`. */
+  /** One key left the slot of `time`. */
   #leave(time: number): void {
     const due = time <= this.#now
-    const bucket = (due ? this.#due : this.#buckets).get(time)!
-    bucket.live--
+    const slots = due ? this.#due : this.#buckets
+    const slot = slots.get(time)!
     if (due) this.#dueCount--
-    if (bucket.live > 0) return
-    if (due) this.#due.delete(time)
-    else this.#buckets.delete(time)
+    if (typeof slot === 'object' && --slot.live > 0) return
+    slots.delete(time)
   }
 
   /** Drops stale entries (and duplicates: a key that left and came back to this time). */
