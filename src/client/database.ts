@@ -18,7 +18,10 @@ export interface CreateOptions {
 }
 
 /** createDict's options: a cache table's default `ttl` (ms) and bounds. `maxBytes` counts the
- * approximate bytes of keys and values (the estimate maxMemory uses, value-model.ts sizeOf). */
+ * approximate bytes of keys and values, the estimate maxMemory uses (value-model.ts sizeOf: about
+ * their msgpack size, a string its length), of every stored entry (expired ones until swept). A
+ * single entry larger than maxBytes is stored and then evicted at once, like any other: the set
+ * succeeds and the key is gone. */
 export interface CreateDictOptions extends CreateOptions {
   ttl?: number
   maxEntries?: number
