@@ -4,7 +4,9 @@
 // (advance), never a clock; a key whose deadline <= now is invisible to every method before any
 // sweep. Bounded tables (maxEntries, maxBytes) keep a recency order (gets and writes are uses);
 // the host reads it (overflow) and evicts with a logged dict.evict, so replay never evicts by
-// itself. A plain table pays one `=== undefined` test per method for all of this.
+// itself. A plain table pays one `=== undefined` test per method for all of this. (Longer than
+// the ~300-line rule: the cache paths need the private Map, and a second object in between would
+// cost every get an indirection; the index and the recency list are their own files.)
 
 import { CyberError, badArgument } from '../errors.ts'
 import { KEEP_TTL, deadlineAfter, type DictOptions, type Expiry } from './cache-options.ts'
