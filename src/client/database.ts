@@ -19,6 +19,29 @@ export interface CreateOptions {
   ifNotExists?: boolean
 }
 
+/** createDict's options: a cache table's default `ttl` (ms) and bounds. `maxBytes` counts the
+ * approximate bytes of keys and values, the estimate maxMemory uses (value-model.ts sizeOf: about
+ * their msgpack size, a string its length), of every stored entry (expired ones until swept). A
+ * single entry larger than maxBytes is stored and then evicted at once, like any other: the set
+ * succeeds and the key is gone. */
+export interface CreateDictOptions extends CreateOptions {
+  ttl?: number
+  maxEntries?: number
+  maxBytes?: number
+}
+
+/** createList's options: `maxLength` caps it (pushing past drops from the front). */
+export interface CreateListOptions extends CreateOptions {
+  maxLength?: number
+}
+
+/** The cache options of a create call (the engine checks them), or undefined when none. */
+function cacheOptions(options: CreateOptions | undefined): Record<string, unknown> | undefined {
+  if (options === undefined || options === null || typeof options !== 'object') return undefined
+  const { ifNotExists: _, ...rest } = options as Record<string, unknown>
+  return Object.keys(rest).length === 0 ? undefined : rest
+}
+
 /** The table methods shared by a Database and its proxies. */
 export class TableClient {
   protected readonly transport: Transport
@@ -34,19 +57,24 @@ export class TableClient {
   }
 
   /** Creates a dict table; resolves `false` when `ifNotExists` found it already there. */
-  createDict<V = unknown>(name: string, content?: DictSource<V>, options?: CreateOptions): Promise<boolean> {
+  createDict<V = unknown>(name: string, content?: DictSource<V>, options?: CreateDictOptions): Promise<boolean> {
     const entries = content instanceof Map || Array.isArray(content) || !isIterable(content)
       ? content : Array.from(content)
     return this.#create(name, 'dict', entries, options)
   }
 
   /** Creates a list table, empty unless `content` is given. */
-  createList<V = unknown>(name: string, content?: Iterable<V>, options?: CreateOptions): Promise<boolean> {
+  createList<V = unknown>(name: string, content?: Iterable<V>, options?: CreateListOptions): Promise<boolean> {
     const items = Array.isArray(content) || !isIterable(content) ? content : Array.from(content)
     return this.#create(name, 'list', items, options)
   }
 
   #create(name: string, type: 'dict' | 'list', content: unknown, options?: CreateOptions): Promise<boolean> {
+    const cache = cacheOptions(options)
+    if (cache !== undefined) {
+      return this.transport.call({ table: name, name: 'db.create',
+        args: [type, content ?? null, options?.ifNotExists === true, cache] }) as Promise<boolean>
+    }
     const args = options?.ifNotExists ? [type, content ?? null, true] : content === undefined ? [type] : [type, content]
     return this.call(name, 'db.create', args)
   }

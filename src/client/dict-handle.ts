@@ -7,6 +7,12 @@ import { TableHandle, isIterable } from './table-handle.ts'
 
 export type DictSource<V> = Record<string, V> | Map<Key, V> | Iterable<readonly [Key, V]>
 
+/** set()'s options: `ttl` ms (null: never expires; default: the table's ttl), or `keepTtl`. */
+export interface SetOptions {
+  ttl?: number | null
+  keepTtl?: boolean
+}
+
 /**
  * A handle on a dict table; no I/O until used.
  * @example
@@ -23,8 +29,26 @@ export class DictHandle<V = unknown> extends TableHandle<[Key, V]> {
     return this.call('dict.get', fallback === undefined ? [key] : [key, fallback])
   }
 
-  set(key: Key, value: V): Promise<void> {
-    return this.call('dict.set', [key, value])
+  /** Stores `value`; without options the key gets the table's default ttl (or none, clearing an
+   * old deadline); `{ ttl }` its own (ms, null: never), `{ keepTtl: true }` the one it has. */
+  set(key: Key, value: V, options?: SetOptions): Promise<void> {
+    if (options === undefined) return this.call('dict.set', [key, value])
+    return this.call('dict.setWith', [key, value, options])
+  }
+
+  /** Gives a key a deadline `ms` from now (0: it expires at once); false when it is missing. */
+  expire(key: Key, ms: number): Promise<boolean> {
+    return this.call('dict.setTtl', [key, { ttl: ms }])
+  }
+
+  /** Removes a key's deadline; true when it had one. */
+  persist(key: Key): Promise<boolean> {
+    return this.call('dict.persist', [key])
+  }
+
+  /** Ms left before the key expires; Infinity without a deadline; undefined when missing. */
+  ttl(key: Key): Promise<number | undefined> {
+    return this.call('dict.ttl', [key])
   }
 
   has(key: Key): Promise<boolean> {

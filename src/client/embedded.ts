@@ -44,10 +44,14 @@ export class EmbeddedTransport implements Transport {
   #from = 0
   #to = 0
 
-  private constructor(host: Host, file: DataFile | undefined) {
+  // A sibling shares its host and leaves it open when it closes.
+  readonly #ownsHost: boolean
+
+  private constructor(host: Host, file: DataFile | undefined, ownsHost = true) {
     this.host = host
     this.store = host.store
     this.#file = file
+    this.#ownsHost = ownsHost
   }
 
   static memory(options: MemoryOptions = {}): EmbeddedTransport {
@@ -70,7 +74,7 @@ export class EmbeddedTransport implements Transport {
    * Closing it closes neither the host nor the file; use it only while this one is open. */
   sibling(): EmbeddedTransport {
     if (this.#closed) throw closedError('database')
-    return new EmbeddedTransport(this.host, undefined)
+    return new EmbeddedTransport(this.host, undefined, false)
   }
 
   get isClosed(): boolean {
@@ -137,6 +141,7 @@ export class EmbeddedTransport implements Transport {
     openFiles.delete(this)
     this.cursors.clear()
     this.#takers.cancel(closedError('database'))
+    if (this.#ownsHost) this.host.close() // its expiry sweep ends with the database
     for (const close of this.#onClose.splice(0)) await close()
     if (this.#file !== undefined) await this.#file.close()
   }

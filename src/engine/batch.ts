@@ -56,8 +56,9 @@ function parse(args: unknown[]): Step[] {
 }
 
 /** The index (among the checks, from 0) of the first check that fails; -1 when all hold. A
- * check on a missing table or a list throws, as an op on it would. */
-export function failedCheck(store: Store, args: unknown[]): number {
+ * check on a missing table or a list throws, as an op on it would. `now` is the time the batch
+ * runs at (a key past its deadline then is absent), by default the store's latest. */
+export function failedCheck(store: Store, args: unknown[], now = store.now): number {
   let index = 0
   for (const step of parse(args)) {
     if (step.command !== undefined) continue
@@ -66,6 +67,7 @@ export function failedCheck(store: Store, args: unknown[]): number {
     if (table.type !== 'dict') {
       throw new CyberError('WRONG_TABLE_TYPE', `table "${step.table}" is a ${table.type}, not a dict`)
     }
+    table.advance(now)
     const key = checkKey(step.args[0])
     const expected = step.args[1]
     const holds = expected === undefined ? !table.has(key)

@@ -6,6 +6,7 @@
 // Handlers check their arguments: remote ops arrive from untrusted bytes.
 
 import { badArgument } from '../errors.ts'
+import { checkDeadline, checkSetOptions, checkTtl, deadlineAfter, resolveSetOptions } from './cache-options.ts'
 import { DictTable } from './dict-table.ts'
 import { ListTable, type SortOptions } from './list-table.ts'
 import type { Cursors } from './cursors.ts'
@@ -107,6 +108,23 @@ function scan(table: DictTable | ListTable, args: unknown[], store: Store, name:
   return cursors.scan(name, table, store.epoch, cursor, checkCount(args[1]), keep)
 }
 
+/** dict.setTtl's second argument: { ttl: ms } (a request) or { deadline: ms | null } (logged). */
+function expiryArg(value: unknown, now: number): number | null {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const o = value as Record<string, unknown>
+    const names = Object.keys(o)
+    if (names.length === 1 && names[0] === 'ttl') return deadlineAfter(now, checkTtl(o.ttl))
+    if (names.length === 1 && names[0] === 'deadline') return checkDeadline(o.deadline)
+  }
+  throw badArgument(`dict.setTtl takes { ttl } or { deadline }, not ${describe(value)}`)
+}
+
+function checkKeys(value: unknown, what: string): Key[] {
+  const keys = checkArray(value, what)
+  for (const key of keys) checkKey(key)
+  return keys as Key[]
+}
+
 // --- the command table ---
 
 function hostOnly(): never {
@@ -115,8 +133,8 @@ function hostOnly(): never {
 
 const TABLE = {
   // database
-  'db.create': db(true, 1, 3,
-    (_, args, store, table) => store.create(table, args[0], args[1], args[2])),
+  'db.create': db(true, 1, 4,
+    (_, args, store, table) => store.create(table, args[0], args[1], args[2], args[3])),
   'db.drop': db(true, 0, 0, (_, _args, store, table) => store.drop(table)),
   'db.tables': db(false, 0, 0, (_, _args, store) => store.list()),
   'db.save': { on: 'db', writes: false, minArgs: 0, maxArgs: 1, host: true, run: hostOnly } as Command<null, never>,
@@ -126,6 +144,12 @@ const TABLE = {
   // dict
   'dict.get': dict(false, 1, 2, (t, a) => t.get(checkKey(a[0]), a[1])),
   'dict.set': dict(true, 2, 2, (t, a) => t.set(checkKey(a[0]), a[1])),
+  // set(k, v, { ttl | keepTtl }): its own op, so dict.set keeps its two arguments
+  'dict.setWith': {
+    ...dict(true, 3, 3, (t, a) => t.set(checkKey(a[0]), a[1], checkSetOptions(a[2], t.now))),
+    // (a wrong arity is left as it is, for run() to refuse)
+    logged: (a, clock) => a.length !== 3 ? a : [a[0], a[1], resolveSetOptions(a[2], clock.now())],
+  },
   'dict.has': dict(false, 1, 1, (t, a) => t.has(checkKey(a[0]))),
   'dict.delete': dict(true, 1, 1, (t, a) => t.delete(checkKey(a[0]))),
   'dict.size': dict(false, 0, 0, (t) => t.size),
@@ -141,6 +165,16 @@ const TABLE = {
   'dict.incr': dict(true, 1, 2,
     (t, a) => t.incr(checkKey(a[0]), a.length > 1 ? checkAmount(a[1]) : 1)),
   'dict.scan': dict(false, 2, 3, scan),
+  // cache: deadlines (the request's ttl becomes an absolute deadline in the logged form)
+  'dict.setTtl': {
+    ...dict(true, 2, 2, (t, a) => t.expireAt(checkKey(a[0]), expiryArg(a[1], t.now))),
+    logged: (a, clock) => a.length !== 2 ? a : [a[0], resolveSetOptions(a[1], clock.now())],
+  },
+  'dict.persist': dict(true, 1, 1, (t, a) => t.persist(checkKey(a[0]))),
+  'dict.ttl': dict(false, 1, 1, (t, a) => t.ttl(checkKey(a[0]))),
+  // the host's removals, logged with their keys so that replay removes exactly those
+  'dict.expire': dict(true, 1, 1, (t, a) => t.removeKeys(checkKeys(a[0], 'dict.expire'))),
+  'dict.evict': dict(true, 1, 1, (t, a) => t.removeKeys(checkKeys(a[0], 'dict.evict'))),
 
   // list
   'list.push': list(true, 0, Infinity, (t, a) => t.append(a)),

@@ -1,7 +1,17 @@
 // A dict table: a Map with the extra operations of a Python dict. Insertion order is the Map's.
 // Values arrive already copied (or freshly decoded), so the table stores what it is given.
+// Cache tables: per-key deadlines (deadlines.ts) evaluated against the `now` the store hands in
+// (advance), never a clock; a key whose deadline <= now is invisible to every method before any
+// sweep. Bounded tables (maxEntries, maxBytes) keep a recency order (gets and writes are uses);
+// the host reads it (overflow) and evicts with a logged dict.evict, so replay never evicts by
+// itself. A plain table pays one `=== undefined` test per method for all of this. (Longer than
+// the ~300-line rule: the cache paths need the private Map, and a second object in between would
+// cost every get an indirection; the index and the recency list are their own files.)
 
 import { CyberError, badArgument } from '../errors.ts'
+import { KEEP_TTL, deadlineAfter, type DictOptions, type Expiry } from './cache-options.ts'
+import { Deadlines } from './deadlines.ts'
+import { Lru } from './lru.ts'
 import { sizeOf } from './value-model.ts'
 import { checkKey, describe, isKey, type Key } from './values.ts'
 
@@ -25,12 +35,27 @@ export class DictTable {
   // Deletes leave their key behind, so every append checks the bound (#compactOrder): without
   // that, set + delete cycles after one popitem grew it without end (issue 8.13).
   #order: Key[] | undefined
+  /** The table's cache options as created (a snapshot and db.create keep them). */
+  readonly options: DictOptions | undefined
+  // Made on the first deadline (or at once with a default ttl): a plain table has none.
+  #deadlines: Deadlines | undefined
+  // Bounded tables only: keys from least to most recently used (re-inserted on use).
+  readonly #recent: Lru | undefined
+  #now = -Infinity
+
+  constructor(options?: DictOptions) {
+    this.options = options
+    if (options?.ttl !== undefined) this.#deadlines = new Deadlines()
+    if (options?.maxEntries !== undefined || options?.maxBytes !== undefined) this.#recent = new Lru()
+  }
 
   /** A dict of flat [key, value, key, value, ...] chunks (a snapshot's body), counted once.
-   * `refuse` makes the error for a chunk of odd length or a value that is not a key. */
+   * `refuse` makes the error for a chunk of odd length or a value that is not a key. `deadlines`
+   * are flat [key, deadline, ...] chunks; `now` the time the table had seen when saved. */
   static restore(chunks: readonly (readonly unknown[])[],
-    refuse: (why: 'odd chunk' | 'bad key') => Error): DictTable {
-    const dict = new DictTable()
+    refuse: (why: 'odd chunk' | 'bad key') => Error, options?: DictOptions,
+    deadlines: readonly (readonly unknown[])[] = [], now = -Infinity): DictTable {
+    const dict = new DictTable(options)
     const map = dict.#map
     let bytes = 0
     for (const flat of chunks) {
@@ -46,11 +71,161 @@ export class DictTable {
       }
     }
     dict.#bytes = bytes
+    if (dict.#recent !== undefined) for (const key of map.keys()) dict.#recent.touch(key)
+    for (const flat of deadlines) {
+      if (flat.length % 2 !== 0) throw refuse('odd chunk')
+      for (let i = 0; i < flat.length; i += 2) {
+        const key = flat[i], deadline = flat[i + 1]
+        if (!isKey(key) || !map.has(key) || typeof deadline !== 'number') throw refuse('bad key')
+        dict.#deadlines ??= new Deadlines()
+        dict.#deadlines.set(key, deadline)
+      }
+    }
+    dict.advance(now)
     return dict
   }
 
+  /** Live keys (those whose deadline has passed are not counted, swept or not). */
   get size(): number {
-    return this.#map.size
+    const deadlines = this.#deadlines
+    return deadlines === undefined ? this.#map.size : this.#map.size - deadlines.dueCount
+  }
+
+  /** The latest `now` the table was given. */
+  get now(): number {
+    return this.#now
+  }
+
+  /** Time moves forward for this table (never back): keys whose deadline came are expired. */
+  advance(now: number): void {
+    if (now > this.#now) {
+      this.#now = now
+      this.#deadlines?.advance(now)
+    }
+  }
+
+  // --- cache: deadlines, recency, what the host sweeps and evicts ---
+
+  /** Keys with a deadline, expired ones included until removed. */
+  get deadlineCount(): number {
+    return this.#deadlines?.size ?? 0
+  }
+
+  /** Expired keys still stored (the sweep's work). */
+  get dueCount(): number {
+    return this.#deadlines?.dueCount ?? 0
+  }
+
+  /** The earliest deadline still to come (Infinity: none): when the host's sweep wakes. */
+  get nextDeadline(): number {
+    return this.#deadlines?.next ?? Infinity
+  }
+
+  /** Up to `limit` expired keys, oldest deadline first: the sweep logs their removal. */
+  dueKeys(limit: number): Key[] {
+    return this.#deadlines?.dueKeys(limit) ?? []
+  }
+
+  /** Every deadline, expired ones included (a snapshot stores them absolute). */
+  deadlineEntries(): [Key, number][] {
+    return this.#deadlines === undefined ? [] : Array.from(this.#deadlines.entries())
+  }
+
+  /** Physical content, expired keys included: what a snapshot holds (replay continues from it). */
+  storedKeys(): MapIterator<Key> {
+    return this.#map.keys()
+  }
+
+  storedValues(): MapIterator<unknown> {
+    return this.#map.values()
+  }
+
+  /** The least recently used keys to remove so that the table is within its bounds (stored
+   * entries, expired ones included, and their approximate bytes); [] when within. */
+  overflow(): Key[] {
+    const recent = this.#recent
+    if (recent === undefined) return []
+    const maxEntries = this.options!.maxEntries ?? Infinity
+    const maxBytes = this.options!.maxBytes ?? Infinity
+    let size = this.#map.size
+    let bytes = this.#bytes
+    const out: Key[] = []
+    for (const key of recent.keys()) {
+      if (size <= maxEntries && bytes <= maxBytes) break
+      out.push(key)
+      size--
+      bytes -= sizeOf(key) + sizeOf(this.#map.get(key))
+    }
+    return out
+  }
+
+  /** Removes the given keys (dict.expire, dict.evict: the logged removals); the number removed. */
+  removeKeys(keys: readonly Key[]): number {
+    let n = 0
+    for (const key of keys) if (this.#remove(key)) n++
+    return n
+  }
+
+  /** The deadline of a live key (Infinity: none), undefined when missing or expired. */
+  deadline(key: Key): number | undefined {
+    if (!this.has(key)) return undefined
+    return this.#deadlines?.get(key) ?? Infinity
+  }
+
+  /** ms left for a live key, Infinity without a deadline, undefined when missing or expired. */
+  ttl(key: Key): number | undefined {
+    const deadline = this.deadline(key)
+    return deadline === undefined || deadline === Infinity ? deadline : deadline - this.#now
+  }
+
+  /** Gives a live key the absolute `deadline` (null: none; one that has come removes it).
+   * False when the key is missing or expired. */
+  expireAt(key: Key, deadline: number | null): boolean {
+    if (!this.has(key)) return false
+    this.#setDeadline(key, deadline)
+    return true
+  }
+
+  /** Removes a live key's deadline: true when it had one. */
+  persist(key: Key): boolean {
+    if (!this.has(key) || this.#deadlines?.get(key) === undefined) return false
+    this.#deadlines.delete(key)
+    return true
+  }
+
+  /** The deadline a new key gets: now + the table ttl, or none. */
+  #defaultDeadline(): number | null {
+    const ttl = this.options?.ttl
+    return ttl === undefined ? null : deadlineAfter(this.#now, ttl)
+  }
+
+  /** Sets or clears a stored key's deadline; one that has come removes the key. */
+  #setDeadline(key: Key, deadline: number | null): void {
+    if (deadline === null) {
+      this.#deadlines?.delete(key)
+    } else if (deadline <= this.#now) {
+      this.#remove(key)
+    } else {
+      (this.#deadlines ??= new Deadlines()).set(key, deadline)
+    }
+  }
+
+  #expired(key: Key): boolean {
+    return this.#deadlines !== undefined && this.#deadlines.isExpired(key)
+  }
+
+  /** Removes a stored key (expired or not), keeping bytes, deadlines and recency. */
+  #remove(key: Key): boolean {
+    const map = this.#map
+    const old = map.get(key)
+    if (!map.delete(key)) return false
+    this.#bytes -= sizeOf(key) + sizeOf(old)
+    this.#deadlines?.delete(key)
+    this.#recent?.delete(key)
+    // A mass delete leaves the index long and the dict small: shrink it with the dict.
+    const order = this.#order
+    if (order !== undefined && order.length > 2 * map.size + 64) this.#compactOrder()
+    return true
   }
 
   /** Approximate bytes of keys and values (sizeOf), kept by every write: what maxMemory counts. */
@@ -59,43 +234,94 @@ export class DictTable {
   }
 
   has(key: Key): boolean {
-    return this.#map.has(key)
+    return this.#map.has(key) && !this.#expired(key)
   }
 
-  /** Live iterators, as a Map's: an iteration sees the writes made during it as `for...of` does. */
+  /** Live iterators, as a Map's: an iteration sees the writes made during it as `for...of` does.
+   * Expired keys are skipped (as of the table's time when each step is taken). */
   keys(): MapIterator<Key> {
-    return this.#map.keys()
+    return this.#deadlines === undefined ? this.#map.keys() : this.#live(this.#map.keys(), (k) => k)
   }
 
   values(): MapIterator<unknown> {
-    return this.#map.values()
+    return this.#deadlines === undefined ? this.#map.values()
+      : this.#live(this.#map.entries(), (_k, v) => v)
   }
 
   entries(): MapIterator<[Key, unknown]> {
-    return this.#map.entries()
+    return this.#deadlines === undefined ? this.#map.entries()
+      : this.#live(this.#map.entries(), (k, v) => [k, v] as [Key, unknown])
   }
 
   [Symbol.iterator](): MapIterator<[Key, unknown]> {
-    return this.#map.entries()
+    return this.entries()
+  }
+
+  // A generator is an iterator object with the same helpers (take, map, ...) as a Map's.
+  #live<T, R>(source: Iterator<T>, pick: (key: Key, value: unknown) => R): MapIterator<R> {
+    return this.#filter(source, pick) as unknown as MapIterator<R>
+  }
+
+  *#filter<T, R>(source: Iterator<T>, pick: (key: Key, value: unknown) => R): Generator<R> {
+    for (let step = source.next(); !step.done; step = source.next()) {
+      const item = step.value
+      const key = (Array.isArray(item) ? item[0] : item) as Key
+      if (this.#deadlines?.isExpired(key) === true) continue
+      yield pick(key, Array.isArray(item) ? item[1] : undefined)
+    }
   }
 
   get(key: Key, fallback?: unknown): unknown {
     const value = this.#map.get(key)
-    return value === undefined && !this.#map.has(key) ? fallback : value
+    if (value === undefined && !this.#map.has(key)) return fallback
+    if (this.#deadlines !== undefined && this.#deadlines.isExpired(key)) return fallback
+    if (this.#recent !== undefined) this.#recent.touch(key)
+    return value
   }
 
-  set(key: Key, value: unknown): void {
+  /** Stores `value` at `key`. `expiry`: undefined gives the table default ttl (or none: an old
+   * deadline is cleared), null no deadline, a number that absolute deadline (ms; one that has
+   * come stores nothing and removes the key), KEEP_TTL the key's own deadline (a new key: the
+   * default). A bulk setMany with a ttl calls set(key, value, deadline) per entry. */
+  set(key: Key, value: unknown, expiry?: Expiry): void {
     const map = this.#map
-    const before = map.size
-    const old = map.get(key)
-    map.set(key, value)
-    if (map.size !== before) {
+    let existed = map.has(key)
+    if (existed && this.#expired(key)) {
+      // Logically absent: it goes to the end of the order as a new key would.
+      this.#remove(key)
+      existed = false
+    }
+    if (this.#deadlines !== undefined || expiry !== undefined) {
+      let deadline: number | null
+      if (expiry === KEEP_TTL) {
+        deadline = existed ? this.#deadlines?.get(key) ?? null : this.#defaultDeadline()
+      } else {
+        deadline = expiry === undefined ? this.#defaultDeadline() : expiry
+      }
+      if (deadline !== null && deadline <= this.#now) {
+        this.#remove(key)
+        return
+      }
+      this.#store(key, value, existed)
+      this.#setDeadline(key, deadline)
+      return
+    }
+    this.#store(key, value, existed)
+  }
+
+  #store(key: Key, value: unknown, existed: boolean): void {
+    const map = this.#map
+    if (!existed) {
+      map.set(key, value)
       this.#bytes += sizeOf(key) + sizeOf(value)
       const order = this.#order
       if (order !== undefined && order.push(key) > 2 * map.size + 64) this.#compactOrder()
     } else {
+      const old = map.get(key)
+      map.set(key, value)
       this.#bytes += sizeOf(value) - sizeOf(old)
     }
+    if (this.#recent !== undefined) this.#recent.touch(key)
   }
 
   /** Test only: how many keys the popitem index holds (live and stale); 0 before the first popitem. */
@@ -110,21 +336,18 @@ export class DictTable {
     this.#order = [...this.#map.keys()]
   }
 
+  /** Removes a key; false when it was missing or expired (an expired one is removed too). */
   delete(key: Key): boolean {
-    const map = this.#map
-    const old = map.get(key)
-    if (!map.delete(key)) return false
-    this.#bytes -= sizeOf(key) + sizeOf(old)
-    // A mass delete leaves the index long and the dict small: shrink it with the dict.
-    const order = this.#order
-    if (order !== undefined && order.length > 2 * map.size + 64) this.#compactOrder()
-    return true
+    const expired = this.#expired(key)
+    return this.#remove(key) && !expired
   }
 
   clear(): void {
     this.#map.clear()
     this.#order = undefined
     this.#bytes = 0
+    this.#deadlines?.clear()
+    this.#recent?.clear()
   }
 
   /** Merges entries from a plain object, a Map or an array of [key, value] pairs. All or nothing:
@@ -132,7 +355,7 @@ export class DictTable {
   update(source: unknown): void {
     if (source instanceof Map) {
       for (const key of source.keys()) checkKey(key)
-      for (const [key, value] of source) this.set(key, value)
+      for (const [key, value] of source) this.set(key, value, KEEP_TTL)
     } else if (Array.isArray(source)) {
       for (const pair of source) {
         if (!Array.isArray(pair) || pair.length !== 2) {
@@ -140,23 +363,23 @@ export class DictTable {
         }
         checkKey(pair[0])
       }
-      for (const pair of source) this.set(pair[0], pair[1])
+      for (const pair of source) this.set(pair[0], pair[1], KEEP_TTL)
     } else if (isPlainObject(source)) {
-      for (const key of Object.keys(source)) this.set(key, (source as Record<string, unknown>)[key])
+      for (const key of Object.keys(source)) this.set(key, (source as Record<string, unknown>)[key], KEEP_TTL)
     } else {
       throw badArgument(`update takes an object, a Map or [key, value] pairs, not ${describe(source)}`)
     }
   }
 
   setdefault(key: Key, value: unknown): unknown {
-    if (this.#map.has(key)) return this.#map.get(key)
+    if (this.has(key)) return this.get(key)
     this.set(key, value)
     return value
   }
 
   pop(key: Key, hasFallback: boolean, fallback: unknown): unknown {
     const value = this.#map.get(key)
-    if (value === undefined && !this.#map.has(key)) {
+    if ((value === undefined && !this.#map.has(key)) || this.#expired(key)) {
       if (hasFallback) return fallback
       throw new CyberError('KEY_NOT_FOUND', `key ${JSON.stringify(key)} not found`)
     }
@@ -166,14 +389,14 @@ export class DictTable {
 
   /** Removes and returns the last inserted entry, as Python's dict.popitem does. */
   popitem(): [Key, unknown] {
-    if (this.#map.size === 0) throw new CyberError('KEY_NOT_FOUND', 'popitem on an empty dict')
+    if (this.size === 0) throw new CyberError('KEY_NOT_FOUND', 'popitem on an empty dict')
     if (this.#order === undefined) this.#compactOrder()
     const order = this.#order!
     // The live entry of a key is its last one in `order`, and popping from the end meets it
     // before any stale one; a stale key met later is either gone from the map or popped already.
     for (;;) {
       const key = order.pop() as Key
-      if (this.#map.has(key)) {
+      if (this.#map.has(key) && !this.#expired(key)) {
         const value = this.#map.get(key)
         this.delete(key)
         return [key, value]
@@ -184,7 +407,7 @@ export class DictTable {
   incr(key: Key, by: number | bigint): number | bigint {
     const current = this.#map.get(key)
     let next: number | bigint
-    if (current === undefined && !this.#map.has(key)) {
+    if ((current === undefined && !this.#map.has(key)) || this.#expired(key)) {
       next = by
     } else if (typeof current === 'number' && typeof by === 'number') {
       next = current + by
@@ -204,7 +427,7 @@ export class DictTable {
     } else {
       throw badArgument(`incr needs a number at key ${JSON.stringify(key)}, found ${describe(current)}`)
     }
-    this.set(key, next)
+    this.set(key, next, KEEP_TTL)
     return next
   }
 }

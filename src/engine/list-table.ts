@@ -1,9 +1,13 @@
 // A list table: an Array with the extra operations of a Python list. Indexes may be negative
 // (counted from the end); comparisons are deep, because stored values are copies. The front is
 // a head offset into the array, so shift() (a queue drained from the front) is O(1) amortised:
-// the array is compacted in place once the dead front is at least half of it.
+// the array is compacted in place once the dead front is at least half of it. A capped list
+// (maxLength) drops from the front after any write that leaves it longer (an unshift onto a full
+// list too: one rule for every write): the drop follows from the state, so replaying the same
+// writes drops the same items.
 
 import { CyberError, badArgument } from '../errors.ts'
+import type { ListOptions } from './cache-options.ts'
 import { sizeOf } from './value-model.ts'
 import { deepEqual, describe } from './values.ts'
 
@@ -24,20 +28,34 @@ export class ListTable {
   // can be collected). Methods that are O(n) anyway compact first and then work on #items alone.
   #head = 0
   #bytes = 0
+  /** The table's options as created (a snapshot and db.create keep them). */
+  readonly options: ListOptions | undefined
+  readonly #maxLength: number
+
+  constructor(options?: ListOptions) {
+    this.options = options
+    this.#maxLength = options?.maxLength ?? Infinity
+  }
 
   /** A list that takes `items` as its storage (no copy: the caller hands them over), counted. */
-  static from(items: unknown[]): ListTable {
-    const list = new ListTable()
+  static from(items: unknown[], options?: ListOptions): ListTable {
+    const list = new ListTable(options)
     list.#items = items
     let bytes = 0
     for (let i = 0; i < items.length; i++) bytes += sizeOf(items[i])
     list.#bytes = bytes
+    list.#trim()
     return list
   }
 
   /** A list of a snapshot body's chunks, in order. */
-  static restore(chunks: readonly unknown[][]): ListTable {
-    return ListTable.from(chunks.length === 1 ? chunks[0]! : chunks.flat())
+  static restore(chunks: readonly unknown[][], options?: ListOptions): ListTable {
+    return ListTable.from(chunks.length === 1 ? chunks[0]! : chunks.flat(), options)
+  }
+
+  /** Drops items from the front past maxLength (a capped list's writes end here). */
+  #trim(): void {
+    for (let excess = this.size - this.#maxLength; excess > 0; excess--) this.shift()
   }
 
   get size(): number {
@@ -130,6 +148,7 @@ export class ListTable {
     }
     for (let i = 0; i < n; i++) bytes += sizeOf(values[i])
     this.#bytes += bytes
+    if (this.size > this.#maxLength) this.#trim()
     return this.size
   }
 
@@ -142,7 +161,8 @@ export class ListTable {
       bytes += sizeOf(values[i])
     }
     this.#bytes += bytes
-    return items.length - this.#head
+    if (this.size > this.#maxLength) this.#trim()
+    return this.size
   }
 
   insert(index: number, value: unknown): void {
@@ -150,6 +170,7 @@ export class ListTable {
     // splice clamps an index past either end and counts a negative one from the end, as Python.
     this.#items.splice(index, 0, value)
     this.#bytes += sizeOf(value)
+    if (this.size > this.#maxLength) this.#trim()
   }
 
   pop(index: number): unknown {

@@ -6,6 +6,7 @@
 
 import { CyberError, badArgument } from '../errors.ts'
 import { COMMANDS, type AnyCommand, type Op, type OpName, type Table, type TableType } from './commands.ts'
+import { checkDictOptions, checkListOptions } from './cache-options.ts'
 import { Cursors } from './cursors.ts'
 import { DictTable } from './dict-table.ts'
 import { ListTable } from './list-table.ts'
@@ -22,7 +23,10 @@ export interface TableInfo {
 // unless it is listed here).
 // db.atomic is listed because each op of a batch passes this check on its own.
 const FREES_MEMORY: ReadonlySet<string> = new Set<OpName>(['dict.delete', 'dict.clear', 'dict.pop', 'dict.popitem', 'list.pop',
-  'list.shift', 'list.remove', 'list.reverse', 'list.sort', 'list.clear', 'db.drop', 'dict.deleteMany', 'db.atomic'])
+  'list.shift', 'list.remove', 'list.reverse', 'list.sort', 'list.clear', 'db.drop', 'dict.deleteMany',
+  'db.atomic',
+  // the host's removals (a full store must still expire and evict) and deadline changes
+  'dict.expire', 'dict.evict', 'dict.persist', 'dict.setTtl'])
 
 export class Store {
   readonly tables = new Map<string, Table>()
@@ -34,6 +38,20 @@ export class Store {
   /** Writes that can grow the store are refused (MEMORY_LIMIT) once `bytes` is at or past this;
    * 0 for no limit. A write that starts below it may end above it by at most one request. */
   maxMemory = 0
+  // The latest time an op was run at (never goes back): what expiry is evaluated against.
+  #now = -Infinity
+  #timed = false
+
+  /** Whether any dict table has (or had) deadlines or a default ttl: until then reads need no
+   * time, and the host reads no clock for them (a plain table's get stays as fast as before). */
+  get timed(): boolean {
+    return this.#timed
+  }
+
+  /** The latest `now` an operation was run at (-Infinity: none given yet). */
+  get now(): number {
+    return this.#now
+  }
 
   get bytes(): number {
     return this.#bytes
@@ -46,13 +64,16 @@ export class Store {
 
   /** Runs one operation; a scan or cursor.close uses the caller's `cursors`. Throws CyberError;
    * returns stored values as they are (callers copy). */
-  apply(op: Op, cursors: Cursors = this.#cursors): unknown {
-    return this.run(op, COMMANDS.get(op.name), cursors)
+  apply(op: Op, cursors: Cursors = this.#cursors, now?: number): unknown {
+    return this.run(op, COMMANDS.get(op.name), cursors, now)
   }
 
   /** apply() with the op's command already looked up (`COMMANDS.get(op.name)`): the host looks
-   * it up once for everything it does with an op. */
-  run(op: Op, command: AnyCommand | undefined, cursors: Cursors = this.#cursors): unknown {
+   * it up once for everything it does with an op. `now` (ms) is the time the op runs at: the
+   * host's clock, or a log record's at replay; expiry is evaluated against the latest one given
+   * (a time before it changes nothing). The engine never reads a clock itself. */
+  run(op: Op, command: AnyCommand | undefined, cursors: Cursors = this.#cursors, now?: number): unknown {
+    if (now !== undefined && now > this.#now) this.#now = now
     checkOp(op)
     if (command === undefined) throw badArgument(`unknown operation ${quote(op.name)}`)
     const { args, table: name } = op
@@ -70,12 +91,14 @@ export class Store {
     if (table.type !== command.on) {
       throw new CyberError('WRONG_TABLE_TYPE', `table "${name}" is a ${table.type}, not a ${command.on}`)
     }
+    if (table.type === 'dict') table.advance(this.#now)
     if (!command.writes) return command.run(table as never, args, this, name, cursors)
     const before = table.bytes
     try {
       return command.run(table as never, args, this, name, cursors)
     } finally {
       this.#bytes += table.bytes - before
+      if (!this.#timed && table.type === 'dict' && table.deadlineCount > 0) this.#timed = true
     }
   }
 
@@ -97,11 +120,14 @@ export class Store {
 
   // --- tables ---
 
-  create(name: string, type: unknown, content: unknown, ifNotExists: unknown): boolean {
+  /** `options`: a dict's { ttl, maxEntries, maxBytes }, a list's { maxLength } (cache-options.ts). */
+  create(name: string, type: unknown, content: unknown, ifNotExists: unknown, options?: unknown): boolean {
     if (name === '') throw badArgument('a table name must not be empty')
     if (type !== 'dict' && type !== 'list') {
       throw badArgument(`a table type is "dict" or "list", not ${quote(type)}`)
     }
+    const dictOptions = type === 'dict' ? checkDictOptions(options) : undefined
+    const listOptions = type === 'list' ? checkListOptions(options) : undefined
     const existing = this.tables.get(name)
     if (existing !== undefined) {
       if (ifNotExists !== true) throw new CyberError('TABLE_EXISTS', `table "${name}" already exists`)
@@ -113,7 +139,9 @@ export class Store {
     const empty = content === undefined || content === null
     let table: Table
     if (type === 'dict') {
-      table = new DictTable()
+      table = new DictTable(dictOptions)
+      table.advance(this.#now)
+      if (dictOptions?.ttl !== undefined) this.#timed = true
       if (!empty) {
         if (typeof content !== 'object') {
           const what = describe(content)
@@ -122,9 +150,9 @@ export class Store {
         table.update(content)
       }
     } else if (empty) {
-      table = new ListTable()
+      table = new ListTable(listOptions)
     } else if (Array.isArray(content)) {
-      table = ListTable.from(content)
+      table = ListTable.from(content, listOptions)
     } else {
       const what = describe(content)
       throw badArgument(`a list's content is an array or another iterable, not ${what}`)
@@ -144,7 +172,10 @@ export class Store {
 
   list(): TableInfo[] {
     const out: TableInfo[] = []
-    for (const [name, table] of this.tables) out.push({ name, type: table.type, size: table.size })
+    for (const [name, table] of this.tables) {
+      if (table.type === 'dict') table.advance(this.#now)
+      out.push({ name, type: table.type, size: table.size })
+    }
     return out
   }
 
@@ -158,6 +189,7 @@ export class Store {
     for (const [name, table] of tables) {
       this.#bytes += table.bytes
       this.tables.set(name, table)
+      if (table.type === 'dict' && (table.deadlineCount > 0 || table.options?.ttl !== undefined)) this.#timed = true
     }
   }
 }

@@ -5,6 +5,10 @@
 // log record is encoded before the write is applied: a value the encoder refuses never touches the
 // store (else it would sit in memory, missing from the log, and break every later snapshot).
 // durable() is the one way to wait for the disk (through the log's one wait, OpLog.durable). (The change feed is to join this class.)
+// Time: every op runs at the host's `now` (the clock, never going back: a watermark), handed to
+// the engine, and a write's record carries it, so replay evaluates expiry as the run did. Expiry
+// and eviction are writes of the host (expiry.ts): dict.expire / dict.evict records naming the
+// keys removed, so replay never sweeps or evicts by itself.
 // Waiting takes live here too (one place for every mode): a write that leaves elements in a list
 // with takes waiting hands them out, each through a logged list.shift.
 
@@ -18,6 +22,7 @@ import { Snapshotter } from '../persistence/data-file.ts'
 import type { OpLog } from '../persistence/op-log.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
 import { systemClock, systemTimer, type Clock, type SetTimer } from './clock.ts'
+import { Expiry } from './expiry.ts'
 import { Takers, Takes, Waiter } from './takes.ts'
 
 const DICT_GET = COMMANDS.get('dict.get')!
@@ -50,6 +55,9 @@ export interface HostCounters {
   /** dict.get calls that found their key, and those that did not. */
   readonly hits: number
   readonly misses: number
+  /** Keys the sweep removed after their deadline, and keys evicted past a table's bound. */
+  readonly expired: number
+  readonly evicted: number
 }
 
 export interface HostOptions {
@@ -60,7 +68,8 @@ export interface HostOptions {
   saver?: Saver
   /** The BAD_ARGUMENT message of save() without a path when the saver has none. */
   noFile?: string
-  /** Schedules the timeouts of waiting takes (default: real timers). */
+  /** Schedules the timeouts of waiting takes and the expiry sweep (default: real timers; the
+   * sweep's are unref'd). A manual clock needs none for the sweep: its advance() runs it. */
   setTimer?: SetTimer
 }
 
@@ -82,6 +91,9 @@ export class Host {
   readonly #takes = new Takes()
   // The waiting takes of callers that pass no Takers of their own.
   readonly #takers = new Takers()
+  // The latest time seen: a clock stepping back never makes an expired key live again.
+  #now = -Infinity
+  readonly #expiry: Expiry
 
   constructor(options: HostOptions = {}) {
     this.store = options.store ?? new Store()
@@ -89,6 +101,30 @@ export class Host {
     this.#setTimer = options.setTimer ?? systemTimer
     this.saver = options.saver ?? new Snapshotter(this.store)
     this.#noFile = options.noFile ?? 'there is no data file: pass save(path)'
+    this.#expiry = new Expiry(this, options.setTimer)
+  }
+
+  /** The time ops run at now: the clock's, or the latest seen when the clock went back. */
+  now(): number {
+    const now = this.clock.now()
+    if (now > this.#now) this.#now = now
+    return this.#now
+  }
+
+  /** Stops the expiry timer (and a manual clock's subscription); the host still answers. */
+  close(): void {
+    this.#expiry.close()
+  }
+
+  /** Runs the sweep now, in slices, until no expired key is left (a manual clock's advance, and
+   * tests). Each slice is one logged dict.expire. */
+  sweep(): void {
+    this.#expiry.sweepAll()
+  }
+
+  /** Tables changed under the host (a snapshot load): look for deadlines to sweep. */
+  tablesReplaced(): void {
+    this.#expiry.reschedule()
   }
 
   /** The data file's operation log, when there is one. */
@@ -118,7 +154,8 @@ export class Host {
       const n = this.#ops[command.id] ?? 0
       if (n > 0) ops.set(name, n)
     }
-    return { ops, hits: this.#hits, misses: this.#misses }
+    return { ops, hits: this.#hits, misses: this.#misses, expired: this.#expiry.expired,
+      evicted: this.#expiry.evicted }
   }
 
   /** The command an op names (undefined: unknown, which apply() refuses): callers look it up once
@@ -133,36 +170,49 @@ export class Host {
    * database's). */
   apply(op: Op, cursors?: Cursors, command = COMMANDS.get(op.name)): Applied {
     if (command === undefined || !command.writes) {
-      const result = this.store.run(op, command, cursors)
-      this.#count(op, command!, result) // run() threw for an unknown op
+      // No deadline anywhere yet: a read needs no time (and no clock read on the hot path).
+      const now = this.store.timed ? this.now() : undefined
+      const result = this.store.run(op, command, cursors, now)
+      this.#count(op, command!, result, now) // run() threw for an unknown op
       return { result, seq: 0 }
     }
-    let applied: Applied
+    const now = this.now()
     if (command === ATOMIC) {
-      applied = this.#atomic(op, cursors)
-    } else {
-      const logged = command.logged === undefined ? op
-        : { table: op.table, name: op.name, args: command.logged(op.args, this.clock) }
-      applied = this.#write(logged, command, cursors)
+      const applied = this.#atomic(op, cursors, now)
+      if (applied.seq !== 0) for (const [table] of op.args as [string][]) this.#afterWrite(table)
+      return applied
     }
-    if (this.#takes.size !== 0) {
-      if (command !== ATOMIC) this.#handOut(op.table)
-      else if (applied.seq !== 0) for (const [table] of op.args as [string][]) this.#handOut(table)
-    }
+    const applied = this.write(op, command, cursors, now)
+    this.#afterWrite(op.table)
     return applied
   }
 
-  // A write in its logged form: with a log, encode its record, apply it, then append the record
-  // (dropped when apply throws).
-  #write(logged: Op, command: RegisteredCommand, cursors: Cursors | undefined): Applied {
+  // After a write to `table`: it may be past its bound, or have a key with the earliest deadline
+  // (expiry); it may have values for waiting takes.
+  #afterWrite(table: string): void {
+    this.#expiry.afterWrite(table)
+    if (this.#takes.size !== 0) this.#handOut(table)
+  }
+
+  /** Applies and logs one write at `now` (apply's core; the sweep and eviction call it for their
+   * own dict.expire and dict.evict). */
+  write(op: Op, command: RegisteredCommand, cursors: Cursors | undefined, now: number): Applied {
+    const logged = command.logged === undefined ? op
+      : { table: op.table, name: op.name, args: command.logged(op.args, { now: () => now }) }
+    return this.#write(logged, command, cursors, now)
+  }
+
+  // A write in its logged form: with a log, encode its record (with its time), apply it, then
+  // append the record (dropped when apply throws).
+  #write(logged: Op, command: RegisteredCommand, cursors: Cursors | undefined, now: number): Applied {
     const log = this.#log
     let result: unknown
     if (log === undefined) {
-      result = this.store.run(logged, command, cursors)
+      result = this.store.run(logged, command, cursors, now)
     } else {
       log.check()
-      const record = log.encode(logged) // valid until the log encodes again: apply never logs
-      result = this.store.run(logged, command, cursors)
+      const record = log.encode(logged, now) // valid until the log encodes again: apply never logs
+      result = this.store.run(logged, command, cursors, now)
       log.appendEncoded(record)
     }
     this.#ops[command.id] = (this.#ops[command.id] ?? 0) + 1
@@ -171,14 +221,14 @@ export class Host {
 
   // An atomic batch: its checks run before anything is logged, so a failed one neither logs nor
   // takes a seq; then its ops are one write (one record, one seq), checks left out of the record.
-  #atomic(op: Op, cursors: Cursors | undefined): Applied {
-    const failed = failedCheck(this.store, op.args)
+  #atomic(op: Op, cursors: Cursors | undefined, now: number): Applied {
+    const failed = failedCheck(this.store, op.args, now)
     if (failed >= 0) {
       this.#ops[ATOMIC.id] = (this.#ops[ATOMIC.id] ?? 0) + 1
       return { result: { ok: false, failed }, seq: 0 }
     }
-    const logged = { table: op.table, name: op.name, args: ATOMIC.logged!(op.args, this.clock) }
-    const { result, seq } = this.#write(logged, ATOMIC, cursors)
+    const logged = { table: op.table, name: op.name, args: ATOMIC.logged!(op.args, { now: () => now }) }
+    const { result, seq } = this.#write(logged, ATOMIC, cursors, now)
     return { result: { ok: true, seq, results: (result as { results: unknown[] }).results }, seq }
   }
 
@@ -252,7 +302,8 @@ export class Host {
   // the write that made the element arrive still succeeds.
   #shift(table: string): Promise<unknown> {
     try {
-      const { result, seq } = this.#write({ table, name: 'list.shift', args: [] }, LIST_SHIFT, undefined)
+      const shift = { table, name: 'list.shift', args: [] }
+      const { result, seq } = this.#write(shift, LIST_SHIFT, undefined, this.now())
       const wait = this.durable(seq, seq)
       return wait === undefined ? Promise.resolve(result) : wait.then(() => result)
     } catch (error) {
@@ -287,12 +338,12 @@ export class Host {
     return this.saver.save(target)
   }
 
-  #count(op: Op, command: RegisteredCommand, result: unknown): void {
+  #count(op: Op, command: RegisteredCommand, result: unknown, now: number | undefined): void {
     this.#ops[command.id] = (this.#ops[command.id] ?? 0) + 1
     if (command !== DICT_GET) return
     // A get with a fallback returns it when the key is missing: ask the table then.
     const found = op.args.length < 2 ? result !== undefined
-      : this.store.apply({ table: op.table, name: 'dict.has', args: [op.args[0]] }) === true
+      : this.store.apply({ table: op.table, name: 'dict.has', args: [op.args[0]] }, undefined, now) === true
     if (found) this.#hits++
     else this.#misses++
   }

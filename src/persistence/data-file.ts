@@ -96,6 +96,7 @@ export class DataFile extends Snapshotter {
     try {
       const recovered = await recover(path)
       if (recovered.tables) host.store.replaceAll(recovered.tables)
+      host.tablesReplaced() // deadlines loaded: the sweep's timer
       file.startLog(recovered.log, recovered.snapshotBytes, options)
     } catch (error) {
       file.#release()

@@ -7,7 +7,9 @@ import { CyberError } from '../errors.ts'
 export const MAGIC = 'CYBERDB'
 // Version 2 adds the log generation and makes the body a msgpack sequence written in slices;
 // version 1 files (one msgpack value, no generation) are still read, as generation 0.
-export const FORMAT_VERSION = 2
+// Version 3 adds cache tables: each table's options, a dict's deadlines and the time it had seen
+// (snapshot.ts); the header is version 2's.
+export const FORMAT_VERSION = 3
 export const HEADER_BYTES = 40
 export const V1_HEADER_BYTES = 32
 

@@ -1,7 +1,9 @@
 // The operation log's file format and the small file helpers its writer and reader share.
 // File: a 16-byte header (magic "CDBLOG", version, reserved, the generation it continues as a u64
 // BE), then records. Version 2 record: [u32 BE body length][u32 BE CRC-32 of body][u32 BE CRC-32 of
-// the 8 bytes before it][body = msgpack [table, name, args]]. The header's own checksum is what
+// the 8 bytes before it][body = msgpack [table, name, args] or [table, name, args, now]]: `now` is
+// the time (ms) the write ran at, given when the host had one, so that replay evaluates expiry as
+// the original run did (a body of three runs at the replay's latest time). The header's own checksum is what
 // tells a damaged length from a cut file: without it a flipped length bit points past the end and
 // looks exactly like a record torn by a crash. A rotated log ends with an end marker (a record
 // header whose length is 0xFFFFFFFF and whose body checksum is the file's record count), so a
@@ -95,14 +97,14 @@ export function writeRecord(bytes: Uint8Array, at: number, body: Uint8Array,
 
 /** A record's body: msgpack [table, name, args], packed in place in the codec's buffer (valid
  * until the codec packs again). May throw what the codec throws on a value it refuses. */
-export function encodeRecordBody(codec: Packr, op: Op): Uint8Array {
-  const packed = packInPlace(codec, [op.table, op.name, op.args])
+export function encodeRecordBody(codec: Packr, op: Op, now?: number): Uint8Array {
+  const packed = packInPlace(codec, now === undefined ? [op.table, op.name, op.args] : [op.table, op.name, op.args, now])
   return packed.subarray(packed.start, packed.end)
 }
 
 /** One record, as a file holds it (tests, tools): the log's own body and record encoders. */
-export function encodeRecord(op: Op, codec: Packr = createCodec()): Uint8Array {
-  const body = encodeRecordBody(codec, op)
+export function encodeRecord(op: Op, codec: Packr = createCodec(), now?: number): Uint8Array {
+  const body = encodeRecordBody(codec, op, now)
   const record = new Uint8Array(RECORD_HEADER_BYTES + body.length)
   writeRecord(record, 0, body)
   return record

@@ -22,6 +22,8 @@ export interface LogRecord {
   table: string
   name: string
   args: unknown[]
+  /** The time the write ran at (records of an older writer have none). */
+  now?: number
 }
 
 /** Where a log stops being whole: the byte offset of the first bad record and why. */
@@ -142,13 +144,16 @@ export function scanLog(bytes: Uint8Array, path: string, lenient = false): LogSc
       torn = damaged('a record that does not decode', true)
       break
     }
-    if (!Array.isArray(decoded) || decoded.length !== 3 || typeof decoded[0] !== 'string' ||
-      typeof decoded[1] !== 'string' || !Array.isArray(decoded[2])) {
+    if (!Array.isArray(decoded) || (decoded.length !== 3 && decoded.length !== 4) ||
+      typeof decoded[0] !== 'string' || typeof decoded[1] !== 'string' || !Array.isArray(decoded[2]) ||
+      (decoded.length === 4 && typeof decoded[3] !== 'number')) {
       if (!lenient) throw corrupt(`has a malformed record at byte ${offset}`)
       torn = damaged('a malformed record', true)
       break
     }
-    records.push({ offset, table: decoded[0], name: decoded[1], args: decoded[2] })
+    records.push(decoded.length === 4
+      ? { offset, table: decoded[0], name: decoded[1], args: decoded[2], now: decoded[3] }
+      : { offset, table: decoded[0], name: decoded[1], args: decoded[2] })
     offset = end
   }
   // Version 1 wrote no end marker: its rotated logs cannot be told from cut ones.
@@ -250,7 +255,8 @@ export function recoverSync(dataPath: string, warn: (message: string) => void = 
   for (const scan of live) {
     for (const record of scan.records) {
       try {
-        store.apply({ table: record.table, name: record.name, args: record.args })
+        // At the record's own time: expiry decides as it did when the write ran.
+        store.apply({ table: record.table, name: record.name, args: record.args }, undefined, record.now)
       } catch (cause) {
         throw new CyberError('SNAPSHOT_CORRUPT', `operation log "${scan.path}" has a record at byte ` +
           `${record.offset} (${record.name} on "${record.table}") that does not apply: ` +

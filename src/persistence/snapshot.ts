@@ -2,10 +2,15 @@
 // copies of each table's keys, values or items: no engine operation mutates a stored value in
 // place, it only replaces it, so the copies are a consistent image), then encodes it in slices
 // between event-loop turns, so that a large snapshot never stalls the clients for long.
-// Body (format version 2): a msgpack sequence. First [[name, type, size], ...], then each table's
-// entries in chunks, in table order: a dict's chunk alternates keys and values (msgpackr decodes a
-// flat array several times faster than a map), a list's chunk is items. Version 1 bodies are one
-// msgpack value, [[name, type, flat], ...], and are still read.
+// Body (format version 3): a msgpack sequence. First [[name, type, size, options, deadlines,
+// now], ...], then each table's entries in chunks, in table order: a dict's chunk alternates keys
+// and values (msgpackr decodes a flat array several times faster than a map), a list's chunk is
+// items; after a dict's entries, its `deadlines` [key, deadline] pairs in flat chunks. `options`
+// are the table's cache options (null: none), deadlines absolute ms, `now` the latest time the
+// table had seen (so a clock set back after a restart revives no expired key; -1: none). Expired
+// keys not yet swept are saved as they are: the log after the snapshot continues from exactly
+// this state. Version 2 is the same without the last three fields and deadline chunks; version 1
+// bodies are one msgpack value, [[name, type, flat], ...]. Both are still read.
 // Save writes PATH.tmp, fsyncs it, renames it over PATH (atomic within one folder) and fsyncs the
 // folder: after a crash at any moment there is the old snapshot or the new one, never a torn one.
 
@@ -13,6 +18,7 @@ import { constants } from 'node:fs'
 import { open, rename, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { CyberError } from '../errors.ts'
+import { checkDictOptions, checkListOptions } from '../engine/cache-options.ts'
 import type { Table } from '../engine/commands.ts'
 import { DictTable } from '../engine/dict-table.ts'
 import { ListTable } from '../engine/list-table.ts'
@@ -33,6 +39,10 @@ interface TableView {
   type: 'dict' | 'list'
   keys: unknown[]
   values: unknown[]
+  options: object | null
+  /** A dict's deadlines, flat [key, deadline, ...]. */
+  deadlines: unknown[]
+  now: number
 }
 
 /** The whole store at one moment; encoding it later sees no write made after this. */
@@ -50,10 +60,14 @@ export function takeView(store: Store): StoreView {
   const view: StoreView = []
   for (const [name, table] of store.tables) {
     if (table instanceof DictTable) {
-      const keys = Array.from(table.keys())
-      view.push({ name, type: 'dict', keys, values: Array.from(table.values()) })
+      const keys = Array.from(table.storedKeys())
+      const deadlines = table.deadlineEntries().flat()
+      const now = Number.isFinite(table.now) ? table.now : -1
+      view.push({ name, type: 'dict', keys, values: Array.from(table.storedValues()),
+        options: table.options ?? null, deadlines, now })
     } else {
-      view.push({ name, type: 'list', keys: table.slice(), values: [] })
+      view.push({ name, type: 'list', keys: table.slice(), values: [], options: table.options ?? null,
+        deadlines: [], now: -1 })
     }
   }
   return view
@@ -61,8 +75,8 @@ export function takeView(store: Store): StoreView {
 
 /** The body's values in order: the table list, then each table's chunks. */
 function* bodyValues(view: StoreView): Generator<unknown> {
-  yield view.map((table) => [table.name, table.type, table.keys.length])
-  for (const { type, keys, values } of view) {
+  yield view.map((t) => [t.name, t.type, t.keys.length, t.options, t.deadlines.length / 2, t.now])
+  for (const { type, keys, values, deadlines } of view) {
     for (let at = 0; at < keys.length; at += CHUNK_ENTRIES) {
       const end = Math.min(at + CHUNK_ENTRIES, keys.length)
       if (type === 'list') {
@@ -75,6 +89,9 @@ function* bodyValues(view: StoreView): Generator<unknown> {
         flat[j++] = values[i]
       }
       yield flat
+    }
+    for (let at = 0; at < deadlines.length; at += 2 * CHUNK_ENTRIES) {
+      yield deadlines.slice(at, at + 2 * CHUNK_ENTRIES)
     }
   }
 }
@@ -166,6 +183,9 @@ export function decodeSnapshotFile(file: Uint8Array, path: string): DecodedSnaps
     const width = type === 'dict' ? 2 : type === 'list' ? 1 : 0
     if (width === 0) throw corrupt(`has a malformed table "${name}"`)
     let chunks: unknown[]
+    let deadlineChunks: unknown[][] = []
+    let options: unknown
+    let now = -Infinity
     if (header.version === 1) {
       if (!Array.isArray(entry[2])) throw corrupt('has a malformed table entry')
       chunks = [entry[2]]
@@ -181,18 +201,41 @@ export function decodeSnapshotFile(file: Uint8Array, path: string): DecodedSnaps
         have += chunk.length
       }
       if (have !== (size as number) * width) throw corrupt(`has a malformed table "${name}"`)
+      if (header.version >= 3) {
+        const [, , , saved, deadlines, seen] = entry as unknown[]
+        if (entry.length !== 6 || !Number.isSafeInteger(deadlines) || (deadlines as number) < 0 ||
+          typeof seen !== 'number') throw corrupt('has a malformed table entry')
+        options = saved
+        if (seen !== -1) now = seen
+        let pairs = 0
+        while (pairs < (deadlines as number) * 2) {
+          const chunk = values[next++]
+          if (!Array.isArray(chunk) || chunk.length === 0) throw corrupt(`has malformed deadlines in table "${name}"`)
+          deadlineChunks.push(chunk)
+          pairs += chunk.length
+        }
+        if (pairs !== (deadlines as number) * 2) throw corrupt(`has malformed deadlines in table "${name}"`)
+      }
     }
-    tables.set(name, buildTable(name, type, chunks as unknown[][], corrupt))
+    tables.set(name, buildTable(name, type, chunks as unknown[][], corrupt, options, deadlineChunks, now))
   }
   if (header.version !== 1 && next !== values.length) throw corrupt('has a malformed body')
   return { tables, generation: header.generation }
 }
 
 function buildTable(name: string, type: unknown, chunks: unknown[][],
-  corrupt: (why: string) => CyberError): Table {
-  if (type === 'list') return ListTable.restore(chunks)
+  corrupt: (why: string) => CyberError, saved: unknown, deadlines: unknown[][], now: number): Table {
+  const options = <T>(check: (value: unknown) => T): T => {
+    try {
+      return check(saved)
+    } catch (cause) {
+      throw new CyberError('SNAPSHOT_CORRUPT', corrupt(`has bad options in table "${name}"`).message, { cause })
+    }
+  }
+  if (type === 'list') return ListTable.restore(chunks, options(checkListOptions))
   return DictTable.restore(chunks, (why) => corrupt(why === 'bad key'
-    ? `has a bad key in table "${name}"` : `has a malformed table "${name}"`))
+    ? `has a bad key in table "${name}"` : `has a malformed table "${name}"`), options(checkDictOptions),
+  deadlines, now)
 }
 
 /** Reads a snapshot file. A missing file is `undefined` (an empty database); a bad one throws

@@ -7,6 +7,8 @@
 // answered at once) waits for its turn. Nothing is ever refused: a correct client waits at most
 // for the proofs queued ahead of it, never for a lockout.
 
+import { unrefTimer, type SetTimer } from '../host/clock.ts'
+
 /** Proofs from one address checked at once before the rate applies. */
 export const ADDRESS_BURST = 10
 /** Wrong proofs from one address checked per minute once its burst is spent. */
@@ -19,8 +21,6 @@ export const OVERALL_PER_MINUTE = 600
  * cannot grow memory, and the overall bucket still bounds them all). */
 export const MAX_ADDRESSES = 10_000
 
-/** Schedules `run` after `ms`; returns a function that cancels it. */
-export type SetTimer = (run: () => void, ms: number) => () => void
 
 export interface ThrottleOptions {
   now?: () => number
@@ -41,11 +41,6 @@ interface Waiting {
 }
 
 /** setTimeout, unref'd: a pending timer does not keep the process alive. */
-export const realTimer: SetTimer = (run, ms) => {
-  const timer = setTimeout(run, ms)
-  timer.unref()
-  return () => clearTimeout(timer)
-}
 
 export class AuthThrottle {
   readonly #now: () => number
@@ -68,7 +63,7 @@ export class AuthThrottle {
   constructor(options: ThrottleOptions | (() => number) = {}) {
     const o = typeof options === 'function' ? { now: options } : options
     this.#now = o.now ?? Date.now
-    this.#setTimer = o.setTimer ?? realTimer
+    this.#setTimer = o.setTimer ?? unrefTimer
     this.#addressBurst = o.addressBurst ?? ADDRESS_BURST
     this.#addressPerMs = (o.addressPerMinute ?? ADDRESS_PER_MINUTE) / 60_000
     this.#overallBurst = o.overallBurst ?? OVERALL_BURST

@@ -10,7 +10,7 @@ import type { Cursors } from '../engine/cursors.ts'
 import { checkArgs, checkMaxMemory } from '../engine/value-model.ts'
 import { createCodec } from '../protocol/codec.ts'
 import { MAX_FRAME_BYTES } from '../protocol/frame.ts'
-import type { Clock } from '../host/clock.ts'
+import { unrefTimer, type Clock, type SetTimer } from '../host/clock.ts'
 import { Host } from '../host/host.ts'
 import type { Takers } from '../host/takes.ts'
 import type { Address, ListenOptions } from '../listen-options.ts'
@@ -19,7 +19,7 @@ import { recover, type Recovered } from '../persistence/log-reader.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
 import { AllowList } from '../security/allow-list.ts'
 import { masterKey } from '../security/seal.ts'
-import { AuthThrottle, realTimer, type SetTimer } from '../security/throttle.ts'
+import { AuthThrottle } from '../security/throttle.ts'
 import { Session, type SessionHost } from './session.ts'
 
 export type { Address, ListenOptions }
@@ -59,9 +59,9 @@ export interface ServerOptions {
   maxMemory?: number
   /** The password-guess throttle (tests give one on a manual clock). */
   authThrottle?: AuthThrottle
-  /** Schedules the server's own timers: the idle sweep, each connection's auth deadline and
-   * close()'s grace (tests give manual ones, test/fixtures/timers.ts). Default: real ones,
-   * unref'd. */
+  /** Schedules the server's own timers: the idle sweep, each connection's auth deadline,
+   * close()'s grace and its host's expiry sweep (tests give manual ones, test/fixtures/timers.ts).
+   * Default: real ones, unref'd. */
   setTimer?: SetTimer
   /** Milliseconds close() lets clients take their last replies before it cuts them. Default
    * 2000. */
@@ -121,6 +121,8 @@ export class Server implements AsyncDisposable {
   // The data file setBackup() gave the host, which close() closes; an embedded database's own
   // data file is not this server's to replace or close.
   #backup: DataFile | undefined
+  // Whether the host is this server's own (not given): its expiry sweep then ends with the server.
+  readonly #ownsHost: boolean
   // What load() recovered, so that setBackup() on the same file continues its log.
   #loaded: { path: string; recovered: Recovered } | undefined
   #listener: TCPSocketListener<Session> | undefined
@@ -132,12 +134,13 @@ export class Server implements AsyncDisposable {
   readonly #onSessionClosed = new Map<Session, () => void>()
 
   constructor(options: ServerOptions = {}) {
+    this.#ownsHost = options.host === undefined
     this.#host = options.host ?? new Host({ store: options.store, clock: options.clock,
       setTimer: options.setTimer, noFile: 'the server has no backup file: pass save(path)' })
     this.#store = this.#host.store
     if (options.maxMemory !== undefined) this.#store.maxMemory = checkMaxMemory(options.maxMemory)
     this.#throttle = options.authThrottle ?? new AuthThrottle()
-    this.#setTimer = options.setTimer ?? realTimer
+    this.#setTimer = options.setTimer ?? unrefTimer
     this.#closeGraceMs = options.closeGraceMs ?? CLOSE_GRACE_MS
     this.#sessionHost = this.#makeSessionHost()
   }
@@ -153,6 +156,7 @@ export class Server implements AsyncDisposable {
   async load(path: string): Promise<SnapshotStats> {
     const recovered = await recover(path)
     if (recovered.tables) this.#store.replaceAll(recovered.tables)
+    this.#host.tablesReplaced() // deadlines loaded: the sweep's timer
     this.#loaded = { path, recovered }
     // A log already running describes the tables just replaced: snapshot the new ones at once.
     if (this.#host.log !== undefined) {
@@ -314,6 +318,7 @@ export class Server implements AsyncDisposable {
     cancelGrace?.()
     this.#listener?.stop(true)
     this.#listener = undefined
+    if (this.#ownsHost) this.#host.close() // its expiry sweep ends with the server
     return this.#backup?.close()
   }
 

@@ -17,7 +17,8 @@ import { Host, type Applied } from '../host/host.ts'
 import { Takers } from '../host/takes.ts'
 import { checkOp } from '../engine/store.ts'
 import { Opener, Sealer, sessionKeys } from '../security/seal.ts'
-import type { AuthThrottle, SetTimer } from '../security/throttle.ts'
+import type { AuthThrottle } from '../security/throttle.ts'
+import type { SetTimer } from '../host/clock.ts'
 
 // A paused session reads again once its unsent output is below this share of its bound, so that
 // it does not flip between paused and reading on every drain.

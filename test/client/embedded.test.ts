@@ -8,7 +8,8 @@ import { EmbeddedTransport } from '../../src/client/embedded.ts'
 import { Store } from '../../src/engine/store.ts'
 import { connect } from '../../src/index.ts'
 import { expectCode, tempDir } from '../contract/helpers.ts'
-import { propertyContract } from '../contract/property.contract.ts'
+import { cacheContract } from '../contract/cache.contract.ts'
+import { propertyContract, ttlPropertyContract } from '../contract/property.contract.ts'
 import { storeContract } from '../contract/store.contract.ts'
 import { takeContract, type Queues } from '../contract/take.contract.ts'
 import { spawnFixture } from '../fixtures/spawn.ts'
@@ -21,6 +22,13 @@ afterAll(() => dir[Symbol.dispose]())
 let files = 0
 storeContract('file', () => connect(`file:${dir.file(`contract-${++files}.cdb`)}`))
 propertyContract('file', () => connect(`file:${dir.file(`property-${++files}.cdb`)}`))
+cacheContract('memory', { open: (clock) => connect('memory://', { clock }) })
+ttlPropertyContract('memory', (clock) => connect('memory://', { clock }))
+ttlPropertyContract('file', (clock) => connect(`file:${dir.file(`ttl-property-${++files}.cdb`)}`, { clock }))
+cacheContract('file', {
+  open: (clock) => connect(`file:${dir.file(`cache-${++files}.cdb`)}`, { clock }),
+  reopen: (name, clock) => connect(`file:${dir.file(`${name}.cdb`)}`, { clock }),
+})
 
 // Peers are other databases on the same host (what a second client of one store is in process).
 takeContract(async (timers) => {

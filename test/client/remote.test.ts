@@ -3,13 +3,14 @@
 // connections, failures of requests in flight, proxies, server-side saves, streaming, pipelining.
 
 import { afterAll, describe, expect, test } from 'bun:test'
-import { CyberError, Server, connect, type Database, type ErrorCode } from '../../src/index.ts'
+import { CyberError, Server, connect, type Clock, type Database, type ErrorCode } from '../../src/index.ts'
 import { parseRemoteUrl } from '../../src/connect.ts'
 import { Database as RemoteDatabase } from '../../src/client/database.ts'
 import { RemoteTransport } from '../../src/client/remote.ts'
 import { storeContract } from '../contract/store.contract.ts'
 import { takeContract } from '../contract/take.contract.ts'
-import { propertyContract } from '../contract/property.contract.ts'
+import { propertyContract, ttlPropertyContract } from '../contract/property.contract.ts'
+import { cacheContract } from '../contract/cache.contract.ts'
 import { expectCode, tempDir, uniqueName, waitFor } from '../contract/helpers.ts'
 import { RawClient, codec, fakeServer } from '../fixtures/wire.ts'
 import { spawnFixture } from '../fixtures/spawn.ts'
@@ -50,6 +51,31 @@ takeContract(async (timers) => {
   }
 })
 propertyContract('remote', () => connect(URL))
+
+// Cache tables need a server on the test's manual clock: one per database, closed with it (a
+// restart is a new server on the same data file).
+const cacheDir = tempDir()
+afterAll(() => cacheDir[Symbol.dispose]())
+async function serveOnClock(clock: Clock, file?: string): Promise<Database> {
+  const own = new Server({ clock })
+  if (file !== undefined) {
+    await own.load(file)
+    own.setBackup(file, 3600)
+  }
+  const { port: ownPort } = await own.listen({ host: '127.0.0.1', port: 0, password: PASSWORD })
+  const db = await connect(`cyberdb://:${PASSWORD}@127.0.0.1:${ownPort}`)
+  const close = db.close.bind(db)
+  db.close = async () => {
+    await close()
+    await own.close()
+  }
+  return db
+}
+cacheContract('remote', {
+  open: (clock) => serveOnClock(clock),
+  reopen: (name, clock) => serveOnClock(clock, cacheDir.file(`${name}.cdb`)),
+})
+ttlPropertyContract('remote', (clock) => serveOnClock(clock))
 
 /** A port nothing listens on: bound by us a moment ago, then released. */
 function deadPort(): number {

@@ -4,7 +4,8 @@
 // the seed and the step, and the PRNG makes the sequence replayable.
 
 import { describe, expect, test } from 'bun:test'
-import { CyberError, type Database, type DictHandle, type Key, type ListHandle } from '../../src/index.ts'
+import { CyberError, manualClock, type Database, type DictHandle, type Key, type ListHandle,
+  type ManualClock } from '../../src/index.ts'
 import { uniqueName } from './helpers.ts'
 
 const SEEDS = [0x5eed, 42, 20240229]
@@ -369,6 +370,155 @@ export function propertyContract(label: string, open: () => Promise<Database>): 
           [lists[0]!.model, lists[1]!.model],
         ])
       })
+    }
+  })
+}
+
+// --- cache tables: the dict model with deadlines and a manual clock ---
+
+interface Timed {
+  v: unknown
+  deadline: number | null
+}
+
+/** The reference for a ttl table: a Map of values with deadlines, purged eagerly at every step
+ * (so an expired key is simply absent, and a key set again goes to the end, as in the engine). */
+class TtlModel {
+  readonly m = new Map<Key, Timed>()
+  now: number
+  constructor(now: number, readonly ttl: number | undefined) {
+    this.now = now
+  }
+  purge(): void {
+    for (const [k, e] of this.m) if (e.deadline !== null && e.deadline <= this.now) this.m.delete(k)
+  }
+  defaultDeadline(): number | null {
+    return this.ttl === undefined ? null : this.now + this.ttl
+  }
+  /** expiry: 'default' | 'keep' | null | a ttl in ms */
+  write(k: Key, v: unknown, expiry: 'default' | 'keep' | null | number): void {
+    const old = this.m.get(k)
+    const deadline = expiry === 'default' ? this.defaultDeadline()
+      : expiry === 'keep' ? (old !== undefined ? old.deadline : this.defaultDeadline())
+      : expiry === null ? null : this.now + expiry
+    if (deadline !== null && deadline <= this.now) this.m.delete(k)
+    else this.m.set(k, { v, deadline })
+  }
+}
+
+function ttlStep(rng: Rng, d: DictHandle<unknown>, model: TtlModel, clock: ManualClock): Step {
+  model.purge()
+  const m = model.m
+  const k = rng.pick(KEYS.slice(0, 8))
+  const v = rng.range(-9, 9)
+  const kind = rng.weighted<string>([
+    [14, 'set'], [8, 'get'], [4, 'has'], [4, 'delete'], [3, 'pop'], [3, 'popitem'], [4, 'setdefault'],
+    [6, 'incr'], [3, 'update'], [6, 'expire'], [3, 'persist'], [6, 'ttl'], [3, 'size'], [12, 'advance'],
+  ])
+  const show = (...args: unknown[]) => `${kind}(${args.map((a) => describeArg(a)).join(', ')})`
+  switch (kind) {
+    case 'set': {
+      const which = rng.weighted<'default' | 'keep' | 'null' | 'ttl'>([[3, 'default'], [2, 'keep'], [1, 'null'], [4, 'ttl']])
+      const ttl = rng.range(0, 40)
+      const options = which === 'default' ? undefined : which === 'keep' ? { keepTtl: true }
+        : which === 'null' ? { ttl: null } : { ttl }
+      const expiry = which === 'default' ? 'default' : which === 'keep' ? 'keep' : which === 'null' ? null : ttl
+      return [show(k, v, options), () => d.set(k, v, options), () => model.write(k, v, expiry)]
+    }
+    case 'get':
+      return [show(k), () => d.get(k), () => m.get(k)?.v]
+    case 'has':
+      return [show(k), () => d.has(k), () => m.has(k)]
+    case 'delete':
+      return [show(k), () => d.delete(k), () => m.delete(k)]
+    case 'pop':
+      return [show(k, 'fb'), () => d.pop(k, 'fb'), () => {
+        const e = m.get(k)
+        m.delete(k)
+        return e === undefined ? 'fb' : e.v
+      }]
+    case 'popitem':
+      return [show(), () => d.popitem(), () => {
+        const last = [...m.keys()].at(-1)
+        if (last === undefined) throw new ModelError('KEY_NOT_FOUND')
+        const entry = [last, m.get(last)!.v]
+        m.delete(last)
+        return entry
+      }]
+    case 'setdefault':
+      return [show(k, v), () => d.setdefault(k, v), () => {
+        if (!m.has(k)) model.write(k, v, 'default')
+        return m.get(k)?.v
+      }]
+    case 'incr':
+      return [show(k, 2), () => d.incr(k, 2), () => {
+        const current = m.get(k)?.v
+        if (current !== undefined && typeof current !== 'number') throw new ModelError('BAD_ARGUMENT')
+        const next = (current ?? 0) + 2
+        model.write(k, next, 'keep')
+        return next
+      }]
+    case 'update': {
+      const pairs: [Key, unknown][] = [[k, v], [rng.pick(KEYS.slice(0, 8)), v + 1]]
+      return [show(pairs), () => d.update(pairs), () => {
+        for (const [key, value] of pairs) model.write(key, value, 'keep')
+      }]
+    }
+    case 'expire': {
+      const ms = rng.range(0, 30)
+      return [show(k, ms), () => d.expire(k, ms), () => {
+        const e = m.get(k)
+        if (e === undefined) return false
+        model.write(k, e.v, ms)
+        return true
+      }]
+    }
+    case 'persist':
+      return [show(k), () => d.persist(k), () => {
+        const e = m.get(k)
+        if (e === undefined || e.deadline === null) return false
+        e.deadline = null
+        return true
+      }]
+    case 'ttl':
+      return [show(k), () => d.ttl(k), () => {
+        const e = m.get(k)
+        return e === undefined ? undefined : e.deadline === null ? Infinity : e.deadline - model.now
+      }]
+    case 'size':
+      return [show(), () => d.size(), () => m.size]
+    default: {
+      const ms = rng.range(0, 25)
+      return [show(ms), async () => clock.advance(ms), () => {
+        model.now += ms
+        model.purge()
+      }]
+    }
+  }
+}
+
+const TTL_T0 = 1_700_000_000_000
+
+/** Random operations on ttl tables (with and without a default ttl), the clock advanced among
+ * them, against TtlModel. `open` gives a database whose host runs on `clock`. */
+export function ttlPropertyContract(label: string, open: (clock: ManualClock) => Promise<Database>): void {
+  describe(`ttl property contract (${label})`, () => {
+    for (const seed of SEEDS) {
+      for (const ttl of [undefined, 30]) {
+        test(`random ttl operations agree with a reference model (seed ${seed}, table ttl ${ttl})`, async () => {
+          const clock = manualClock(TTL_T0)
+          await using db = await open(clock)
+          const name = uniqueName('prop_ttl')
+          await db.createDict(name, undefined, ttl === undefined ? undefined : { ttl })
+          const d = db.dict(name)
+          const model = new TtlModel(TTL_T0, ttl)
+          const rng = new Rng(seed ^ (ttl ?? 0))
+          await agree(() => ttlStep(rng, d, model, clock), async () => {
+            model.purge()
+            return [await d.entries(), [...model.m].map(([k, e]) => [k, e.v])]
+          })
+        })
+      }
     }
   })
 }

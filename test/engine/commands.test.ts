@@ -15,19 +15,24 @@ import type { OpLog } from '../../src/persistence/op-log.ts'
 const ARGS: unknown[][] = [
   [], ['a'], ['zz'], ['a', 5], ['zz', 5], [0], [1], [3], [0, 9], [1, 2], [0, 2], [[7, 8]],
   [{ x: 1 }], [{ descending: true }], ['dict'], ['list', [1]], [['a', 'b']], [['d', 'dict.set', ['a', 9]]],
+  // cache ops: a set with options, a ttl, removals by key
+  ['a', 5, { ttl: 10 }], ['a', { ttl: 10 }], [['a']], ['c'],
 ]
 const TABLES = { dict: ['d'], list: ['l'], db: ['d', 'l', 'new'] }
 
 function fresh(): Store {
   const store = new Store()
   store.create('d', 'dict', { a: 1, b: 2, c: [1, 2] }, undefined)
+  // A key with a deadline, for the ops that change one (persist)
+  store.apply({ table: 'd', name: 'dict.setWith', args: ['c', [1, 2], { deadline: 1e15 }] })
   store.create('l', 'list', [3, 1, 2, 1], undefined)
   return store
 }
 
 /** Every table's contents, copied: what a change must show up in. */
 function contents(store: Store): unknown {
-  return structuredClone([...store.tables].map(([name, table]) => [name, table.type, [...table]]))
+  return structuredClone([...store.tables].map(([name, table]) => [name, table.type, [...table],
+    table.type === 'dict' ? table.deadlineEntries() : []]))
 }
 
 /** A host whose log only records what it is given. */

@@ -99,8 +99,9 @@ describe('Store.apply', () => {
     const writes = [...COMMANDS.keys()].filter((name) => Store.writes(name))
     expect(writes.toSorted()).toEqual([
       'db.atomic', 'db.create', 'db.drop',
-      'dict.clear', 'dict.delete', 'dict.deleteMany', 'dict.incr', 'dict.pop', 'dict.popitem', 'dict.set',
-      'dict.setMany', 'dict.setdefault', 'dict.update',
+      'dict.clear', 'dict.delete', 'dict.deleteMany', 'dict.evict', 'dict.expire', 'dict.incr', 'dict.persist',
+      'dict.pop', 'dict.popitem', 'dict.set', 'dict.setMany', 'dict.setTtl', 'dict.setWith', 'dict.setdefault',
+      'dict.update',
       'list.clear', 'list.extend', 'list.insert', 'list.pop', 'list.push', 'list.remove', 'list.reverse',
       'list.set', 'list.shift', 'list.sort', 'list.unshift',
     ])

@@ -7,6 +7,7 @@ import {
 } from '../../src/persistence/log-format.ts'
 import { recover, scanLog } from '../../src/persistence/log-reader.ts'
 import { encodeSnapshot } from '../../src/persistence/snapshot.ts'
+import { createCodec } from '../../src/protocol/codec.ts'
 import { expectCode, tempDir } from '../contract/helpers.ts'
 
 const OPS = [
@@ -83,6 +84,23 @@ describe('scanLog', () => {
     bad.set(body, RECORD_HEADER_BYTES)
     const error = await expectCode(() => scanLog(logImage(0, [bad, odd]), 'x'), 'SNAPSHOT_CORRUPT')
     expect(error.message).toContain(`malformed record at byte ${LOG_HEADER_BYTES}`)
+  })
+})
+
+describe('records with their time', () => {
+  test('a record carries the time its write ran at; records of three fields (older writers) have none', () => {
+    const timed = encodeRecord({ table: 'd', name: 'dict.set', args: ['a', 1] }, undefined, 1234.5)
+    const { records } = scanLog(logImage(0, [RECORDS[0]!, timed]), 'x')
+    expect(records.map((r) => r.now)).toEqual([undefined, 1234.5])
+  })
+
+  test('a fourth field that is not a number is SNAPSHOT_CORRUPT', async () => {
+    const body = createCodec().pack(['d', 'dict.set', ['a', 1], 'noon'])
+    const bad = new Uint8Array(RECORD_HEADER_BYTES + body.length)
+    writeRecordHeader(bad, 0, body.length, Bun.hash.crc32(body))
+    bad.set(body, RECORD_HEADER_BYTES)
+    const odd = encodeRecord({ table: 'd', name: 'dict.set', args: [] })
+    await expectCode(() => scanLog(logImage(0, [bad, odd]), 'x'), 'SNAPSHOT_CORRUPT')
   })
 })
 

@@ -1,5 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import type { DictTable } from '../../src/engine/dict-table.ts'
+import type { ListTable } from '../../src/engine/list-table.ts'
 import { Store } from '../../src/engine/store.ts'
 import { connect, type Key } from '../../src/index.ts'
 import { encodeHeader } from '../../src/persistence/format.ts'
@@ -32,7 +34,7 @@ function craft(body: unknown, tables: number): Uint8Array {
 function craft2(values: unknown[], tables: number): Uint8Array {
   const codec = createCodec()
   const bytes = Buffer.concat(values.map((value) => codec.pack(value)))
-  const header = encodeHeader(tables, 0, bytes, 0)
+  const header = encodeHeader(tables, 0, bytes, 0, 2) // a version 2 file (before cache tables)
   const file = new Uint8Array(header.length + bytes.length)
   file.set(header)
   file.set(bytes, header.length)
@@ -133,7 +135,7 @@ describe('opening a data file', () => {
     ['a flipped byte in the header body length', (f) => flip(f, 27), 'truncated'],
     ['a table count that disagrees with the body', (f) => flip(f, 11, 0x04), 'malformed'],
     ['a bad magic', (f) => flip(f, 0), 'not a CyberDB snapshot'],
-    ['a newer format version', (f) => set(f, 7, 3), 'format version 3'],
+    ['a newer format version', (f) => set(f, 7, 4), 'format version 4'], // 3 is current (cache tables)
     ['an empty file', () => new Uint8Array(0), 'truncated'],
     ['a file cut inside the header', (f) => f.slice(0, 20), 'truncated'],
     ['a file cut right after the header', (f) => f.slice(0, 32), 'truncated'],
@@ -402,3 +404,50 @@ function set(file: Uint8Array, offset: number, value: number): Uint8Array {
   copy[offset] = value
   return copy
 }
+
+describe('cache tables in a snapshot (format 3)', () => {
+  function cacheStore(): Store {
+    const store = new Store()
+    store.apply({ table: 'c', name: 'db.create', args: ['dict', { a: 1 }, false, { ttl: 100, maxEntries: 9 }] }, undefined, 1000)
+    store.apply({ table: 'c', name: 'dict.setWith', args: ['b', 2, { deadline: 1005 }] }, undefined, 1000)
+    store.apply({ table: 'c', name: 'dict.setWith', args: ['p', 3, { ttl: null }] }, undefined, 1000)
+    store.apply({ table: 'l', name: 'db.create', args: ['list', [1, 2], false, { maxLength: 2 }] }, undefined, 1000)
+    store.apply({ table: 'c', name: 'dict.size', args: [] }, undefined, 1010) // b expired, not swept
+    return store
+  }
+
+  test('options, absolute deadlines, unswept expired keys and the time seen survive a round trip', () => {
+    const tables = decodeSnapshot(fileImage(cacheStore()), 'mem')
+    const c = tables.get('c') as DictTable
+    const l = tables.get('l') as ListTable
+    expect([c.options, [...c.storedKeys()], c.deadlineEntries(), c.now, c.size, c.has('b'), l.options])
+      .toEqual([{ ttl: 100, maxEntries: 9 }, ['a', 'b', 'p'], [['a', 1100], ['b', 1005]], 1010, 2, false,
+        { maxLength: 2 }])
+    // the time is kept: an earlier one after a restart revives nothing
+    c.advance(0)
+    expect(c.has('b')).toBe(false)
+  })
+
+  test('deadline chunks that disagree with the table entry fail with SNAPSHOT_CORRUPT', () => {
+    const bad: [string, unknown[]][] = [
+      ['a count larger than the chunks', [[['c', 'dict', 1, null, 2, 5]], ['k', 1], ['k', 9]]],
+      ['a deadline for a key the table lacks', [[['c', 'dict', 1, null, 1, 5]], ['k', 1], ['zz', 9]]],
+      ['a deadline that is not a number', [[['c', 'dict', 1, null, 1, 5]], ['k', 1], ['k', 'soon']]],
+      ['options that do not check', [[['c', 'dict', 1, { maxEntries: 0 }, 0, 5]], ['k', 1]]],
+      ['an entry of the wrong length', [[['c', 'dict', 1, null, 0]], ['k', 1]]],
+    ]
+    for (const [what, values] of bad) {
+      const codec = createCodec()
+      const bytes = Buffer.concat(values.map((value) => codec.pack(value)))
+      const header = encodeHeader(1, 1, bytes, 0)
+      const file = Buffer.concat([header, bytes])
+      let code: string | undefined
+      try {
+        decodeSnapshot(file, what)
+      } catch (error) {
+        code = (error as { code?: string }).code
+      }
+      expect([what, code]).toEqual([what, 'SNAPSHOT_CORRUPT'])
+    }
+  })
+})

@@ -1,0 +1,151 @@
+// The host's side of cache tables: the sweep on its timer (in slices, each one logged dict.expire),
+// eviction as a logged dict.evict, the counters, and replay: a data file recovered with any clock
+// gives exactly the tables the run had, expired-but-unswept keys and writes that met them included.
+
+import { describe, expect, test } from 'bun:test'
+import type { Op } from '../../src/engine/commands.ts'
+import type { DictTable } from '../../src/engine/dict-table.ts'
+import type { Store } from '../../src/engine/store.ts'
+import { manualClock } from '../../src/host/clock.ts'
+import { SLICE_KEYS } from '../../src/host/expiry.ts'
+import { Host } from '../../src/host/host.ts'
+import { DataFile } from '../../src/persistence/data-file.ts'
+import { recoverSync } from '../../src/persistence/log-reader.ts'
+import type { OpLog } from '../../src/persistence/op-log.ts'
+import { tempDir } from '../contract/helpers.ts'
+import { manualTimers } from '../fixtures/timers.ts'
+
+const T0 = 1_000_000
+
+/** A host whose log only records what it is given (op and the time it ran at). */
+function recordingHost(options: ConstructorParameters<typeof Host>[0]): { host: Host; records: [Op, number?][] } {
+  const records: [Op, number?][] = []
+  let pending: [Op, number?] | undefined
+  const log = {
+    appended: 0,
+    check() {},
+    encode: (op: Op, now?: number) => (pending = [structuredClone(op), now]),
+    appendEncoded: () => void records.push(pending!),
+  }
+  const host = new Host(options)
+  host.attach(log as unknown as OpLog)
+  return { host, records }
+}
+
+/** Everything a table stores, expired keys and deadlines included. */
+function physical(store: Store): unknown {
+  return [...store.tables].map(([name, table]) => table.type === 'list' ? [name, table.slice()]
+    : [name, [...(table as DictTable).storedKeys()], [...(table as DictTable).storedValues()],
+      (table as DictTable).deadlineEntries(), table.options])
+}
+
+describe('the sweep', () => {
+  test('runs on its timer at the earliest deadline, in slices of SLICE_KEYS keys, each one dict.expire record', () => {
+    const timers = manualTimers(T0)
+    const { host, records } = recordingHost({ clock: timers, setTimer: timers.setTimer })
+    host.apply({ table: 'd', name: 'db.create', args: ['dict'] })
+    const n = SLICE_KEYS * 2 + 5
+    for (let i = 0; i < n; i++) host.apply({ table: 'd', name: 'dict.setWith', args: [i, i, { ttl: 50 }] })
+    records.length = 0
+    timers.advance(49)
+    expect(records).toEqual([])
+    timers.advance(1) // due: one slice per timer turn until none is left
+    expect(records.map(([op, now]) => [op.name, (op.args[0] as unknown[]).length, now]))
+      .toEqual([['dict.expire', SLICE_KEYS, T0 + 50], ['dict.expire', SLICE_KEYS, T0 + 50], ['dict.expire', 5, T0 + 50]])
+    expect(host.store.tables.get('d')!.size).toBe(0)
+    expect([(host.store.tables.get('d') as DictTable).deadlineCount, host.counters.expired]).toEqual([0, n])
+  })
+
+  test('a relative ttl is logged as an absolute deadline, and every write record carries its time', () => {
+    const clock = manualClock(T0)
+    const { host, records } = recordingHost({ clock })
+    host.apply({ table: 'd', name: 'db.create', args: ['dict'] })
+    host.apply({ table: 'd', name: 'dict.setWith', args: ['k', 1, { ttl: 10 }] })
+    host.apply({ table: 'd', name: 'dict.setTtl', args: ['k', { ttl: 20 }] })
+    expect(records.slice(1)).toEqual([
+      [{ table: 'd', name: 'dict.setWith', args: ['k', 1, { deadline: T0 + 10 }] }, T0],
+      [{ table: 'd', name: 'dict.setTtl', args: ['k', { deadline: T0 + 20 }] }, T0],
+    ])
+  })
+
+  test('a clock that steps back changes nothing: the host runs at the latest time it saw', () => {
+    let now = T0
+    const host = new Host({ clock: { now: () => now }, setTimer: () => () => {} })
+    host.apply({ table: 'd', name: 'db.create', args: ['dict'] })
+    host.apply({ table: 'd', name: 'dict.setWith', args: ['k', 1, { ttl: 10 }] })
+    now = T0 + 10
+    expect(host.apply({ table: 'd', name: 'dict.has', args: ['k'] }).result).toBe(false)
+    now = T0
+    expect([host.apply({ table: 'd', name: 'dict.has', args: ['k'] }).result, host.now()]).toEqual([false, T0 + 10])
+  })
+
+  test('a manual clock drives the host until it closes', () => {
+    const clock = manualClock(T0)
+    const host = new Host({ clock })
+    host.apply({ table: 'd', name: 'db.create', args: ['dict'] })
+    host.apply({ table: 'd', name: 'dict.setWith', args: ['a', 1, { ttl: 5 }] })
+    host.apply({ table: 'd', name: 'dict.setWith', args: ['b', 1, { ttl: 10 }] })
+    clock.advance(5)
+    expect(host.counters.expired).toBe(1)
+    host.close()
+    clock.advance(5)
+    const table = host.store.tables.get('d') as DictTable
+    expect([host.counters.expired, table.deadlineCount]).toEqual([1, 1])
+  })
+})
+
+describe('eviction', () => {
+  test('a write past maxEntries is followed by one dict.evict record of the least recently used keys', () => {
+    const { host, records } = recordingHost({ clock: manualClock(T0) })
+    host.apply({ table: 'd', name: 'db.create', args: ['dict', { a: 1, b: 2 }, false, { maxEntries: 2 }] })
+    host.apply({ table: 'd', name: 'dict.get', args: ['a'] })
+    host.apply({ table: 'd', name: 'dict.update', args: [{ c: 3, e: 4 }] })
+    expect(records.slice(1).map(([op]) => [op.name, op.args])).toEqual([
+      ['dict.update', [{ c: 3, e: 4 }]], ['dict.evict', [['b', 'a']]],
+    ])
+    expect(host.counters.evicted).toBe(2)
+  })
+})
+
+describe('replay', () => {
+  for (const [when, shift] of [['far in the future', 10 ** 10], ['in the past', -(10 ** 10)]] as const) {
+    test(`a data file recovered with a clock ${when} has exactly the tables of the run`, async () => {
+      using dir = tempDir()
+      const path = dir.file('replay.cdb')
+      let now = T0
+      // Timers that never fire: expired keys stay stored, so writes meet them before any sweep.
+      const host = new Host({ clock: { now: () => now }, setTimer: () => () => {} })
+      const file = await DataFile.open(host, path, { durability: 'always' })
+      host.saver = file
+      const run = (name: string, ...args: unknown[]) => host.apply({ table: 'd', name, args })
+      host.apply({ table: 'd', name: 'db.create', args: ['dict', { a: 1 }, false, { ttl: 100 }] })
+      host.apply({ table: 'b', name: 'db.create', args: ['dict', undefined, false, { maxEntries: 2 }] })
+      host.apply({ table: 'l', name: 'db.create', args: ['list', [1, 2], false, { maxLength: 3 }] })
+      run('dict.setWith', 'x', 1, { ttl: 5 })
+      run('dict.setWith', 'y', 1, { ttl: 5 })
+      run('dict.setWith', 'z', 'v', { ttl: 5 })
+      run('dict.set', 'p', 1)
+      now = T0 + 5 // x, y, z expired and not swept
+      run('dict.incr', 'x', 7) // from 0, a new key at the end, the default deadline
+      run('dict.setdefault', 'y', 'new')
+      expect(run('dict.pop', 'z', 'none').result).toBe('none')
+      run('dict.setTtl', 'p', { ttl: 1 })
+      for (const k of ['q', 'r', 's']) host.apply({ table: 'b', name: 'dict.set', args: [k, k] })
+      host.apply({ table: 'l', name: 'list.push', args: [3, 4] })
+      now = T0 + 6
+      host.sweep()
+      run('dict.set', 'late', 1)
+      await host.durable(1, host.seq)
+      const live = physical(host.store)
+      const recovered = recoverSync(path)
+      await file.close()
+      const store = new (host.store.constructor as typeof Store)()
+      store.replaceAll(recovered.tables!)
+      expect(physical(store)).toEqual(live)
+      // and what a read sees at the restarted clock: deadlines are absolute
+      now = T0 + shift
+      const seen = store.apply({ table: 'd', name: 'dict.entries', args: [] }, undefined, now)
+      expect(seen).toEqual(shift > 0 ? [] : [['a', 1], ['x', 7], ['y', 'new'], ['late', 1]])
+    })
+  }
+})
