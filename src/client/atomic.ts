@@ -5,7 +5,7 @@
 import type { SortOptions } from '../engine/list-table.ts'
 import type { Key } from '../engine/values.ts'
 import { badArgument } from '../errors.ts'
-import type { DictSource } from './dict-handle.ts'
+import type { DictSource, SetOptions } from './dict-handle.ts'
 import { isIterable } from './table-handle.ts'
 import type { Transport } from './transport.ts'
 
@@ -81,7 +81,13 @@ export class AtomicDict<V = unknown> {
   }
 
   getMany(keys: Iterable<Key>): void { this.#queue('dict.getMany', [array(keys)]) }
-  set(key: Key, value: V): void { this.#queue('dict.set', [key, value]) }
+  set(key: Key, value: V, options?: SetOptions): void {
+    this.#queue('dict.set', options === undefined ? [key, value] : [key, value, options])
+  }
+
+  expire(key: Key, ms: number): void { this.#queue('dict.setTtl', [key, { ttl: ms }]) }
+  persist(key: Key): void { this.#queue('dict.persist', [key]) }
+  ttl(key: Key): void { this.#queue('dict.ttl', [key]) }
   has(key: Key): void { this.#queue('dict.has', [key]) }
   delete(key: Key): void { this.#queue('dict.delete', [key]) }
   deleteMany(keys: Iterable<Key>): void { this.#queue('dict.deleteMany', [array(keys)]) }
@@ -93,7 +99,7 @@ export class AtomicDict<V = unknown> {
     this.#queue('dict.update', [source instanceof Map ? source : array(source as Iterable<unknown>)])
   }
 
-  setMany(entries: DictSource<V>, options?: Record<string, never>): void {
+  setMany(entries: DictSource<V>, options?: SetOptions): void {
     const source = entries instanceof Map ? entries : array(entries as Iterable<unknown>)
     this.#queue('dict.setMany', options === undefined ? [source] : [source, options])
   }

@@ -33,7 +33,7 @@ export class DictHandle<V = unknown> extends TableHandle<[Key, V]> {
    * old deadline); `{ ttl }` its own (ms, null: never), `{ keepTtl: true }` the one it has. */
   set(key: Key, value: V, options?: SetOptions): Promise<void> {
     if (options === undefined) return this.call('dict.set', [key, value])
-    return this.call('dict.setWith', [key, value, options])
+    return this.call('dict.set', [key, value, options])
   }
 
   /** Gives a key a deadline `ms` from now (0: it expires at once); false when it is missing. */
@@ -92,8 +92,8 @@ export class DictHandle<V = unknown> extends TableHandle<[Key, V]> {
   }
 
   /** Writes every entry of an object, a Map or [key, value] pairs in one operation, all or
-   * nothing (every key is checked before the first write), as update. No options yet. */
-  setMany(entries: DictSource<V>, options?: Record<string, never>): Promise<void> {
+   * nothing (every key is checked before the first write), each as set() with `options` would. */
+  setMany(entries: DictSource<V>, options?: SetOptions): Promise<void> {
     const plain = entries instanceof Map || Array.isArray(entries) || !isIterable(entries)
     const source = plain ? entries : Array.from(entries as Iterable<unknown>)
     return this.call('dict.setMany', options === undefined ? [source] : [source, options])

@@ -143,10 +143,10 @@ const TABLE = {
 
   // dict
   'dict.get': dict(false, 1, 2, (t, a) => t.get(checkKey(a[0]), a[1])),
-  'dict.set': dict(true, 2, 2, (t, a) => t.set(checkKey(a[0]), a[1])),
-  // set(k, v, { ttl | keepTtl }): its own op, so dict.set keeps its two arguments
-  'dict.setWith': {
-    ...dict(true, 3, 3, (t, a) => t.set(checkKey(a[0]), a[1], checkSetOptions(a[2], t.now))),
+  // set(k, v, { ttl | keepTtl }): the logged form holds the absolute deadline
+  'dict.set': {
+    ...dict(true, 2, 3, (t, a) => a.length < 3 ? t.set(checkKey(a[0]), a[1])
+      : t.set(checkKey(a[0]), a[1], checkSetOptions(a[2], t.now))),
     // (a wrong arity is left as it is, for run() to refuse)
     logged: (a, clock) => a.length !== 3 ? a : [a[0], a[1], resolveSetOptions(a[2], clock.now())],
   },
@@ -199,7 +199,10 @@ const TABLE = {
 
   // bulk (issue 11): one operation for many keys
   'dict.getMany': dict(false, 1, 1, (t, a) => listing.getMany(t, a[0])),
-  'dict.setMany': dict(true, 1, 2, (t, a) => listing.setMany(t, a)),
+  'dict.setMany': {
+    ...dict(true, 1, 2, (t, a) => listing.setMany(t, a)),
+    logged: (a, clock) => a.length !== 2 ? a : [a[0], resolveSetOptions(a[1], clock.now())],
+  },
   'dict.deleteMany': dict(true, 1, 1, (t, a) => listing.deleteMany(t, a[0])),
 
   // atomic batches (issue 11): checks, then every op or none, as one write (batch.ts)

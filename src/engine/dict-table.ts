@@ -352,10 +352,10 @@ export class DictTable {
 
   /** Merges entries from a plain object, a Map or an array of [key, value] pairs. All or nothing:
    * every key is checked before the first one is written, so a bad pair leaves the dict as it was. */
-  update(source: unknown): void {
+  update(source: unknown, expiry: Expiry = KEEP_TTL): void {
     if (source instanceof Map) {
       for (const key of source.keys()) checkKey(key)
-      for (const [key, value] of source) this.set(key, value, KEEP_TTL)
+      for (const [key, value] of source) this.set(key, value, expiry)
     } else if (Array.isArray(source)) {
       for (const pair of source) {
         if (!Array.isArray(pair) || pair.length !== 2) {
@@ -363,9 +363,9 @@ export class DictTable {
         }
         checkKey(pair[0])
       }
-      for (const pair of source) this.set(pair[0], pair[1], KEEP_TTL)
+      for (const pair of source) this.set(pair[0], pair[1], expiry)
     } else if (isPlainObject(source)) {
-      for (const key of Object.keys(source)) this.set(key, (source as Record<string, unknown>)[key], KEEP_TTL)
+      for (const key of Object.keys(source)) this.set(key, (source as Record<string, unknown>)[key], expiry)
     } else {
       throw badArgument(`update takes an object, a Map or [key, value] pairs, not ${describe(source)}`)
     }

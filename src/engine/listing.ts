@@ -4,6 +4,7 @@
 // request is (checkListing): a reply past it is FRAME_TOO_LARGE in every mode.
 
 import { badArgument } from '../errors.ts'
+import { checkSetOptions } from './cache-options.ts'
 import type { DictTable } from './dict-table.ts'
 import { checkListing } from './value-model.ts'
 import { checkKey, describe, type Key } from './values.ts'
@@ -15,7 +16,6 @@ export interface ListOptions {
 
 const LIST_OPTIONS: ReadonlySet<string> = new Set(['prefix', 'limit'])
 const PREFIX_ONLY: ReadonlySet<string> = new Set(['prefix'])
-const NO_OPTIONS: ReadonlySet<string> = new Set()
 
 /** Options of one op, as an object with only the `allowed` fields (undefined and null: none). */
 export function checkOptions(value: unknown, op: string,
@@ -103,9 +103,9 @@ export function getMany(table: DictTable, keys: unknown): unknown[] {
 
 /** All or nothing, as update: every key is checked before the first write. Options: none yet
  * (issue 10 adds ttl); an unknown one is refused rather than ignored. */
+/** Every entry as set() stores it: the options of set (ttl, keepTtl; none: the table default). */
 export function setMany(table: DictTable, args: unknown[]): void {
-  checkOptions(args[1], 'dict.setMany', NO_OPTIONS)
-  table.update(args[0])
+  table.update(args[0], checkSetOptions(args[1], table.now))
 }
 
 export function deleteMany(table: DictTable, keys: unknown): number {

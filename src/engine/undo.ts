@@ -77,25 +77,30 @@ function copyOf(table: Table): Undo {
       table.append(items)
     }
   }
-  const entries = [...table.entries()]
+  const entries = [...table.entries()].map(([key, value]) => [key, value, noneAsNull(table.deadline(key))] as const)
   return () => {
     table.clear()
-    for (const [key, value] of entries) table.set(key, value)
+    for (const [key, value, deadline] of entries) table.set(key, value, deadline)
   }
 }
 
-// The old state of some keys: present ones get their value back (in place: a Map keeps a key's
-// position on set), absent ones are deleted (they were appended, so deleting them restores the
-// order). A key written twice is recorded once, at its first state.
+// A live key's deadline as set() takes it: null for none.
+function noneAsNull(deadline: number | undefined): number | null {
+  return deadline === undefined || deadline === Infinity ? null : deadline
+}
+
+// The old state of some keys: present ones get their value and deadline back (in place: a Map
+// keeps a key's position on set), absent ones are deleted (they were appended, so deleting them
+// restores the order). A key written twice is recorded once, at its first state.
 function keysUndo(dict: DictTable, keys: Iterable<unknown>): Undo {
-  const old = new Map<Key, { had: boolean; value: unknown }>()
+  const old = new Map<Key, { had: boolean; value: unknown; deadline: number | null }>()
   for (const key of keys) {
     if ((typeof key !== 'string' && typeof key !== 'number') || old.has(key)) continue
-    old.set(key, { had: dict.has(key), value: dict.get(key) })
+    old.set(key, { had: dict.has(key), value: dict.get(key), deadline: noneAsNull(dict.deadline(key)) })
   }
   return () => {
-    for (const [key, { had, value }] of [...old].reverse()) {
-      if (had) dict.set(key, value)
+    for (const [key, { had, value, deadline }] of [...old].reverse()) {
+      if (had) dict.set(key, value, deadline)
       else dict.delete(key)
     }
   }
@@ -113,16 +118,15 @@ function dictUndo(dict: DictTable, name: string, args: unknown[]): Undo | typeof
     case 'dict.set':
     case 'dict.setdefault':
     case 'dict.incr':
+    case 'dict.setTtl':
+    case 'dict.persist':
       return keysUndo(dict, [args[0]])
     case 'dict.update':
     case 'dict.setMany':
       return keysUndo(dict, sourceKeys(args[0]))
     case 'dict.popitem':
       // It removes the last entry: set appends it back in the same place.
-      return (result) => {
-        const [key, value] = result as [Key, unknown]
-        dict.set(key, value)
-      }
+      return COPY // (its deadline is gone with it: a copy keeps it)
     case 'dict.delete':
     case 'dict.pop':
       // A Map has no insert-at: putting a deleted key back would move it to the end, so a delete

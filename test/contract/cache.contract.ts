@@ -38,6 +38,62 @@ export function cacheContract(label: string, harness: CacheHarness): void {
         .toEqual([undefined, false, 0, undefined, []])
     })
 
+    test('setMany stores every entry as set() with its options would: ttl, keepTtl, none (the default)', async () => {
+      const { db, clock, name } = await fresh({ ttl: 1000 })
+      await using _ = db
+      const d = db.dict<number>(name)
+      await d.set('kept', 0, { ttl: 50 })
+      await d.setMany({ a: 1, b: 2 }, { ttl: 100 })
+      await d.setMany([['kept', 3]], { keepTtl: true })
+      await d.setMany(new Map([['c', 4]]))
+      await d.setMany({ forever: 5 }, { ttl: null })
+      expect(await Promise.all(['a', 'b', 'kept', 'c', 'forever'].map((k) => d.ttl(k))))
+        .toEqual([100, 100, 50, 1000, Infinity])
+      clock.advance(100)
+      expect(await d.keys()).toEqual(['c', 'forever'])
+      await expectCode(d.setMany({ x: 1 }, { ttl: -1 }), 'BAD_ARGUMENT')
+      await expectCode(d.setMany({ x: 1 }, { ttl: 1, keepTtl: true }), 'BAD_ARGUMENT')
+      expect(await d.has('x')).toBe(false)
+    })
+
+    test('an atomic batch that fails gives back every deadline it changed; one that commits keeps its ttls', async () => {
+      const { db, clock, name } = await fresh()
+      await using _ = db
+      const d = db.dict<number>(name)
+      await d.setMany({ a: 1, b: 2, c: 3 }, { ttl: 500 })
+      await d.set('p', 4)
+      const failed = db.atomic()
+      failed.dict(name).set('a', 10, { ttl: null })
+      failed.dict(name).setMany({ b: 20 }, { ttl: 5 })
+      failed.dict(name).expire('p', 5)
+      failed.dict(name).delete('c')
+      failed.dict(name).popitem()
+      failed.dict(name).pop('missing') // KEY_NOT_FOUND: all of it is taken back
+      await expectCode(failed.commit(), 'KEY_NOT_FOUND')
+      expect(await d.entries()).toEqual([['a', 1], ['b', 2], ['c', 3], ['p', 4]])
+      expect(await Promise.all(['a', 'b', 'c', 'p'].map((k) => d.ttl(k)))).toEqual([500, 500, 500, Infinity])
+      const tx = db.atomic()
+      tx.dict(name).set('a', 10, { ttl: 50 })
+      tx.dict(name).persist('b')
+      tx.dict(name).ttl('a')
+      expect(await tx.commit()).toMatchObject({ ok: true, results: [undefined, true, 50] })
+      clock.advance(500)
+      expect(await d.entries()).toEqual([['b', 2], ['p', 4]])
+    })
+
+    test('a bounded table past its bound within an atomic batch is evicted once the batch commits', async () => {
+      const { db, name } = await fresh({ maxEntries: 2 })
+      await using _ = db
+      const d = db.dict<number>(name)
+      await d.setMany({ a: 1, b: 2 })
+      const tx = db.atomic()
+      tx.dict(name).check('a', 1)
+      tx.dict(name).set('c', 3)
+      tx.dict(name).set('d', 4)
+      expect(await tx.commit()).toMatchObject({ ok: true })
+      expect(await d.entries()).toEqual([['c', 3], ['d', 4]])
+    })
+
     test('an expired key is invisible to every operation before any sweep', async () => {
       const clock = manualClock(T0)
       await using db = await harness.open(clock)

@@ -24,7 +24,7 @@ function fresh(): Store {
   const store = new Store()
   store.create('d', 'dict', { a: 1, b: 2, c: [1, 2] }, undefined)
   // A key with a deadline, for the ops that change one (persist)
-  store.apply({ table: 'd', name: 'dict.setWith', args: ['c', [1, 2], { deadline: 1e15 }] })
+  store.apply({ table: 'd', name: 'dict.set', args: ['c', [1, 2], { deadline: 1e15 }] })
   store.create('l', 'list', [3, 1, 2, 1], undefined)
   return store
 }

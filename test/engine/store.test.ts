@@ -38,7 +38,7 @@ describe('Store.apply', () => {
   })
 
   const arities: [string, string, unknown, string][] = [
-    ['too few arguments', 'dict.set', ['k'], 'dict.set takes 2 arguments, not 1'],
+    ['too few arguments', 'dict.set', ['k'], 'dict.set takes 2 to 3 arguments, not 1'],
     ['too many arguments', 'dict.get', ['k', 1, 2], 'dict.get takes 1 to 2 arguments, not 3'],
     ['arguments to an operation that takes none', 'list.length', [1], 'list.length takes 0 arguments, not 1'],
     ['arguments that are not an array', 'dict.get', { 0: 'k' }, 'the arguments of dict.get must be an array, not an object'],
@@ -100,7 +100,7 @@ describe('Store.apply', () => {
     expect(writes.toSorted()).toEqual([
       'db.atomic', 'db.create', 'db.drop',
       'dict.clear', 'dict.delete', 'dict.deleteMany', 'dict.evict', 'dict.expire', 'dict.incr', 'dict.persist',
-      'dict.pop', 'dict.popitem', 'dict.set', 'dict.setMany', 'dict.setTtl', 'dict.setWith', 'dict.setdefault',
+      'dict.pop', 'dict.popitem', 'dict.set', 'dict.setMany', 'dict.setTtl', 'dict.setdefault',
       'dict.update',
       'list.clear', 'list.extend', 'list.insert', 'list.pop', 'list.push', 'list.remove', 'list.reverse',
       'list.set', 'list.shift', 'list.sort', 'list.unshift',

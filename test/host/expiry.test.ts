@@ -45,7 +45,7 @@ describe('the sweep', () => {
     const { host, records } = recordingHost({ clock: timers, setTimer: timers.setTimer })
     host.apply({ table: 'd', name: 'db.create', args: ['dict'] })
     const n = SLICE_KEYS * 2 + 5
-    for (let i = 0; i < n; i++) host.apply({ table: 'd', name: 'dict.setWith', args: [i, i, { ttl: 50 }] })
+    for (let i = 0; i < n; i++) host.apply({ table: 'd', name: 'dict.set', args: [i, i, { ttl: 50 }] })
     records.length = 0
     timers.advance(49)
     expect(records).toEqual([])
@@ -60,10 +60,10 @@ describe('the sweep', () => {
     const clock = manualClock(T0)
     const { host, records } = recordingHost({ clock })
     host.apply({ table: 'd', name: 'db.create', args: ['dict'] })
-    host.apply({ table: 'd', name: 'dict.setWith', args: ['k', 1, { ttl: 10 }] })
+    host.apply({ table: 'd', name: 'dict.set', args: ['k', 1, { ttl: 10 }] })
     host.apply({ table: 'd', name: 'dict.setTtl', args: ['k', { ttl: 20 }] })
     expect(records.slice(1)).toEqual([
-      [{ table: 'd', name: 'dict.setWith', args: ['k', 1, { deadline: T0 + 10 }] }, T0],
+      [{ table: 'd', name: 'dict.set', args: ['k', 1, { deadline: T0 + 10 }] }, T0],
       [{ table: 'd', name: 'dict.setTtl', args: ['k', { deadline: T0 + 20 }] }, T0],
     ])
   })
@@ -72,7 +72,7 @@ describe('the sweep', () => {
     let now = T0
     const host = new Host({ clock: { now: () => now }, setTimer: () => () => {} })
     host.apply({ table: 'd', name: 'db.create', args: ['dict'] })
-    host.apply({ table: 'd', name: 'dict.setWith', args: ['k', 1, { ttl: 10 }] })
+    host.apply({ table: 'd', name: 'dict.set', args: ['k', 1, { ttl: 10 }] })
     now = T0 + 10
     expect(host.apply({ table: 'd', name: 'dict.has', args: ['k'] }).result).toBe(false)
     now = T0
@@ -83,8 +83,8 @@ describe('the sweep', () => {
     const clock = manualClock(T0)
     const host = new Host({ clock })
     host.apply({ table: 'd', name: 'db.create', args: ['dict'] })
-    host.apply({ table: 'd', name: 'dict.setWith', args: ['a', 1, { ttl: 5 }] })
-    host.apply({ table: 'd', name: 'dict.setWith', args: ['b', 1, { ttl: 10 }] })
+    host.apply({ table: 'd', name: 'dict.set', args: ['a', 1, { ttl: 5 }] })
+    host.apply({ table: 'd', name: 'dict.set', args: ['b', 1, { ttl: 10 }] })
     clock.advance(5)
     expect(host.counters.expired).toBe(1)
     host.close()
@@ -121,9 +121,9 @@ describe('replay', () => {
       host.apply({ table: 'd', name: 'db.create', args: ['dict', { a: 1 }, false, { ttl: 100 }] })
       host.apply({ table: 'b', name: 'db.create', args: ['dict', undefined, false, { maxEntries: 2 }] })
       host.apply({ table: 'l', name: 'db.create', args: ['list', [1, 2], false, { maxLength: 3 }] })
-      run('dict.setWith', 'x', 1, { ttl: 5 })
-      run('dict.setWith', 'y', 1, { ttl: 5 })
-      run('dict.setWith', 'z', 'v', { ttl: 5 })
+      run('dict.set', 'x', 1, { ttl: 5 })
+      run('dict.set', 'y', 1, { ttl: 5 })
+      run('dict.set', 'z', 'v', { ttl: 5 })
       run('dict.set', 'p', 1)
       now = T0 + 5 // x, y, z expired and not swept
       run('dict.incr', 'x', 7) // from 0, a new key at the end, the default deadline

@@ -409,8 +409,8 @@ describe('cache tables in a snapshot (format 3)', () => {
   function cacheStore(): Store {
     const store = new Store()
     store.apply({ table: 'c', name: 'db.create', args: ['dict', { a: 1 }, false, { ttl: 100, maxEntries: 9 }] }, undefined, 1000)
-    store.apply({ table: 'c', name: 'dict.setWith', args: ['b', 2, { deadline: 1005 }] }, undefined, 1000)
-    store.apply({ table: 'c', name: 'dict.setWith', args: ['p', 3, { ttl: null }] }, undefined, 1000)
+    store.apply({ table: 'c', name: 'dict.set', args: ['b', 2, { deadline: 1005 }] }, undefined, 1000)
+    store.apply({ table: 'c', name: 'dict.set', args: ['p', 3, { ttl: null }] }, undefined, 1000)
     store.apply({ table: 'l', name: 'db.create', args: ['list', [1, 2], false, { maxLength: 2 }] }, undefined, 1000)
     store.apply({ table: 'c', name: 'dict.size', args: [] }, undefined, 1010) // b expired, not swept
     return store
