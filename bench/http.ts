@@ -376,10 +376,10 @@ async function main(): Promise<void> {
     console.log('\nRatios of requests/s (median of per-round ratios)')
     for (const workers of WORKERS) {
       for (const side of ['cyberdb', 'cyberdb-unix'].filter((s) => sides.includes(s as SideName))) {
-        const label = `${workers} worker(s), ${side}`.padEnd(24)
+        const label = (peer: string) => `${workers} worker(s), ${side}/${peer}:`.padEnd(38)
         if (sides.includes('redis'))
-          console.log(`  ${label}/redis:      ${verdict(ratio(side, 'redis', workers), '>=', 1.2)}`)
-        console.log(`  ${label}/in-process: ${verdict(ratio(side, 'in-process', workers), '>=', 0.7)}`)
+          console.log(`  ${label('redis')}${verdict(ratio(side, 'redis', workers), '>=', 1.2)}`)
+        console.log(`  ${label('in-process')}${verdict(ratio(side, 'in-process', workers), '>=', 0.7)}`)
       }
     }
 

@@ -52,7 +52,8 @@ function expectEqual(actual: unknown, expected: unknown, what: string): void {
 }
 
 async function startFixture(name: string, script: string, args: string[], env: Record<string, string> = {}) {
-  const child: Child = start(name, [process.execPath, join(import.meta.dir, 'fixtures', script), ...args], { stdin: true, env })
+  const cmd = [process.execPath, join(import.meta.dir, 'fixtures', script), ...args]
+  const child: Child = start(name, cmd, { stdin: true, env })
   const match = await child.lines.waitFor(/^\{.*"port".*\}$/, 10_000, name)
   return { child, ...(JSON.parse(match[0]) as { port: number; pid: number; unix?: string }) }
 }
@@ -110,7 +111,8 @@ async function echoSide(transport: Transport, socket: string): Promise<Side> {
     },
     async check() {
       for (const name of OPS) {
-        expectEqual(Buffer.compare(await echo.roundTrip(frames[name]), frames[name]), 0, `${transport} echo of ${name}`)
+        const back = await echo.roundTrip(frames[name])
+        expectEqual(Buffer.compare(back, frames[name]), 0, `${transport} echo of ${name}`)
       }
     },
     async close() {
@@ -135,7 +137,8 @@ async function measure(side: Side, name: OpName, depth: number, count: number): 
   const server0 = cpuNs(side.serverPid)
   const t0 = performance.now()
   await Promise.all(Array.from({ length: depth }, loop))
-  return { ms: performance.now() - t0, clientNs: cpuNs(process.pid) - client0, serverNs: cpuNs(side.serverPid) - server0 }
+  const ms = performance.now() - t0
+  return { ms, clientNs: cpuNs(process.pid) - client0, serverNs: cpuNs(side.serverPid) - server0 }
 }
 
 const countFor = (depth: number) => (depth === 1 ? SEQ_OPS : PIPE_OPS)
@@ -204,8 +207,9 @@ async function main(): Promise<void> {
       'cyberdb/echo tcp', 'cyberdb/echo unix', 'cyberdb unix/tcp', 'unix client CPU µs', 'unix server CPU µs',
     ], rows))
     console.log('\nTargets')
-    console.log(`  sequential dict.get, cyberdb/echo over a unix socket: ${verdict(ratios.get('dict.get|1|unix')!, '<=', 1.2)}`)
-    console.log(`  sequential dict.get, cyberdb/echo over TCP:           ${verdict(ratios.get('dict.get|1|tcp')!, '<=', 1.2)}`)
+    const target = (transport: Transport) => verdict(ratios.get(`dict.get|1|${transport}`)!, '<=', 1.2)
+    console.log(`  sequential dict.get, cyberdb/echo over a unix socket: ${target('unix')}`)
+    console.log(`  sequential dict.get, cyberdb/echo over TCP:           ${target('tcp')}`)
   } finally {
     for (const side of sides) await side.close().catch(() => {})
     await stopAll()

@@ -12,7 +12,8 @@ const FORMS = 'memory://[?maxMemory=BYTES], ' +
   'file:PATH[?backup=SECONDS&durability=always|everysec|no&compact=BYTES&maxMemory=BYTES], ' +
   'cyberdb://[:PASSWORD@]HOST:PORT[?timeout=SECONDS&pool=N&connectTimeout=SECONDS&password=PASSWORD&encrypt=true], ' +
   'cyberdbs://... (the same over TLS; &ca=PEM_FILE for a private CA), ' +
-  'cyberdb+unix:///ABSOLUTE/PATH.sock[?password=PASSWORD&...] or cyberdb+unix://:PASSWORD@localhost/ABSOLUTE/PATH.sock ' +
+  'cyberdb+unix:///ABSOLUTE/PATH.sock[?password=PASSWORD&...] or ' +
+  'cyberdb+unix://:PASSWORD@localhost/ABSOLUTE/PATH.sock ' +
   '(a unix socket, the same parameters as cyberdb://)'
 
 export const DEFAULT_PORT = 9980
@@ -158,7 +159,9 @@ function unixPath(url: string, parsed: URL): string {
   } catch {
     throw badUrl(url, 'the socket path has a malformed %-escape')
   }
-  if (!path.startsWith('/') || path === '/') throw badUrl(url, 'the socket path is missing (an absolute path: cyberdb+unix:///run/cyberdb.sock)')
+  if (!path.startsWith('/') || path === '/') {
+    throw badUrl(url, 'the socket path is missing (an absolute path: cyberdb+unix:///run/cyberdb.sock)')
+  }
   return path
 }
 

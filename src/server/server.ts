@@ -253,7 +253,8 @@ export class Server implements AsyncDisposable {
       const path = options.unix
       try {
         // No TLS on the socket: its traffic never leaves the machine (encrypt still applies).
-        const { listener, bound } = bindOwnerOnly(path, () => Bun.listen<Session>({ unix: path, socket: this.#handlers(true) }))
+        const socket = this.#handlers(true)
+        const { listener, bound } = bindOwnerOnly(path, () => Bun.listen<Session>({ unix: path, socket }))
         this.#unixListener = listener
         this.#unixSocket = bound
       } catch (error) {

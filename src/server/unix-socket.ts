@@ -21,7 +21,9 @@ export interface BoundSocket {
 /** Checks `path` can be bound: a file there that is a socket nobody listens on (a crashed
  * server's) is removed; a live one, or a file that is no socket, fails with BAD_ARGUMENT. */
 export async function clearStaleSocket(path: string): Promise<void> {
-  if (typeof path !== 'string' || path === '') throw badArgument(`unix is a socket file path, not ${JSON.stringify(path)}`)
+  if (typeof path !== 'string' || path === '') {
+    throw badArgument(`unix is a socket file path, not ${JSON.stringify(path)}`)
+  }
   if (Buffer.byteLength(path) > MAX_PATH_BYTES) {
     throw badArgument(`the unix socket path ${path} is longer than ${MAX_PATH_BYTES} bytes (the system's limit)`)
   }
