@@ -264,7 +264,9 @@ export class Server implements AsyncDisposable {
       }
     }
     if (this.#idleTimeout > 0) this.#sweepIdle()
-    return this.address!
+    // The host as given (normalized), as before unix sockets: not Bun's spelling of it.
+    const unix = this.#unixSocket === undefined ? {} : { unix: this.#unixSocket.path }
+    return this.#listener ? { host, port: this.#listener.port, ...unix } : { host: '', port: 0, ...unix }
   }
 
   #handlers(unix: boolean): SocketHandler<Session> {
