@@ -1,10 +1,12 @@
 // Step 2: one CyberDB server, the shared memory of every worker process.
 //   CYBERDB_PASSWORD=secret bun examples/workers/serve.ts [data.cdb] [port]
+//   CYBERDB_UNIX=/tmp/cyberdb.sock ...   on that unix socket too (same machine: no TCP stack)
 import { Server } from '../../src/index.ts'
 
 const file = process.argv[2] ?? './data.cdb'
 const port = Number(process.argv[3] ?? 9980)
 const password = process.env.CYBERDB_PASSWORD ?? 'hWjYvVdqRC'
+const unix = process.env.CYBERDB_UNIX
 
 const server = new Server()
 await server.load(file)
@@ -17,5 +19,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.exit(0)
   })
 }
-const address = await server.listen({ host: '127.0.0.1', port, password })
+const address = await server.listen({ host: '127.0.0.1', port, password, ...(unix ? { unix } : {}) })
 console.log(`serve: listening on ${address.host}:${address.port}`)
+if (address.unix) console.log(`serve: listening on ${address.unix}`)

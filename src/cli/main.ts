@@ -22,7 +22,10 @@ usage:
 const SERVE_HELP = `usage: cyberdb serve [options]
 
   --host HOST             address to listen on (default 127.0.0.1)
-  --port PORT             port to listen on, 0 for any free one (default ${DEFAULT_PORT})
+  --port PORT             port to listen on, 0 for any free one (default ${DEFAULT_PORT}, or none
+                          with --unix alone)
+  --unix PATH             listen on this unix socket file too (owner-only, 0600; alone, with no
+                          --port or --host, on it only; clients use cyberdb+unix:///PATH)
   --data FILE             snapshot file to load and save (default ./data.cdb)
   --backup SECONDS        snapshot every SECONDS, and on SIGINT/SIGTERM (default 300)
   --durability MODE       when a write is on disk, in FILE.log: always (fsync before the reply),
@@ -85,8 +88,9 @@ async function serve(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: String(DEFAULT_PORT) },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      unix: { type: 'string' },
       data: { type: 'string', default: './data.cdb' },
       backup: { type: 'string', default: '300' },
       password: { type: 'string' },
@@ -120,9 +124,11 @@ async function serve(argv: string[]): Promise<number> {
   const loadMs = performance.now() - started
   server.setBackup(values.data, number('--backup', values.backup, { min: 0, exclusive: true }),
     { durability: durability(values.durability) })
-  const { host, port } = await server.listen({
-    host: values.host,
-    port: number('--port', values.port, { min: 0, integer: true }),
+  // With --unix alone, no TCP listener; otherwise the default host and port fill what is missing.
+  const address = await server.listen({
+    ...(values.host === undefined ? {} : { host: values.host }),
+    ...(values.port === undefined ? {} : { port: number('--port', values.port, { min: 0, integer: true }) }),
+    ...(values.unix === undefined ? {} : { unix: values.unix }),
     password,
     maxConnections: number('--max-connections', values['max-connections'], { min: 1, integer: true }),
     idleTimeout: number('--idle-timeout', values['idle-timeout'], { min: 0 }),
@@ -133,7 +139,8 @@ async function serve(argv: string[]): Promise<number> {
   })
   stopOnSignals(server) // before the start line: a signal sent as soon as it is read finds them
   const modes = [tls && 'tls', values.encrypt && 'encrypted', values.allow && `allow ${values.allow}`].filter(Boolean)
-  console.log(`cyberdb: serving ${values.data} on ${host}:${port}${modes.length ? ` (${modes.join(', ')})` : ''}: ` +
+  const where = [address.port > 0 && `${address.host}:${address.port}`, address.unix].filter(Boolean).join(' and ')
+  console.log(`cyberdb: serving ${values.data} on ${where}${modes.length ? ` (${modes.join(', ')})` : ''}: ` +
     `loaded ${loaded.tables} tables, ${loaded.entries} entries in ${loadMs.toFixed(0)} ms; backup every ${values.backup} s`)
   return new Promise<number>(() => {}) // runs until SIGINT/SIGTERM (the server saves, then exits 0)
 }

@@ -1,7 +1,7 @@
 // One client connection: hello, password proof, then pipelined requests. Requests made in one
 // tick leave in one socket write (flushed in a microtask); replies are matched to requests by id.
 
-import type { Socket } from 'bun'
+import type { Socket, TCPSocketConnectOptions } from 'bun'
 import type { Packr } from 'msgpackr'
 import { CyberError, badArgument } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
@@ -17,6 +17,8 @@ import {
 export interface ConnectionOptions {
   host: string
   port: number
+  /** Connect to this unix socket file instead of host:port (no TLS on it). */
+  unix?: string
   password: string
   /** Milliseconds for the TCP connect, the hello and the password proof together. */
   connectTimeoutMs: number
@@ -78,7 +80,7 @@ export class Connection {
 
   /** Connects and authenticates; rejects with CONNECTION_CLOSED, AUTH_FAILED or TIMEOUT, in time. */
   static open(options: ConnectionOptions): Promise<Connection> {
-    const where = `${options.host}:${options.port}`
+    const where = options.unix ?? `${options.host}:${options.port}`
     // Settled once: by the server's ok reply, or by the first failure or the timer.
     const opened = Promise.withResolvers<Connection>()
     const connection: Connection = new Connection(options, {
@@ -96,7 +98,7 @@ export class Connection {
     }, options.connectTimeoutMs)
     const stop = (): void => clearTimeout(timer)
     opened.promise.then(stop, stop)
-    Bun.connect<Connection>({
+    connectTo(options.unix)({
       hostname: options.host,
       port: options.port,
       data: connection,
@@ -384,4 +386,10 @@ const closedInHandshake = new WeakSet<CyberError>()
 /** Whether Connection.open failed because the server closed it during the handshake. */
 export function isClosedInHandshake(error: unknown): boolean {
   return error instanceof CyberError && closedInHandshake.has(error)
+}
+
+// Bun.connect to host:port, or with the same handlers to a unix socket file instead.
+function connectTo(unix: string | undefined): (tcp: TCPSocketConnectOptions<Connection>) => Promise<Socket<Connection>> {
+  if (unix === undefined) return (tcp) => Bun.connect<Connection>(tcp)
+  return (tcp) => Bun.connect<Connection>({ unix, data: tcp.data, socket: tcp.socket })
 }

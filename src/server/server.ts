@@ -2,7 +2,7 @@
 // backup file (lock, periodic snapshots, the final snapshot on close). It installs no signal
 // handlers: how a process stops is its owner's choice (the CLI saves and exits on SIGINT/SIGTERM).
 
-import type { Socket, TCPSocketListener } from 'bun'
+import type { Socket, SocketHandler, TCPSocketListener, UnixSocketListener } from 'bun'
 import { CyberError, badArgument } from '../errors.ts'
 import type { Store } from '../engine/store.ts'
 import type { Op, RegisteredCommand } from '../engine/commands.ts'
@@ -21,6 +21,7 @@ import { AllowList } from '../security/allow-list.ts'
 import { masterKey } from '../security/seal.ts'
 import { AuthThrottle } from '../security/throttle.ts'
 import { Session, type SessionHost } from './session.ts'
+import { UNIX_PEER, bindOwnerOnly, clearStaleSocket, removeSocket, type BoundSocket } from './unix-socket.ts'
 
 export type { Address, ListenOptions }
 
@@ -126,6 +127,9 @@ export class Server implements AsyncDisposable {
   // What load() recovered, so that setBackup() on the same file continues its log.
   #loaded: { path: string; recovered: Recovered } | undefined
   #listener: TCPSocketListener<Session> | undefined
+  // The unix socket listener (listen({ unix })), beside or instead of the TCP one.
+  #unixListener: UnixSocketListener<Session> | undefined
+  #unixSocket: BoundSocket | undefined
   #sessions = new Set<Session>()
   #maxConnections = 10_000
   #logging = false
@@ -217,15 +221,19 @@ export class Server implements AsyncDisposable {
     }
   }
 
-  /** Starts serving; resolves with the bound address (port 0 picks a free port). */
+  /** Starts serving; resolves with the bound address (port 0 picks a free port). With `unix`, on
+   * that socket file too; with `unix` and neither `port` nor `host`, on the socket only. */
   async listen(options: ListenOptions = {}): Promise<Address> {
-    if (this.#listener) throw badArgument('this server is already listening')
+    if (this.#listener || this.#unixListener) throw badArgument('this server is already listening')
     const host = (options.host ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1') // [::1], as in a URL, is ::1
+    const tcp = options.unix === undefined || options.port !== undefined || options.host !== undefined
     const password = options.password ?? ''
-    if (password === '' && !isLoopback(host)) {
+    if (tcp && password === '' && !isLoopback(host)) {
       throw badArgument(`refusing to listen on ${host} without a password: anyone who can reach it ` +
         'could read and change everything (give a password, or listen on 127.0.0.1)')
     }
+    if (options.unix !== undefined) await clearStaleSocket(options.unix)
+    if (this.#listener || this.#unixListener) throw badArgument('this server is already listening')
     this.#allow = options.allow === undefined ? undefined : new AllowList(options.allow)
     this.#masterKey = masterKey(password)
     this.#encrypt = options.encrypt ?? false
@@ -238,31 +246,53 @@ export class Server implements AsyncDisposable {
     this.#maxUnsentBytes = positive(options.maxUnsentBytes ?? MAX_UNSENT_BYTES, 'maxUnsentBytes')
     this.#maxUnsentTotal = positive(options.maxUnsentTotalBytes ?? MAX_UNSENT_TOTAL_BYTES, 'maxUnsentTotalBytes')
     this.#logging = options.log ?? false
-    const server = this
-    this.#listener = bindOrRefuse(host, options.port ?? 9980, () => Bun.listen<Session>({
-      hostname: host,
-      port: options.port ?? 9980,
-      ...(options.tls ? { tls: options.tls } : {}),
-      socket: {
-        open(socket) {
-          server.#open(socket)
-        },
-        data(socket, chunk) {
-          socket.data?.onData(chunk)
-        },
-        drain(socket) {
-          socket.data?.onDrain()
-        },
-        close(socket) {
-          if (socket.data) server.#socketClosed(socket.data)
-        },
-        error(socket, error) {
-          server.#log(`socket error from ${socket.remoteAddress}: ${error.message}`)
-        },
-      },
-    }))
+    if (tcp) {
+      this.#listener = bindOrRefuse(host, options.port ?? 9980, () => Bun.listen<Session>({
+        hostname: host,
+        port: options.port ?? 9980,
+        ...(options.tls ? { tls: options.tls } : {}),
+        socket: this.#handlers(false),
+      }))
+    }
+    if (options.unix !== undefined) {
+      const path = options.unix
+      try {
+        // No TLS on the socket: its traffic never leaves the machine (encrypt still applies).
+        const socket = this.#handlers(true)
+        const { listener, bound } = bindOwnerOnly(path, () => Bun.listen<Session>({ unix: path, socket }))
+        this.#unixListener = listener
+        this.#unixSocket = bound
+      } catch (error) {
+        this.#listener?.stop(true)
+        this.#listener = undefined
+        throw error
+      }
+    }
     if (this.#idleTimeout > 0) this.#sweepIdle()
-    return { host, port: this.#listener.port }
+    // The host as given (normalized), as before unix sockets: not Bun's spelling of it.
+    const unix = this.#unixSocket === undefined ? {} : { unix: this.#unixSocket.path }
+    return this.#listener ? { host, port: this.#listener.port, ...unix } : { host: '', port: 0, ...unix }
+  }
+
+  #handlers(unix: boolean): SocketHandler<Session> {
+    const server = this
+    return {
+      open(socket) {
+        server.#open(socket, unix)
+      },
+      data(socket, chunk) {
+        socket.data?.onData(chunk)
+      },
+      drain(socket) {
+        socket.data?.onDrain()
+      },
+      close(socket) {
+        if (socket.data) server.#socketClosed(socket.data)
+      },
+      error(socket, error) {
+        server.#log(`socket error from ${unix ? UNIX_PEER : socket.remoteAddress}: ${error.message}`)
+      },
+    }
   }
 
   // One sweep over every connection rather than a timer per socket, reset on each data event:
@@ -277,8 +307,14 @@ export class Server implements AsyncDisposable {
     this.#cancelSweep = this.#setTimer(tick, periodMs)
   }
 
+  /** Where the server listens: a unix socket alone shows host '' and port 0. */
   get address(): Address | undefined {
-    return this.#listener ? { host: this.#listener.hostname, port: this.#listener.port } : undefined
+    const unix = this.#unixSocket?.path
+    if (this.#listener) {
+      const address = { host: this.#listener.hostname, port: this.#listener.port }
+      return unix === undefined ? address : { ...address, unix }
+    }
+    return unix === undefined ? undefined : { host: '', port: 0, unix }
   }
 
   get connections(): number {
@@ -305,6 +341,7 @@ export class Server implements AsyncDisposable {
 
   async #close(): Promise<SnapshotStats | undefined> {
     this.#listener?.stop(false)
+    this.#unixListener?.stop(false)
     const drained = Promise.all([...this.#sessions].map((session) => new Promise<void>((resolve) => {
       this.#onSessionClosed.set(session, resolve)
       session.end('the server is shutting down')
@@ -318,6 +355,10 @@ export class Server implements AsyncDisposable {
     cancelGrace?.()
     this.#listener?.stop(true)
     this.#listener = undefined
+    this.#unixListener?.stop(true)
+    this.#unixListener = undefined
+    if (this.#unixSocket) removeSocket(this.#unixSocket)
+    this.#unixSocket = undefined
     if (this.#ownsHost) this.#host.close() // its expiry sweep ends with the server
     return this.#backup?.close()
   }
@@ -402,7 +443,7 @@ export class Server implements AsyncDisposable {
   #socketClosed(session: Session): void {
     session.onSocketClosed()
     this.#sessions.delete(session)
-    this.#log(`closed: ${session.socket.remoteAddress} (${this.#sessions.size} open)`)
+    this.#log(`closed: ${session.address} (${this.#sessions.size} open)`)
     const resolve = this.#onSessionClosed.get(session)
     if (resolve) {
       this.#onSessionClosed.delete(session)
@@ -410,9 +451,11 @@ export class Server implements AsyncDisposable {
     }
   }
 
-  #open(socket: Socket<Session>): void {
-    const address = socket.remoteAddress
-    if (this.#allow && !this.#allow.allows(address)) {
+  #open(socket: Socket<Session>, unix: boolean): void {
+    // A unix socket has no peer address: its file's permissions decide who connects, not the
+    // allow-list (see ListenOptions.unix).
+    const address = unix ? UNIX_PEER : socket.remoteAddress
+    if (!unix && this.#allow && !this.#allow.allows(address)) {
       // Not even a hello: nothing from this address is read or answered.
       this.#refused.notAllowed++
       this.#log(`refused ${address}: not on the allow-list`)
@@ -429,7 +472,7 @@ export class Server implements AsyncDisposable {
     let mine = this.#unauthenticatedBy.get(address)
     if (mine === undefined) this.#unauthenticatedBy.set(address, mine = new Set())
     mine.add(session)
-    this.#log(`open: ${socket.remoteAddress} (${this.#sessions.size} open)`)
+    this.#log(`open: ${address} (${this.#sessions.size} open)`)
   }
 
   #refusal(address: string): CyberError | undefined {

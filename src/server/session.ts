@@ -19,6 +19,7 @@ import { checkOp } from '../engine/store.ts'
 import { Opener, Sealer, sessionKeys } from '../security/seal.ts'
 import type { AuthThrottle } from '../security/throttle.ts'
 import type { SetTimer } from '../host/clock.ts'
+import { UNIX_PEER } from './unix-socket.ts'
 
 // A paused session reads again once its unsent output is below this share of its bound, so that
 // it does not flip between paused and reading on every drain.
@@ -124,7 +125,7 @@ export class Session {
   /** Sends the hello; or, given a `refusal`, only that error frame (no hello), then closes. */
   constructor(socket: Socket<Session>, host: SessionHost, refusal?: CyberError) {
     this.socket = socket
-    this.address = socket.remoteAddress
+    this.address = socket.remoteAddress ?? UNIX_PEER // a unix socket has none
     this.#host = host
     this.#reader = new Inbox(host.maxFrameBytes)
     this.#out = new Outbox((bytes) => socket.write(bytes))
