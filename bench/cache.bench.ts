@@ -16,6 +16,7 @@ import { bench, do_not_optimize, group, run, summary } from 'mitata'
 import { LRUCache } from 'lru-cache'
 import { join } from 'node:path'
 import { connect, manualClock, type DictHandle } from '../src/index.ts'
+import { mulberry32 } from '../test/fixtures/random.ts'
 import { fmt, machine, median, runMain, start, stop, stopAllOnSignals, table, verdict } from './fixtures/harness.ts'
 
 const ROUNDS = Math.max(1, Math.min(20, Number(process.env.ROUNDS ?? 3)))
@@ -101,17 +102,6 @@ const TRACE = 1_000_000
 const UNIVERSE = 100_000
 const BOUND = 10_000
 
-/** mulberry32: a small seeded generator, so both caches see the same trace on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** `count` draws of Zipf(s) over ranks 0..n-1 (rank 0 the most frequent), by inverse CDF. */
 function zipfTrace(n: number, s: number, count: number, seed: number): Int32Array {
@@ -119,7 +109,7 @@ function zipfTrace(n: number, s: number, count: number, seed: number): Int32Arra
   let sum = 0
   for (let k = 0; k < n; k++) cdf[k] = sum += 1 / (k + 1) ** s
   for (let k = 0; k < n; k++) cdf[k]! /= sum
-  const next = random(seed)
+  const next = mulberry32(seed)
   const trace = new Int32Array(count)
   for (let i = 0; i < count; i++) {
     const u = next()
