@@ -10,6 +10,7 @@ import { DURABILITIES, type Durability } from '../persistence/log-format.ts'
 import { applyRepair, describePlan, planRepair } from '../persistence/repair.ts'
 import { readSnapshot } from '../persistence/snapshot.ts'
 import { Server } from '../server/server.ts'
+import pkg from '../../package.json' with { type: 'json' }
 
 const HELP = `cyberdb: dict and list tables for Bun, in process or over TCP
 
@@ -17,6 +18,7 @@ usage:
   cyberdb serve [options]     serve a data file over TCP
   cyberdb inspect FILE        show the tables of a snapshot file
   cyberdb repair FILE         cut an operation log at its last good record
+  cyberdb --version           the version of this package
   cyberdb COMMAND --help      the options of a command`
 
 const SERVE_HELP = `usage: cyberdb serve [options]
@@ -58,6 +60,10 @@ export async function main(argv: string[]): Promise<number> {
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     console.log(HELP)
     return command === undefined ? 1 : 0
+  }
+  if (command === '--version' || command === '-v' || command === 'version') {
+    console.log(pkg.version)
+    return 0
   }
   try {
     if (command === 'serve') return await serve(rest)
