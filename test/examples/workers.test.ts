@@ -57,3 +57,21 @@ test('two app workers answer {"code":1,"content":"Hello CyberDB!"} from one shar
   await serve.stdout.done
   expect(serve.stdout.text).toContain('stopped; saved 1 tables, 1 entries')
 })
+
+for (const script of ['serve.ts', 'app.ts']) {
+  for (const [how, password] of [['unset', undefined], ['empty', '']] as const) {
+    test(`${script} refuses to start with CYBERDB_PASSWORD ${how}, and says what to set`, async () => {
+      const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', CYBERDB_PASSWORD: password }
+      if (password === undefined) delete env.CYBERDB_PASSWORD
+      const proc = Bun.spawn([process.execPath, join(WORKERS, script), dir.file('never.cdb'), '0'], {
+        stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', env,
+      })
+      const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(),
+        new Response(proc.stderr).text(), proc.exited])
+      expect({ code, stdout }).toEqual({ code: 1, stdout: '' })
+      expect(stderr).toContain(`CYBERDB_PASSWORD is not set`)
+      expect(stderr).toContain(`CYBERDB_PASSWORD=secret npx bun examples/workers/${script}`)
+      expect(await Bun.file(dir.file('never.cdb')).exists()).toBe(false)
+    })
+  }
+}
