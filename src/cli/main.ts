@@ -10,6 +10,9 @@ import { DURABILITIES, type Durability } from '../persistence/log-format.ts'
 import { applyRepair, describePlan, planRepair } from '../persistence/repair.ts'
 import { readSnapshot } from '../persistence/snapshot.ts'
 import { Server } from '../server/server.ts'
+import type { Address } from '../listen-options.ts'
+import { AllowList } from '../security/allow-list.ts'
+import { FilesCreated, listenFailure, serverUrl } from './serve-start.ts'
 import pkg from '../../package.json' with { type: 'json' }
 
 const HELP = `cyberdb: dict and list tables for Bun, in process or over TCP
@@ -112,11 +115,17 @@ async function serve(argv: string[]): Promise<number> {
     console.log(SERVE_HELP)
     return 0
   }
-  let password = values.password ?? process.env.CYBERDB_PASSWORD
-  if (password === undefined || password === '') {
-    password = randomBytes(18).toString('base64url')
-    console.log(`cyberdb: no password given; generated one for this run: ${password}`)
-  }
+  const given = values.password ?? process.env['CYBERDB_PASSWORD']
+  const generated = given === undefined || given === ''
+  const password = generated ? randomBytes(18).toString('base64url') : given
+  // Every argument is checked before the data file is touched.
+  const port = number('--port', values.port, { min: 0, max: 65535, integer: true })
+  const backup = number('--backup', values.backup, { min: 0, exclusive: true })
+  const maxConnections = number('--max-connections', values['max-connections'], { min: 1, integer: true })
+  const idleTimeout = number('--idle-timeout', values['idle-timeout'], { min: 0 })
+  const mode = durability(values.durability)
+  const allow = values.allow?.split(',').map((entry) => entry.trim())
+  if (allow !== undefined) new AllowList(allow) // throws BAD_ARGUMENT naming a bad entry
   const tls = await tlsFiles(values['tls-cert'], values['tls-key'])
   const maxMemory = values['max-memory'] === undefined ? undefined
     : number('--max-memory', values['max-memory'], { min: 1 << 20, integer: true })
@@ -124,23 +133,39 @@ async function serve(argv: string[]): Promise<number> {
   const started = performance.now()
   const loaded = await server.load(values.data)
   const loadMs = performance.now() - started
-  server.setBackup(values.data, number('--backup', values.backup, { min: 0, exclusive: true }),
-    { durability: durability(values.durability) })
-  const { host, port } = await server.listen({
-    host: values.host,
-    port: number('--port', values.port, { min: 0, integer: true }),
-    password,
-    maxConnections: number('--max-connections', values['max-connections'], { min: 1, integer: true }),
-    idleTimeout: number('--idle-timeout', values['idle-timeout'], { min: 0 }),
-    encrypt: values.encrypt,
-    ...(values.allow === undefined ? {} : { allow: values.allow.split(',').map((entry) => entry.trim()) }),
-    ...(tls ? { tls } : {}),
-    log: values.log,
-  })
+  const created = new FilesCreated([values.data, `${values.data}.log`])
+  server.setBackup(values.data, backup, { durability: mode })
+  let address: Address
+  try {
+    address = await server.listen({
+      host: values.host,
+      port,
+      password,
+      maxConnections,
+      idleTimeout,
+      encrypt: values.encrypt,
+      ...(allow === undefined ? {} : { allow }),
+      ...(tls ? { tls } : {}),
+      log: values.log ? (message) => console.log(`cyberdb: ${message} at ${new Date().toISOString()}`) : false,
+    })
+  } catch (error) {
+    // A serve that never served leaves nothing behind: the lock goes with close(), and a data file
+    // or log that this run created (close() writes a final snapshot) is removed again.
+    await server.close()
+    created.remove()
+    throw listenFailure(error, values.host, port)
+  }
+  const { host } = address
   stopOnSignals(server) // before the start line: a signal sent as soon as it is read finds them
   const modes = [tls && 'tls', values.encrypt && 'encrypted', values.allow && `allow ${values.allow}`].filter(Boolean)
-  console.log(`cyberdb: serving ${values.data} on ${host}:${port}${modes.length ? ` (${modes.join(', ')})` : ''}: ` +
+  console.log(`cyberdb: serving ${values.data} on ${host}:${address.port}${modes.length ? ` (${modes.join(', ')})` : ''}: ` +
     `loaded ${loaded.tables} tables, ${loaded.entries} entries in ${loadMs.toFixed(0)} ms; backup every ${values.backup} s`)
+  // Only now, once it serves: a password printed by a run that failed would name nothing. Printed
+  // once (the URL leaves it out): connect() takes it from CYBERDB_PASSWORD or { password }.
+  const url = serverUrl(address, tls !== undefined, values.encrypt)
+  console.log(`cyberdb: connect with ${url}` + (generated
+    ? `; no password given, so generated one for this run: ${password}`
+    : ` (password ${values.password === undefined ? 'from CYBERDB_PASSWORD' : 'given with --password'})`))
   return new Promise<number>(() => {}) // runs until SIGINT/SIGTERM (the server saves, then exits 0)
 }
 
@@ -256,12 +281,15 @@ function durability(text: string): Durability {
   throw new CyberError('BAD_ARGUMENT', `--durability takes ${DURABILITIES.join(', ')}, not "${text}"`)
 }
 
-function number(flag: string, text: string, rule: { min: number; exclusive?: boolean; integer?: boolean }): number {
+function number(flag: string, text: string, rule: { min: number; max?: number; exclusive?: boolean; integer?: boolean }): number {
   const n = Number(text)
   const ok = text !== '' && Number.isFinite(n) && (rule.exclusive ? n > rule.min : n >= rule.min) &&
     (!rule.integer || Number.isInteger(n))
-  if (!ok) throw new CyberError('BAD_ARGUMENT', `${flag} takes ${rule.integer ? 'a whole' : 'a'} number ` +
-    `${rule.exclusive ? 'above' : 'of at least'} ${rule.min}, not "${text}"`)
+  const kind = rule.integer ? 'a whole number' : 'a number'
+  if (!ok) throw new CyberError('BAD_ARGUMENT', `${flag} takes ${kind} ${rule.exclusive ? 'above' : 'of at least'} ${rule.min}, not "${text}"`)
+  if (rule.max !== undefined && n > rule.max) {
+    throw new CyberError('BAD_ARGUMENT', `${flag} takes ${kind} of at most ${rule.max}, not "${text}"`)
+  }
   return n
 }
 

@@ -125,7 +125,7 @@ export class Server implements AsyncDisposable {
   #listener: TCPSocketListener<Session> | undefined
   #sessions = new Set<Session>()
   #maxConnections = 10_000
-  #logging = false
+  #logger: ((message: string) => void) | undefined
   #closing: Promise<SnapshotStats | undefined> | undefined
   // Sessions close() is waiting for, with what to call when each is gone.
   readonly #onSessionClosed = new Map<Session, () => void>()
@@ -232,7 +232,9 @@ export class Server implements AsyncDisposable {
     this.#maxUnauthenticatedPerAddress = options.maxUnauthenticatedPerAddress ?? 128
     this.#maxUnsentBytes = positive(options.maxUnsentBytes ?? MAX_UNSENT_BYTES, 'maxUnsentBytes')
     this.#maxUnsentTotal = positive(options.maxUnsentTotalBytes ?? MAX_UNSENT_TOTAL_BYTES, 'maxUnsentTotalBytes')
-    this.#logging = options.log ?? false
+    // A function takes the lines itself (the CLI stamps them with the time); true prints them.
+    const log = options.log ?? false
+    this.#logger = typeof log === 'function' ? log : log ? (message) => console.log(`cyberdb: ${message}`) : undefined
     const server = this
     this.#listener = bindOrRefuse(host, options.port ?? 9980, () => Bun.listen<Session>({
       hostname: host,
@@ -356,7 +358,7 @@ export class Server implements AsyncDisposable {
   }
 
   #log(message: string): void {
-    if (this.#logging) console.log(`cyberdb: ${message}`)
+    this.#logger?.(message)
   }
 
   #reserveOutput(session: Session): boolean {
