@@ -12,6 +12,8 @@ import { readSnapshot } from '../persistence/snapshot.ts'
 import { Server } from '../server/server.ts'
 import type { Address } from '../listen-options.ts'
 import { AllowList } from '../security/allow-list.ts'
+import { CLIENT_COMMANDS, CLIENT_HELP, runClientCommand } from './client-commands.ts'
+import { jsonValue } from './format.ts'
 import { FilesCreated, listenFailure, serverUrl } from './serve-start.ts'
 import pkg from '../../package.json' with { type: 'json' }
 
@@ -22,7 +24,8 @@ usage:
   cyberdb inspect FILE        show the tables of a snapshot file
   cyberdb repair FILE         cut an operation log at its last good record
   cyberdb --version           the version of this package
-  cyberdb COMMAND --help      the options of a command`
+  cyberdb COMMAND --help      the options of a command
+${CLIENT_HELP}`
 
 const SERVE_HELP = `usage: cyberdb serve [options]
 
@@ -72,6 +75,7 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'serve') return await serve(rest)
     if (command === 'inspect') return await inspect(rest)
     if (command === 'repair') return repair(rest)
+    if (CLIENT_COMMANDS.has(command)) return await runClientCommand(command, rest)
     console.error(`cyberdb: unknown command "${command}"\n\n${HELP}`)
     return 1
   } catch (error) {
@@ -157,15 +161,15 @@ async function serve(argv: string[]): Promise<number> {
   }
   const { host } = address
   stopOnSignals(server) // before the start line: a signal sent as soon as it is read finds them
-  const modes = [tls && 'tls', values.encrypt && 'encrypted', values.allow && `allow ${values.allow}`].filter(Boolean)
-  console.log(`cyberdb: serving ${values.data} on ${host}:${address.port}${modes.length ? ` (${modes.join(', ')})` : ''}: ` +
-    `loaded ${loaded.tables} tables, ${loaded.entries} entries in ${loadMs.toFixed(0)} ms; backup every ${values.backup} s`)
-  // Only now, once it serves: a password printed by a run that failed would name nothing. Printed
-  // once (the URL leaves it out): connect() takes it from CYBERDB_PASSWORD or { password }.
+  // Only once it serves (a password printed by a run that failed would name nothing), before the
+  // start line (that is what scripts wait for). Printed once (the URL leaves it out): connect() takes it from CYBERDB_PASSWORD or { password }.
   const url = serverUrl(address, tls !== undefined, values.encrypt)
   console.log(`cyberdb: connect with ${url}` + (generated
     ? `; no password given, so generated one for this run: ${password}`
     : ` (password ${values.password === undefined ? 'from CYBERDB_PASSWORD' : 'given with --password'})`))
+  const modes = [tls && 'tls', values.encrypt && 'encrypted', values.allow && `allow ${values.allow}`].filter(Boolean)
+  console.log(`cyberdb: serving ${values.data} on ${host}:${address.port}${modes.length ? ` (${modes.join(', ')})` : ''}: ` +
+    `loaded ${loaded.tables} tables, ${loaded.entries} entries in ${loadMs.toFixed(0)} ms; backup every ${values.backup} s`)
   return new Promise<number>(() => {}) // runs until SIGINT/SIGTERM (the server saves, then exits 0)
 }
 
@@ -265,15 +269,6 @@ async function tlsFiles(cert: string | undefined, key: string | undefined): Prom
     if (!(await Bun.file(file).exists())) throw new CyberError('BAD_ARGUMENT', `no such file: ${file}`)
   }
   return { cert: await Bun.file(cert).text(), key: await Bun.file(key).text() }
-}
-
-/** JSON has no bigint, Map, Set or bytes: show them as what they hold. */
-function jsonValue(_key: string, value: unknown): unknown {
-  if (typeof value === 'bigint') return value.toString()
-  if (value instanceof Map) return Object.fromEntries(value)
-  if (value instanceof Set) return [...value]
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64')
-  return value
 }
 
 function durability(text: string): Durability {

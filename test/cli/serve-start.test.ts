@@ -31,7 +31,7 @@ function cyberdb(args: string[], env: Record<string, string> = {}) {
 
 async function serve(args: string[], env: Record<string, string> = {}) {
   const child = cyberdb(['serve', '--port', '0', ...args], env)
-  await child.stdout.until((lines) => lines.some((line) => line.startsWith('cyberdb: connect with ')), 'the URL line')
+  await child.stdout.until((lines) => lines.some((line) => line.startsWith('cyberdb: serving ')), 'the start line')
   return child
 }
 
@@ -88,13 +88,13 @@ describe('a serve that cannot start', () => {
 })
 
 describe('a serve that starts', () => {
-  test('a generated password is printed once, after the start line, with the URL to connect to', async () => {
+  test('a generated password is printed once it serves, before the start line, with the URL to connect to', async () => {
     const server = await serve(['--data', dir.file('generated.cdb')])
     const lines = server.stdout.lines()
     const start = lines.findIndex((line) => line.startsWith('cyberdb: serving '))
     const urlLine = lines.findIndex((line) => line.startsWith('cyberdb: connect with '))
-    expect(start).toBeGreaterThanOrEqual(0)
-    expect(urlLine).toBe(start + 1)
+    expect(start).toBeGreaterThan(0)
+    expect(urlLine).toBe(start - 1)
     const match = /^cyberdb: connect with (cyberdb:\/\/127\.0\.0\.1:\d+); no password given, so generated one for this run: (\S{20,})$/
       .exec(lines[urlLine]!)
     expect(match).not.toBeNull()
