@@ -8,7 +8,8 @@ import { jsonValue, printInfo, printRows } from './format.ts'
 
 const DEFAULT_URL = `cyberdb://127.0.0.1:${DEFAULT_PORT}`
 
-export const CLIENT_HELP = `  cyberdb ping [URL]          check that a database answers, and how fast
+export const CLIENT_HELP = `  cyberdb ping [URL]          check that a database answers, and how fast (--wait SECONDS:
+                              keep trying that long, for scripts that just started a server)
   cyberdb tables [URL]        list its tables with their types and sizes
   cyberdb info [URL]          what it holds and how it is doing (--json)
   cyberdb get URL TABLE KEY   print a dict value (a list takes an index) as JSON
@@ -22,14 +23,21 @@ export const CLIENT_COMMANDS = new Set(['ping', 'tables', 'info', 'get', 'set'])
 /** Runs one of CLIENT_COMMANDS; the exit code. */
 export async function runClientCommand(command: string, argv: string[]): Promise<number> {
   // Not parseArgs: a list index like -1 is a positional here, not an unknown option.
-  const flags = new Set(argv.filter((arg) => /^--?[a-z]/i.test(arg)))
-  const positionals = argv.filter((arg) => !flags.has(arg))
+  const args = [...argv]
+  const waitAt = args.indexOf('--wait')
+  const waitText = waitAt < 0 ? undefined : args.splice(waitAt, 2)[1]
+  const flags = new Set(args.filter((arg) => /^--?[a-z]/i.test(arg)))
+  const positionals = args.filter((arg) => !flags.has(arg))
   for (const flag of flags) {
     if (!['--json', '--string', '--help', '-h'].includes(flag)) {
       throw new CyberError('BAD_ARGUMENT', `cyberdb ${command} has no option ${flag} (see --help)`)
     }
   }
   const values = { json: flags.has('--json'), string: flags.has('--string'), help: flags.has('--help') || flags.has('-h') }
+  const waitSeconds = waitText === undefined ? 0 : Number(waitText)
+  if (waitText !== undefined && (command !== 'ping' || !(waitSeconds > 0) || !Number.isFinite(waitSeconds))) {
+    throw new CyberError('BAD_ARGUMENT', `--wait goes with ping and takes a number of seconds above 0, not "${waitText}"`)
+  }
   if (values.help) {
     console.log(`usage:\n${CLIENT_HELP}`)
     return 0
@@ -41,7 +49,7 @@ export async function runClientCommand(command: string, argv: string[]): Promise
   }
   const url = positionals.length > arity ? positionals.shift()! : process.env['CYBERDB_URL'] || DEFAULT_URL
   const started = performance.now()
-  const db = await open(url)
+  const db = await open(url, waitSeconds * 1000)
   try {
     const connectedMs = performance.now() - started
     if (command === 'ping') return await ping(db, url, connectedMs)
@@ -55,20 +63,32 @@ export async function runClientCommand(command: string, argv: string[]): Promise
   }
 }
 
-async function open(url: string): Promise<Database> {
-  try {
-    return await connect(url)
-  } catch (error) {
-    if (error instanceof CyberError && error.code === 'CONNECTION_CLOSED') {
-      throw new CyberError('CONNECTION_CLOSED', `${error.message}: is cyberdb serve running there? ` +
-        '(start one with: npm start, or npx cyberdb serve)', { cause: error })
+async function open(url: string, waitMs = 0): Promise<Database> {
+  // ping --wait: a script starting a server waits here until it answers (nothing else retries).
+  const deadline = performance.now() + waitMs
+  for (;;) {
+    try {
+      return await connect(url)
+    } catch (error) {
+      const refused = error instanceof CyberError && error.code === 'CONNECTION_CLOSED'
+      if (!refused || performance.now() + RETRY_MS > deadline) throw advice(error)
+      await Bun.sleep(RETRY_MS)
     }
-    if (error instanceof CyberError && error.code === 'AUTH_FAILED') {
-      throw new CyberError('AUTH_FAILED', `${error.message}: put the password in the URL ` +
-        '(cyberdb://:PASSWORD@HOST:PORT) or in CYBERDB_PASSWORD', { cause: error })
-    }
-    throw error
   }
+}
+
+const RETRY_MS = 100
+
+function advice(error: unknown): unknown {
+  if (error instanceof CyberError && error.code === 'CONNECTION_CLOSED') {
+    return new CyberError('CONNECTION_CLOSED', `${error.message}: is cyberdb serve running there? ` +
+      '(start one with: npm start, or npx cyberdb serve)', { cause: error })
+  }
+  if (error instanceof CyberError && error.code === 'AUTH_FAILED') {
+    return new CyberError('AUTH_FAILED', `${error.message}: put the password in the URL ` +
+      '(cyberdb://:PASSWORD@HOST:PORT) or in CYBERDB_PASSWORD', { cause: error })
+  }
+  return error
 }
 
 async function ping(db: Database, url: string, connectedMs: number): Promise<number> {

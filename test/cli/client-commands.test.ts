@@ -41,6 +41,11 @@ describe('reading', () => {
     expect(stdout).toMatch(/^PONG from cyberdb:\/\/\*\*\*@127\.0\.0\.1:\d+: connected in [\d.]+ ms, a round trip in [\d.]+ ms\n$/)
   })
 
+  test('ping --wait answers as soon as the server does', async () => {
+    const { stdout, exitCode } = await cyberdb(['ping', url, '--wait', '30'])
+    expect({ exitCode, pong: stdout.startsWith(`PONG from ${url}`) }).toEqual({ exitCode: 0, pong: true })
+  })
+
   test('without a URL the commands use CYBERDB_URL', async () => {
     const { stdout, exitCode } = await cyberdb(['ping'], { CYBERDB_URL: url })
     expect({ exitCode, pong: stdout.startsWith(`PONG from ${url}`) }).toEqual({ exitCode: 0, pong: true })
@@ -104,6 +109,9 @@ describe('errors say what to do', () => {
     ['a bad index', ['get', '', 'jobs', 'x'], {}, 'BAD_ARGUMENT: a list takes a whole-number index'],
     ['missing arguments', ['get', ''], {}, 'BAD_ARGUMENT: cyberdb get takes URL TABLE KEY'],
     ['an unknown option', ['tables', '', '--jsn'], {}, 'BAD_ARGUMENT: cyberdb tables has no option --jsn'],
+    ['nothing listening within --wait', ['ping', 'cyberdb://127.0.0.1:1', '--wait', '0.3'], {}, 'is cyberdb serve running there?'],
+    ['--wait not a number', ['ping', '', '--wait', 'soon'], {}, '--wait goes with ping and takes a number of seconds above 0, not "soon"'],
+    ['--wait on another command', ['tables', '', '--wait', '1'], {}, '--wait goes with ping'],
   ]
   for (const [what, args, env, message] of cases) {
     test(`${what}: exit 1 and a message`, async () => {
