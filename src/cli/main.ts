@@ -14,6 +14,7 @@ import type { Address } from '../listen-options.ts'
 import { AllowList } from '../security/allow-list.ts'
 import { CLIENT_COMMANDS, CLIENT_HELP, runClientCommand } from './client-commands.ts'
 import { jsonValue } from './format.ts'
+import { ProgressLine } from './load-progress.ts'
 import { FilesCreated, listenFailure, serverUrl } from './serve-start.ts'
 import pkg from '../../package.json' with { type: 'json' }
 
@@ -135,7 +136,9 @@ async function serve(argv: string[]): Promise<number> {
     : number('--max-memory', values['max-memory'], { min: 1 << 20, integer: true })
   const server = new Server(maxMemory === undefined ? {} : { maxMemory })
   const started = performance.now()
-  const loaded = await server.load(values.data)
+  const progress = process.stdout.isTTY ? new ProgressLine(values.data, (text) => process.stdout.write(text)) : undefined
+  const loaded = await server.load(values.data, progress ? { progress: progress.report } : {})
+  progress?.end()
   const loadMs = performance.now() - started
   const created = new FilesCreated([values.data, `${values.data}.log`])
   server.setBackup(values.data, backup, { durability: mode })

@@ -14,7 +14,7 @@ import type { Clock } from '../host/clock.ts'
 import { Host } from '../host/host.ts'
 import type { Address, ListenOptions } from '../listen-options.ts'
 import { DataFile, type DataFileOptions } from '../persistence/data-file.ts'
-import { recover, type Recovered } from '../persistence/log-reader.ts'
+import { recover, type LoadProgress, type Recovered } from '../persistence/log-reader.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
 import { AllowList } from '../security/allow-list.ts'
 import { masterKey } from '../security/seal.ts'
@@ -148,9 +148,10 @@ export class Server implements AsyncDisposable {
 
   /** Replaces the tables with a data file's: its snapshot, then its operation log. Missing file:
    * nothing changes. Corrupt: SNAPSHOT_CORRUPT, nothing changes and the files are left as they are.
-   * Call it before setBackup() on the same file, so that the log goes on where it stopped. */
-  async load(path: string): Promise<SnapshotStats> {
-    const recovered = await recover(path)
+   * Call it before setBackup() on the same file, so that the log goes on where it stopped.
+   * `progress` hears how far it got (the CLI's progress line). */
+  async load(path: string, options: { progress?: (loaded: LoadProgress) => void } = {}): Promise<SnapshotStats> {
+    const recovered = await recover(path, console.warn, options.progress)
     if (recovered.tables) this.#store.replaceAll(recovered.tables)
     this.#loaded = { path, recovered }
     // A log already running describes the tables just replaced: snapshot the new ones at once.
