@@ -8,8 +8,9 @@ import { jsonValue, printInfo, printRows } from './format.ts'
 
 const DEFAULT_URL = `cyberdb://127.0.0.1:${DEFAULT_PORT}`
 
-export const CLIENT_HELP = `  cyberdb ping [URL]          check that a database answers, and how fast (--wait SECONDS:
-                              keep trying that long, for scripts that just started a server)
+export const CLIENT_HELP = `  cyberdb ping [URL]          check that a database answers, and how fast
+                              (--wait SECONDS: keep trying that long, for a script that just
+                              started a server)
   cyberdb tables [URL]        list its tables with their types and sizes
   cyberdb info [URL]          what it holds and how it is doing (--json)
   cyberdb get URL TABLE KEY   print a dict value (a list takes an index) as JSON
@@ -33,10 +34,15 @@ export async function runClientCommand(command: string, argv: string[]): Promise
       throw new CyberError('BAD_ARGUMENT', `cyberdb ${command} has no option ${flag} (see --help)`)
     }
   }
-  const values = { json: flags.has('--json'), string: flags.has('--string'), help: flags.has('--help') || flags.has('-h') }
+  const values = {
+    json: flags.has('--json'),
+    string: flags.has('--string'),
+    help: flags.has('--help') || flags.has('-h'),
+  }
   const waitSeconds = waitText === undefined ? 0 : Number(waitText)
   if (waitText !== undefined && (command !== 'ping' || !(waitSeconds > 0) || !Number.isFinite(waitSeconds))) {
-    throw new CyberError('BAD_ARGUMENT', `--wait goes with ping and takes a number of seconds above 0, not "${waitText}"`)
+    throw new CyberError('BAD_ARGUMENT',
+      `--wait goes with ping and takes a number of seconds above 0, not "${waitText}"`)
   }
   if (values.help) {
     console.log(`usage:\n${CLIENT_HELP}`)
@@ -44,8 +50,9 @@ export async function runClientCommand(command: string, argv: string[]): Promise
   }
   const arity = { ping: 0, tables: 0, info: 0, get: 2, set: 3 }[command] ?? 0
   if (positionals.length !== arity && positionals.length !== arity + 1) {
-    throw new CyberError('BAD_ARGUMENT', `cyberdb ${command} takes ${arity === 0 ? '[URL]' : 'URL'}` +
-      `${['', '', ' TABLE KEY', ' TABLE KEY VALUE'][arity]}, not ${positionals.length} arguments (see --help)`)
+    const form = `${arity === 0 ? '[URL]' : 'URL'}${['', '', ' TABLE KEY', ' TABLE KEY VALUE'][arity]}`
+    throw new CyberError('BAD_ARGUMENT',
+      `cyberdb ${command} takes ${form}, not ${positionals.length} arguments (see --help)`)
   }
   const url = positionals.length > arity ? positionals.shift()! : process.env['CYBERDB_URL'] || DEFAULT_URL
   const started = performance.now()
@@ -153,7 +160,8 @@ async function tableType(db: Database, name: string): Promise<'dict' | 'list'> {
 function index(text: string): number {
   const n = Number(text)
   if (text === '' || !Number.isSafeInteger(n)) {
-    throw new CyberError('BAD_ARGUMENT', `a list takes a whole-number index (negative from the end), not "${text}"`)
+    throw new CyberError('BAD_ARGUMENT',
+      `a list takes a whole-number index (negative from the end), not "${text}"`)
   }
   return n
 }

@@ -17,10 +17,14 @@ export function printRows(rows: Record<string, unknown>[], indent = ''): void {
     return
   }
   const columns = [...new Set(rows.flatMap((row) => Object.keys(row)))]
-  const lines = [columns.map((column) => column.toUpperCase()), ...rows.map((row) => columns.map((column) => cell(row[column])))]
+  const lines = [
+    columns.map((column) => column.toUpperCase()),
+    ...rows.map((row) => columns.map((column) => cell(row[column]))),
+  ]
   const widths = columns.map((_, col) => Math.max(...lines.map((line) => line[col]!.length)))
   for (const line of lines) {
-    console.log(indent + line.map((text, col) => (col < columns.length - 1 ? text.padEnd(widths[col]!) : text)).join('  '))
+    const cells = line.map((text, col) => (col < columns.length - 1 ? text.padEnd(widths[col]!) : text))
+    console.log(indent + cells.join('  '))
   }
 }
 

@@ -12,7 +12,8 @@ export class ProgressLine {
   #last: number
   #shown = false
 
-  constructor(path: string, write: (text: string) => void, now: () => number = () => performance.now(), everyMs = 1000) {
+  constructor(path: string, write: (text: string) => void,
+    now: () => number = () => performance.now(), everyMs = 1000) {
     this.#path = path
     this.#write = write
     this.#now = now

@@ -136,7 +136,9 @@ async function serve(argv: string[]): Promise<number> {
     : number('--max-memory', values['max-memory'], { min: 1 << 20, integer: true })
   const server = new Server(maxMemory === undefined ? {} : { maxMemory })
   const started = performance.now()
-  const progress = process.stdout.isTTY ? new ProgressLine(values.data, (text) => process.stdout.write(text)) : undefined
+  const progress = process.stdout.isTTY
+    ? new ProgressLine(values.data, (text) => process.stdout.write(text))
+    : undefined
   const loaded = await server.load(values.data, progress ? { progress: progress.report } : {})
   progress?.end()
   const loadMs = performance.now() - started
@@ -153,7 +155,8 @@ async function serve(argv: string[]): Promise<number> {
       encrypt: values.encrypt,
       ...(allow === undefined ? {} : { allow }),
       ...(tls ? { tls } : {}),
-      log: values.log ? (message) => console.log(`cyberdb: ${message} at ${new Date().toISOString()}`) : false,
+      log: values.log ? (message) => console.log(`cyberdb: ${message} at ${new Date().toISOString()}`)
+        : false,
     })
   } catch (error) {
     // A serve that never served leaves nothing behind: the lock goes with close(), and a data file
