@@ -55,10 +55,12 @@ test('the README marks its blocks: sh runs, console is shown; shell commands nev
 })
 
 test('npm start runs cyberdb serve and prints a URL to connect to', async () => {
-  const proc = Bun.spawn(['npm', 'start', '--', '--port', '0', '--data', dir.file('start.cdb')], {
+  // Its own process group: npm forwards no SIGTERM, so the group gets it (the server saves, exits).
+  const proc = Bun.spawn(['setsid', 'npm', 'start', '--', '--port', '0', '--data', dir.file('start.cdb')], {
     cwd: ROOT, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe',
     env: { ...process.env, PATH: nodeOnlyPath(), CYBERDB_PASSWORD: 'secret', npm_config_update_notifier: 'false' },
   })
+  const bound = setTimeout(() => sweep(proc.pid), 30_000)
   const reader = proc.stdout.getReader()
   let text = ''
   while (!/cyberdb: serving /.test(text)) {
@@ -66,9 +68,16 @@ test('npm start runs cyberdb serve and prints a URL to connect to', async () => 
     if (done) break
     text += new TextDecoder().decode(value)
   }
-  proc.kill('SIGTERM')
+  process.kill(-proc.pid, 'SIGTERM')
+  for (;;) {
+    const { value, done } = await reader.read() // to the end: every process of the group is gone
+    if (done) break
+    text += new TextDecoder().decode(value)
+  }
+  clearTimeout(bound)
   await proc.exited
   expect(text).toMatch(/cyberdb: connect with cyberdb:\/\/127\.0\.0\.1:\d+ \(password from CYBERDB_PASSWORD\)/)
+  expect(text).toContain('cyberdb: stopped; saved 0 tables, 0 entries')
   expect(text).not.toContain('secret')
 }, 30_000)
 
