@@ -39,12 +39,19 @@ export interface ConnectOptions {
 
 /**
  * Opens a database: in process (`memory://`, `file:PATH`) or on a server (`cyberdb://`, or
- * `cyberdb+unix:///PATH.sock` on this machine).
+ * `cyberdb+unix:///PATH.sock` on this machine). Without a URL it opens `$CYBERDB_URL`, else
+ * `memory://` (as Bun's RedisClient reads `REDIS_URL`); a server URL without a password takes
+ * `$CYBERDB_PASSWORD`.
  * @example
  * const db = await connect('file:./data.cdb?backup=300')
  * const remote = await connect('cyberdb://:secret@127.0.0.1:9980?pool=4')
  */
-export async function connect(url: string, options: ConnectOptions = {}): Promise<Database> {
+export async function connect(): Promise<Database>
+export async function connect(url: string, options?: ConnectOptions): Promise<Database>
+export async function connect(url?: string, options: ConnectOptions = {}): Promise<Database> {
+  // Only a call with no argument at all reads the environment: connect(process.env.TYPO) stays
+  // BAD_ARGUMENT instead of quietly opening an empty memory://. Read at call time, not at import.
+  if (arguments.length === 0) url = process.env['CYBERDB_URL'] || 'memory://'
   if (typeof url !== 'string') throw badUrl(String(url), 'it is not a string')
   if (/^memory:(\/\/)?(\?|$)/.test(url)) {
     return new Database(limitMemory(EmbeddedTransport.memory({ clock: options.clock, setTimer: options.setTimer }), parseMemoryUrl(url) ?? options.maxMemory))
@@ -137,6 +144,8 @@ export async function parseRemoteUrl(url: string, options: ConnectOptions = {}):
     else if (name === 'ca' && parsed.protocol === 'cyberdbs:') caFile = value
     else throw badUrl(url, `unknown parameter "${name}"`)
   }
+  // The password stays out of URLs kept in config and shell history: the environment supplies it.
+  if (remote.password === '') remote.password = process.env['CYBERDB_PASSWORD'] ?? ''
   if (parsed.protocol === 'cyberdbs:') {
     let ca = options.ca
     if (ca === undefined && caFile !== undefined) {

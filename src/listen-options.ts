@@ -27,8 +27,8 @@ export interface ListenOptions {
   idleTimeout?: number
   /** Largest frame accepted or sent. Default 64 MiB. */
   maxFrameBytes?: number
-  /** One line per connection event on stdout. Default false. */
-  log?: boolean
+  /** One line per connection event: on stdout (true), or handed to this function. Default false. */
+  log?: boolean | ((message: string) => void)
   /** Seal every frame after the hello with AES-256-GCM (clients connect with ?encrypt=true). */
   encrypt?: boolean
   /** Addresses and CIDR ranges that may connect ("127.0.0.1", "10.0.0.0/8", "fd00::/8"); others

@@ -15,7 +15,7 @@ import { Host } from '../host/host.ts'
 import type { Takers } from '../host/takes.ts'
 import type { Address, ListenOptions } from '../listen-options.ts'
 import { DataFile, type DataFileOptions } from '../persistence/data-file.ts'
-import { recover, type Recovered } from '../persistence/log-reader.ts'
+import { recover, type LoadProgress, type Recovered } from '../persistence/log-reader.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
 import { AllowList } from '../security/allow-list.ts'
 import { masterKey } from '../security/seal.ts'
@@ -132,7 +132,7 @@ export class Server implements AsyncDisposable {
   #unixSocket: BoundSocket | undefined
   #sessions = new Set<Session>()
   #maxConnections = 10_000
-  #logging = false
+  #logger: ((message: string) => void) | undefined
   #closing: Promise<SnapshotStats | undefined> | undefined
   // Sessions close() is waiting for, with what to call when each is gone.
   readonly #onSessionClosed = new Map<Session, () => void>()
@@ -156,9 +156,10 @@ export class Server implements AsyncDisposable {
 
   /** Replaces the tables with a data file's: its snapshot, then its operation log. Missing file:
    * nothing changes. Corrupt: SNAPSHOT_CORRUPT, nothing changes and the files are left as they are.
-   * Call it before setBackup() on the same file, so that the log goes on where it stopped. */
-  async load(path: string): Promise<SnapshotStats> {
-    const recovered = await recover(path)
+   * Call it before setBackup() on the same file, so that the log goes on where it stopped.
+   * `progress` hears how far it got (the CLI's progress line). */
+  async load(path: string, options: { progress?: (loaded: LoadProgress) => void } = {}): Promise<SnapshotStats> {
+    const recovered = await recover(path, console.warn, options.progress)
     if (recovered.tables) this.#store.replaceAll(recovered.tables)
     this.#host.tablesReplaced() // deadlines loaded: the sweep's timer
     this.#loaded = { path, recovered }
@@ -245,7 +246,9 @@ export class Server implements AsyncDisposable {
     this.#maxUnauthenticatedPerAddress = options.maxUnauthenticatedPerAddress ?? 128
     this.#maxUnsentBytes = positive(options.maxUnsentBytes ?? MAX_UNSENT_BYTES, 'maxUnsentBytes')
     this.#maxUnsentTotal = positive(options.maxUnsentTotalBytes ?? MAX_UNSENT_TOTAL_BYTES, 'maxUnsentTotalBytes')
-    this.#logging = options.log ?? false
+    // A function takes the lines itself (the CLI stamps them with the time); true prints them.
+    const log = options.log ?? false
+    this.#logger = typeof log === 'function' ? log : log ? (message) => console.log(`cyberdb: ${message}`) : undefined
     if (tcp) {
       this.#listener = bindOrRefuse(host, options.port ?? 9980, () => Bun.listen<Session>({
         hostname: host,
@@ -403,7 +406,7 @@ export class Server implements AsyncDisposable {
   }
 
   #log(message: string): void {
-    if (this.#logging) console.log(`cyberdb: ${message}`)
+    this.#logger?.(message)
   }
 
   #reserveOutput(session: Session): boolean {

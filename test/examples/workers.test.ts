@@ -79,3 +79,21 @@ test('the same over a unix socket: CYBERDB_UNIX for serve.ts, the socket path fo
   expect(await serve.proc.exited).toBe(0)
   expect(await Bun.file(socket).exists()).toBe(false)
 })
+
+for (const script of ['serve.ts', 'app.ts']) {
+  for (const [how, password] of [['unset', undefined], ['empty', '']] as const) {
+    test(`${script} refuses to start with CYBERDB_PASSWORD ${how}, and says what to set`, async () => {
+      const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', CYBERDB_PASSWORD: password }
+      if (password === undefined) delete env.CYBERDB_PASSWORD
+      const proc = Bun.spawn([process.execPath, join(WORKERS, script), dir.file('never.cdb'), '0'], {
+        stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', env,
+      })
+      const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(),
+        new Response(proc.stderr).text(), proc.exited])
+      expect({ code, stdout }).toEqual({ code: 1, stdout: '' })
+      expect(stderr).toContain(`CYBERDB_PASSWORD is not set`)
+      expect(stderr).toContain(`CYBERDB_PASSWORD=secret npx bun examples/workers/${script}`)
+      expect(await Bun.file(dir.file('never.cdb')).exists()).toBe(false)
+    })
+  }
+}
