@@ -11,7 +11,7 @@ import { Inbox, MAX_FRAME_BYTES, Outbox } from '../protocol/frame.ts'
 import { Opener, Sealer, masterKey, sessionKeys } from '../security/seal.ts'
 import {
   CONNECTION_ID, FIRST_BYTES, FLAG_ENCRYPT, PROTOCOL_VERSION, STATUS_OK, authProof, checkFirstBytes,
-  decodeHello, decodeReply, encodeRequest, errorFromPayload,
+  decodeHello, decodeReply, encodeRequest, errorFromPayload, writeRequest,
 } from '../protocol/messages.ts'
 
 export interface ConnectionOptions {
@@ -158,17 +158,20 @@ export class Connection {
       return Promise.reject(error)
     }
     const id = this.#nextId++
-    try {
-      packed = encodeRequest(this.#codec, id, op.name, op.table, op.args)
-    } catch (error) {
-      return Promise.reject(encodeError(error))
+    const frames = this.#out.frames
+    if (!writeRequest(frames, id, op.name, op.table, op.args, this.#maxFrameBytes)) {
+      try {
+        packed = encodeRequest(this.#codec, id, op.name, op.table, op.args)
+      } catch (error) {
+        return Promise.reject(encodeError(error))
+      }
+      const bytes = packed.end - packed.start
+      if (bytes > this.#maxFrameBytes) {
+        return Promise.reject(new CyberError('FRAME_TOO_LARGE',
+          `a request of ${bytes} bytes exceeds the server's frame limit of ${this.#maxFrameBytes}`))
+      }
+      frames.writeRange(packed, packed.start, packed.end)
     }
-    const bytes = packed.end - packed.start
-    if (bytes > this.#maxFrameBytes) {
-      return Promise.reject(new CyberError('FRAME_TOO_LARGE',
-        `a request of ${bytes} bytes exceeds the server's frame limit of ${this.#maxFrameBytes}`))
-    }
-    this.#out.frames.writeRange(packed, packed.start, packed.end)
     if (!this.#flushQueued) {
       this.#flushQueued = true
       // A request made in answer to replies (a sequential caller, a sliding window) or with nothing

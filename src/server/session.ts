@@ -9,7 +9,7 @@ import { CyberError } from '../errors.ts'
 import { Inbox, LENGTH_BYTES, Outbox } from '../protocol/frame.ts'
 import {
   CONNECTION_ID, FLAG_ENCRYPT, PROOF_BYTES, PROTOCOL_VERSION, STATUS_ERROR, STATUS_OK, authProof,
-  checkProof, checkRequest, decodeRequest, encodeHello, encodeReply, errorPayload,
+  checkProof, checkRequest, decodeRequest, encodeHello, encodeReply, errorPayload, writeReply,
 } from '../protocol/messages.ts'
 import type { Op, RegisteredCommand } from '../engine/commands.ts'
 import { Cursors } from '../engine/cursors.ts'
@@ -568,8 +568,11 @@ export class Session {
 
   #reply(id: number, status: number, payload: unknown): void {
     if (this.#phase === 'closed') return
-    const packed = encodeReply(this.#host.codec, id, status, payload, this.#host.maxFrameBytes)
-    this.#out.frames.writeRange(packed, packed.start, packed.end)
+    const frames = this.#out.frames
+    if (!writeReply(frames, id, status, payload, this.#host.maxFrameBytes)) {
+      const packed = encodeReply(this.#host.codec, id, status, payload, this.#host.maxFrameBytes)
+      frames.writeRange(packed, packed.start, packed.end)
+    }
     if (id !== CONNECTION_ID) this.#unsentIds.push(id)
     this.#account()
   }
