@@ -9,6 +9,7 @@ import { checkOp } from '../engine/store.ts'
 import { createCodec, type Packed } from '../protocol/codec.ts'
 import { Inbox, MAX_FRAME_BYTES, Outbox } from '../protocol/frame.ts'
 import { Opener, Sealer, masterKey, sessionKeys } from '../security/seal.ts'
+import { PendingRequests, type Unanswered } from './pending.ts'
 import {
   CONNECTION_ID, FIRST_BYTES, FLAG_ENCRYPT, PROTOCOL_VERSION, STATUS_OK, authProof, checkFirstBytes,
   decodeHello, decodeReply, encodeRequest, errorFromPayload, writeRequest,
@@ -36,16 +37,14 @@ interface Pending {
 }
 
 /** A request sent on a connection the server then retired unread: safe to send again. */
-export interface Unanswered extends Pending {
-  op: Op
-}
+export type { Unanswered }
 
 type State = 'hello' | 'auth' | 'ready' | 'closed'
 
 export class Connection {
   readonly #codec: Packr = createCodec()
   readonly #reader = new Inbox(MAX_FRAME_BYTES)
-  readonly #pending = new Map<number, Unanswered>()
+  readonly #pending = new PendingRequests()
   #socket!: Socket<Connection>
   #out!: Outbox
   #state: State = 'hello'
@@ -191,9 +190,7 @@ export class Connection {
     }
     // Only a connection with requests in flight keeps the process alive (issue 8.16f).
     if (this.#pending.size === 0) this.#socket.ref()
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, op })
-    })
+    return new Promise((resolve, reject) => this.#pending.add(id, op, resolve, reject))
   }
 
   /** Waits for the replies in flight (at most closeWaitMs: a hung server cannot hold close()
@@ -259,11 +256,9 @@ export class Connection {
     this.#range.end = end
     const [id, status, payload] = decodeReply(this.#codec, data, this.#range)
     if (id === CONNECTION_ID) return this.#onConnectionReply(status, payload)
-    const pending = this.#pending.get(id)
-    if (pending === undefined) throw new CyberError('PROTOCOL', `the server answered unknown request ${id}`)
-    this.#pending.delete(id)
-    if (status === STATUS_OK) pending.resolve(payload)
-    else pending.reject(errorFromPayload(payload))
+    if (!this.#pending.settle(id, status === STATUS_OK, payload, errorFromPayload)) {
+      throw new CyberError('PROTOCOL', `the server answered unknown request ${id}`)
+    }
     if (this.#pending.size === 0) {
       this.#socket.unref()
       this.#onIdle?.()
@@ -346,8 +341,7 @@ export class Connection {
   // The server's goodbye: it read nothing after the replies that came before it, so what is
   // still pending was never applied and can go again on a fresh connection.
   #retire(goodbye: CyberError): void {
-    const unanswered = [...this.#pending.values()]
-    this.#pending.clear()
+    const unanswered = this.#pending.drain()
     this.#closed(goodbye)
     this.#socket.end()
     if (this.onRetry) this.onRetry(unanswered)
@@ -360,8 +354,7 @@ export class Connection {
     this.#closeReason = reason.code === 'CONNECTION_CLOSED' ? reason
       : new CyberError('CONNECTION_CLOSED', `the connection closed: ${reason.message}`, { cause: reason })
     this.#opened.reject(reason)
-    for (const pending of this.#pending.values()) pending.reject(this.#closeReason)
-    this.#pending.clear()
+    for (const pending of this.#pending.drain()) pending.reject(this.#closeReason)
     this.#onIdle?.()
     this.onClose?.(this)
   }
