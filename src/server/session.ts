@@ -93,7 +93,6 @@ export class Session {
   #early: Uint8Array[] = []
   #earlyBytes = 0
   #paused = false
-  #repliesThisChunk = 0
   #goodbye: string | undefined
   // Replies still being computed (db.save), and held ones waiting for the log: closing waits.
   #inFlight = 0
@@ -196,7 +195,6 @@ export class Session {
   onData(chunk: Uint8Array): void {
     if (!this.#reading()) return
     this.#active = true
-    this.#repliesThisChunk = 0
     try {
       this.#reader.push(chunk, this.#onFrame)
     } catch (error) {
@@ -502,13 +500,10 @@ export class Session {
       this.#backlog.push(data.slice(start, end)) // the chunk is only valid during the reader's callback
       return true
     }
-    const more = this.#onRequest(data, start, end)
-    // The first reply of a chunk leaves at once, so the client starts waking while the rest is
-    // computed; the rest leave together at the end of the chunk. A reply to a write leaves once
-    // the log has its record (flush writes the log first): the first record then has a write of
-    // its own, a microsecond that buys the client tens of them.
-    if (++this.#repliesThisChunk === 1) this.flush() // may pause
-    return more
+    // The replies to a chunk leave together at its end (onData flushes), in one write: a write
+    // is the costliest step of a request (issue 13), so the first reply does not get one of its
+    // own. A reply to a write leaves once the log has its record (flush writes the log first).
+    return this.#onRequest(data, start, end)
   }
 
   #onRequest(data: Uint8Array, start: number, end: number): boolean {
