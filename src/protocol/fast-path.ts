@@ -1,6 +1,6 @@
 // Hand-written msgpack for the shapes nearly every request and reply has: [id, name, table, args]
 // and [id, status, payload] whose values are ASCII strings, small numbers, booleans, null or
-// undefined. One msgpackr call costs a few hundred nanoseconds of setup per message, and a
+// undefined, or arrays of those (getMany's keys and its reply). One msgpackr call costs a few hundred nanoseconds of setup per message, and a
 // decoded op name or table name is a fresh string that every Map lookup hashes again; here a
 // message is read or written in one pass over the bytes, straight into the batch buffer, and names
 // are interned. Anything else (a non-ASCII string, an object, a bigint, a long string) returns
@@ -10,6 +10,9 @@
 /** A value this file writes and reads itself. */
 const MAX_STRING = 0xffff
 const MAX_ARGS = 15 // a fixarray
+// Arrays are read and written one level deep (a list of keys, a list of values): deeper ones go
+// to msgpackr, so nothing here recurses far.
+const MAX_ITEMS = 0xffff // an array16
 
 // --- reading ---
 
@@ -143,6 +146,27 @@ function readAscii(length: number): string {
   return length === 0 ? '' : latin1Slice.call(src, start, end)
 }
 
+// An array of simple values (not of arrays).
+function readArray(): unknown[] {
+  let count: number
+  const b = src[at++]!
+  if (b === 0xdc) {
+    if (at + 2 > stop) return (fail(), [])
+    count = (src[at]! << 8) | src[at + 1]!
+    at += 2
+  } else {
+    count = b & 0x0f
+  }
+  if (count > stop - at) return (fail(), []) // every item takes a byte at least
+  const items = new Array<unknown>(count)
+  for (let i = 0; i < count && !refused; i++) {
+    const next = src[at]
+    if (next !== undefined && ((next & 0xf0) === 0x90 || next === 0xdc)) return (fail(), [])
+    items[i] = readValue()
+  }
+  return items
+}
+
 function readArgs(): unknown[] {
   if (at >= stop) return (fail(), [])
   const b = src[at++]!
@@ -156,6 +180,7 @@ function readArgs(): unknown[] {
 function readValue(): unknown {
   if (at >= stop) return fail()
   const b = src[at]!
+  if ((b & 0xf0) === 0x90 || b === 0xdc) return readArray()
   if (b <= 0x7f) {
     at++
     return b
@@ -223,10 +248,25 @@ export function valueBound(value: unknown): number {
     case 'undefined':
       return 3
     case 'object':
-      return value === null ? 1 : -1
+      return value === null ? 1 : Array.isArray(value) ? arrayBound(value) : -1
     default:
       return -1
   }
+}
+
+// An array of simple values that are not arrays; a plain Array only (msgpackr writes a subclass
+// the same, but its own way of walking it is left to it).
+function arrayBound(items: unknown[]): number {
+  if (items.length > MAX_ITEMS || Object.getPrototypeOf(items) !== Array.prototype) return -1
+  let bound = 3
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]
+    if (Array.isArray(item)) return -1
+    const one = valueBound(item)
+    if (one < 0) return -1
+    bound += one
+  }
+  return bound
 }
 
 /** Bytes the args of a request need at most, or -1 when any is not simple. */
@@ -302,9 +342,12 @@ export function writeValue(room: Room, at: number, value: unknown): number {
       bytes[at + 1] = 0
       bytes[at + 2] = 0
       return at + 3
-    default: // null (valueBound let nothing else through)
-      bytes[at] = 0xc0
-      return at + 1
+    default: // null or an array (valueBound let nothing else through)
+      if (value === null) {
+        bytes[at] = 0xc0
+        return at + 1
+      }
+      return writeArray(room, at, value as unknown[])
   }
 }
 
@@ -331,6 +374,19 @@ export function writeAscii(room: Room, at: number, value: string): number {
     bytes[start + i] = code
   }
   return start + length
+}
+
+function writeArray(room: Room, at: number, items: unknown[]): number {
+  const length = items.length
+  if (length < 16) {
+    room.bytes[at++] = 0x90 | length
+  } else {
+    room.bytes[at] = 0xdc
+    room.view.setUint16(at + 1, length)
+    at += 3
+  }
+  for (let i = 0; i < length && at >= 0; i++) at = writeValue(room, at, items[i])
+  return at
 }
 
 /** Writes a simple args array (argsBound >= 0); -1 when a string turns out not to be ASCII. */

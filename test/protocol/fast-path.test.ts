@@ -16,11 +16,14 @@ const SIMPLE: unknown[] = [
   0, -0, 1, 127, 128, 255, 256, 0xffff, 0x10000, 0xffffffff, 2 ** 32, -1, -32, -33, -128, -129,
   -0x8000, -0x8001, -0x80000000, -0x80000001, 0.5, -1.25, 1e300, NaN, Infinity, -Infinity,
   Number.MAX_SAFE_INTEGER, true, false, null, undefined,
+  [], [1], ['a', 2, null, undefined, true, 1.5], Array.from({ length: 15 }, (_, i) => `k${i}`),
+  Array.from({ length: 16 }, (_, i) => i), Array.from({ length: 0xffff }, (_, i) => i & 0xff),
 ]
 // Values the fast path leaves to msgpackr.
 const OTHER: unknown[] = [
-  'é', 'naïve ascii-looking', '\u{1F600}', 'v'.repeat(0x10000), 1n, [1], { a: 1 }, new Map(),
-  new Uint8Array([1, 2]), new Date(0),
+  'é', 'naïve ascii-looking', '\u{1F600}', 'v'.repeat(0x10000), 1n, { a: 1 }, new Map(),
+  new Uint8Array([1, 2]), new Date(0), [[1]], [1, [2]], ['é'], [{ a: 1 }], [1n],
+  Array.from({ length: 0x10000 }, () => 0), new (class List extends Array {})(),
 ]
 
 function frames(write: (writer: FrameWriter) => boolean): { ok: boolean; bodies: Uint8Array[] } {
@@ -109,6 +112,8 @@ describe('readRequest and readReply', () => {
       [1, 'dict.set', 'kv', ['user:100000', 'value-000042-xxxxxxx']],
       [65536, 'dict.incr', 't', ['n', -5, 1.5, null, true, undefined]],
       [9, 0, 'x'.repeat(40)],
+      [3, 'dict.getMany', 'kv', [['a', 'b', 'cc', 'user:1']]],
+      [4, 0, ['v1', null, undefined, 'value-2', 17, -3]],
     ].map((message) => Uint8Array.from(codec.pack(message)))
     let accepted = 0
     for (let trial = 0; trial < 20_000; trial++) {
