@@ -58,7 +58,7 @@ const SERVER_BUN_FLAGS = (process.env.SERVER_BUN_FLAGS ?? '')
 const ACCOUNT = process.env.ACCOUNT !== '0'
 const WITH_REDIS = process.env.REDIS !== '0'
 const KEYS = 10_000
-const DEPTHS = [1, 16, 128] as const
+const DEPTHS = (process.env.DEPTHS ?? '1,16,128').split(',').map(Number).filter((d) => d > 0)
 const OPS = ['dict.get', 'dict.set'] as const
 const BURST_OPS = ['dict.get', 'dict.set', 'dict.incr'] as const
 const BURSTS = (process.env.BURSTS ?? '16,128,1024').split(',').map(Number).filter((b) => b > 0)

@@ -146,18 +146,12 @@ function readAscii(length: number): string {
   return length === 0 ? '' : latin1Slice.call(src, start, end)
 }
 
-// An array of simple values (not of arrays).
+// A short array of simple values (not of arrays). Longer ones go to msgpackr, whose native
+// extractor reads all the strings of a frame in one call (~25 ns a string, against ~45 here).
 function readArray(): unknown[] {
-  let count: number
   const b = src[at++]!
-  if (b === 0xdc) {
-    if (at + 2 > stop) return (fail(), [])
-    count = (src[at]! << 8) | src[at + 1]!
-    at += 2
-  } else {
-    count = b & 0x0f
-  }
-  if (count > stop - at) return (fail(), []) // every item takes a byte at least
+  if (b === 0xdc) return (fail(), [])
+  const count = b & 0x0f
   const items = new Array<unknown>(count)
   for (let i = 0; i < count && !refused; i++) {
     const next = src[at]
@@ -180,7 +174,7 @@ function readArgs(): unknown[] {
 function readValue(): unknown {
   if (at >= stop) return fail()
   const b = src[at]!
-  if ((b & 0xf0) === 0x90 || b === 0xdc) return readArray()
+  if ((b & 0xf0) === 0x90 || b === 0xdc) return readArray() // an array16 is refused there
   if (b <= 0x7f) {
     at++
     return b
