@@ -86,7 +86,10 @@ describe('readRequest and readReply', () => {
       const request = codec.pack([7, 'dict.set', 'kv', ['key', value]])
       const fast = readRequest(request, 0, request.length)
       if (fast !== undefined) expect(fast).toEqual(codec.unpack(request) as unknown[])
-      if (SIMPLE.includes(value) && typeof value !== 'number') expect(fast).toBeDefined()
+      // Arrays past 15 items are read by msgpackr (its native extractor is faster at many strings).
+      const short = !Array.isArray(value) || value.length <= 15
+      if (SIMPLE.includes(value) && typeof value !== 'number' && short) expect(fast).toBeDefined()
+      if (!short) expect(fast).toBeUndefined()
       const reply = codec.pack([7, 1, value])
       const fastReply = readReply(reply, 0, reply.length)
       if (fastReply !== undefined) expect(fastReply).toEqual(codec.unpack(reply) as never)
