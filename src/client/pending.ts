@@ -88,7 +88,8 @@ export class PendingRequests {
     for (let slot = 0; slot < this.#ids.length; slot++) {
       const id = this.#ids[slot]!
       if (id === 0) continue
-      all.push({ id, op: this.#ops[slot]!, resolve: this.#resolves[slot]!, reject: this.#rejects[slot]! })
+      const op = this.#ops[slot]!
+      all.push({ id, op, resolve: this.#resolves[slot]!, reject: this.#rejects[slot]! })
     }
     for (const [id, request] of this.#overflow) all.push({ id, ...request })
     all.sort((a, b) => a.id - b.id)

@@ -4,7 +4,7 @@
 
 import { CyberError } from '../errors.ts'
 import { ByteBuffer, KEEP_BYTES } from './byte-buffer.ts'
-import type { Room } from './fast-path.ts'
+import type { Room } from './fast-write.ts'
 
 // 64 MiB by default: room for a large list reply, but one bad client cannot make us buffer
 // gigabytes before the length prefix gives it away.

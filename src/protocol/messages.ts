@@ -9,9 +9,8 @@ import type { Packr } from 'msgpackr'
 import { CyberError, isErrorCode, type ErrorCode } from '../errors.ts'
 import { packInPlace, type Packed } from './codec.ts'
 import type { FrameWriter } from './frame.ts'
-import {
-  argsBound, readReply, readRequest, valueBound, writeArgs, writeAscii, writeUint, writeValue,
-} from './fast-path.ts'
+import { readReply, readRequest } from './fast-read.ts'
+import { argsBound, valueBound, writeArgs, writeAscii, writeUint, writeValue } from './fast-write.ts'
 
 export const PROTOCOL_VERSION = 1
 export const MAGIC = new TextEncoder().encode('CYBERDB')
@@ -153,7 +152,7 @@ export function encodeRequest(codec: Packr, id: number, name: string, table: str
 
 /**
  * Appends the request [id, name, table, args] to `frames` as one frame, written in place with no
- * msgpackr call, when its args are simple values (fast-path.ts) and it fits `maxFrameBytes`;
+ * msgpackr call, when its args are simple values (fast-write.ts) and it fits `maxFrameBytes`;
  * false otherwise, with nothing appended: encode it with encodeRequest then.
  */
 export function writeRequest(frames: FrameWriter, id: number, name: string, table: string,

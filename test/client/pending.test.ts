@@ -14,10 +14,13 @@ describe('PendingRequests', () => {
     const pending = new PendingRequests()
     const settled: string[] = []
     for (let id = 1; id <= 1000; id++) {
-      pending.add(id, op(id), (v) => settled.push(`ok ${id} ${v}`), (e) => settled.push(`err ${id} ${e.message}`))
+      const ok = (v: unknown) => settled.push(`ok ${id} ${v}`)
+      pending.add(id, op(id), ok, (e) => settled.push(`err ${id} ${e.message}`))
     }
     expect(pending.size).toBe(1000)
-    for (let id = 1000; id >= 1; id--) expect(pending.settle(id, id % 2 === 0, id * 10, toError)).toBe(true)
+    for (let id = 1000; id >= 1; id--) {
+      expect(pending.settle(id, id % 2 === 0, id * 10, toError)).toBe(true)
+    }
     expect(pending.settle(5, true, 0, toError)).toBe(false)
     expect(pending.size).toBe(0)
     expect(settled[0]).toBe('ok 1000 10000')
