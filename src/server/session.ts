@@ -9,7 +9,7 @@ import { CyberError } from '../errors.ts'
 import { Inbox, LENGTH_BYTES, Outbox } from '../protocol/frame.ts'
 import {
   CONNECTION_ID, FLAG_ENCRYPT, PROOF_BYTES, PROTOCOL_VERSION, STATUS_ERROR, STATUS_OK, authProof,
-  checkProof, checkRequest, decodeRequest, encodeHello, encodeReply, errorPayload,
+  checkProof, checkRequest, decodeRequest, encodeHello, encodeReply, errorPayload, writeReply,
 } from '../protocol/messages.ts'
 import type { Op, RegisteredCommand } from '../engine/commands.ts'
 import { Cursors } from '../engine/cursors.ts'
@@ -97,7 +97,6 @@ export class Session {
   #early: Uint8Array[] = []
   #earlyBytes = 0
   #paused = false
-  #repliesThisChunk = 0
   #goodbye: string | undefined
   // Replies still being computed (db.save), and held ones waiting for the log: closing waits.
   #inFlight = 0
@@ -211,7 +210,6 @@ export class Session {
   onData(chunk: Uint8Array): void {
     if (!this.#reading()) return
     this.#active = true
-    this.#repliesThisChunk = 0
     try {
       this.#reader.push(chunk, this.#onFrame)
     } catch (error) {
@@ -519,13 +517,10 @@ export class Session {
       this.#backlog.push(data.slice(start, end)) // the chunk is only valid during the reader's callback
       return true
     }
-    const more = this.#onRequest(data, start, end)
-    // The first reply of a chunk leaves at once, so the client starts waking while the rest is
-    // computed; the rest leave together at the end of the chunk. A reply to a write leaves once
-    // the log has its record (flush writes the log first): the first record then has a write of
-    // its own, a microsecond that buys the client tens of them.
-    if (++this.#repliesThisChunk === 1) this.flush() // may pause
-    return more
+    // The replies to a chunk leave together at its end (onData flushes), in one write: a write
+    // is the costliest step of a request (issue 13), so the first reply does not get one of its
+    // own. A reply to a write leaves once the log has its record (flush writes the log first).
+    return this.#onRequest(data, start, end)
   }
 
   #onRequest(data: Uint8Array, start: number, end: number): boolean {
@@ -586,8 +581,11 @@ export class Session {
 
   #reply(id: number, status: number, payload: unknown): void {
     if (this.#phase === 'closed') return
-    const packed = encodeReply(this.#host.codec, id, status, payload, this.#host.maxFrameBytes)
-    this.#out.frames.writeRange(packed, packed.start, packed.end)
+    const frames = this.#out.frames
+    if (!writeReply(frames, id, status, payload, this.#host.maxFrameBytes)) {
+      const packed = encodeReply(this.#host.codec, id, status, payload, this.#host.maxFrameBytes)
+      frames.writeRange(packed, packed.start, packed.end)
+    }
     if (id !== CONNECTION_ID) this.#unsentIds.push(id)
     this.#account()
   }
