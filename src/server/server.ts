@@ -12,6 +12,7 @@ import { createCodec } from '../protocol/codec.ts'
 import { MAX_FRAME_BYTES } from '../protocol/frame.ts'
 import { unrefTimer, type Clock, type SetTimer } from '../host/clock.ts'
 import { Host } from '../host/host.ts'
+import type { DatabaseInfo, ServerStats } from '../host/info.ts'
 import type { Takers } from '../host/takes.ts'
 import type { Address, ListenOptions } from '../listen-options.ts'
 import { DataFile, type DataFileOptions } from '../persistence/data-file.ts'
@@ -262,6 +263,7 @@ export class Server implements AsyncDisposable {
       },
     }))
     if (this.#idleTimeout > 0) this.#sweepIdle()
+    this.#host.serverStats = this.#stats
     return { host, port: this.#listener.port }
   }
 
@@ -279,6 +281,17 @@ export class Server implements AsyncDisposable {
 
   get address(): Address | undefined {
     return this.#listener ? { host: this.#listener.hostname, port: this.#listener.port } : undefined
+  }
+
+  /** What the database and this server are doing now (what a client's db.info() gets). */
+  info(): DatabaseInfo {
+    return this.#host.info()
+  }
+
+  // The server's part of db.info, read when asked (the counters are kept anyway).
+  readonly #stats = (): ServerStats => {
+    const { unsentBytes, bufferBytes } = this.output
+    return { connections: this.#sessions.size, refused: { ...this.#refused }, unsentBytes, bufferBytes }
   }
 
   get connections(): number {
@@ -318,6 +331,7 @@ export class Server implements AsyncDisposable {
     cancelGrace?.()
     this.#listener?.stop(true)
     this.#listener = undefined
+    if (this.#host.serverStats === this.#stats) this.#host.serverStats = undefined
     if (this.#ownsHost) this.#host.close() // its expiry sweep ends with the server
     return this.#backup?.close()
   }
