@@ -38,9 +38,14 @@ export interface ListenOptions {
    * it drains: with many clients that stop reading, memory stays at this plus one reply.
    * Default 256 MiB. */
   maxUnsentTotalBytes?: number
+  /** Serve /metrics (Prometheus), /health and a live dashboard at / over HTTP on a port of their
+   * own (0 picks one). Host default 127.0.0.1; the allow-list applies. Default: none. */
+  metrics?: { port?: number; host?: string }
 }
 
 export interface Address {
   host: string
   port: number
+  /** Where the metrics listener bound, when `metrics` was given. */
+  metrics?: { host: string; port: number }
 }

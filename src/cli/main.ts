@@ -38,7 +38,9 @@ const SERVE_HELP = `usage: cyberdb serve [options]
                           (e.g. 127.0.0.1,10.0.0.0/8,fd00::/8; default: any)
   --tls-cert FILE         serve TLS with this certificate (PEM; clients use cyberdbs://)
   --tls-key FILE          the certificate's private key (PEM)
-  --log                   one line per connection event`
+  --log                   one line per connection event
+  --metrics PORT          serve /metrics (Prometheus), /health and a live dashboard at / over
+                          HTTP on 127.0.0.1:PORT (the --allow list applies)`
 
 const REPAIR_HELP = `usage: cyberdb repair FILE [--dry-run]
 
@@ -99,6 +101,7 @@ async function serve(argv: string[]): Promise<number> {
       'tls-key': { type: 'string' },
       log: { type: 'boolean', default: false },
       'max-memory': { type: 'string' },
+      metrics: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -120,7 +123,9 @@ async function serve(argv: string[]): Promise<number> {
   const loadMs = performance.now() - started
   server.setBackup(values.data, number('--backup', values.backup, { min: 0, exclusive: true }),
     { durability: durability(values.durability) })
-  const { host, port } = await server.listen({
+  const metrics = values.metrics === undefined ? undefined
+    : { port: number('--metrics', values.metrics, { min: 0, integer: true }) }
+  const { host, port, metrics: metricsAt } = await server.listen({
     host: values.host,
     port: number('--port', values.port, { min: 0, integer: true }),
     password,
@@ -130,11 +135,13 @@ async function serve(argv: string[]): Promise<number> {
     ...(values.allow === undefined ? {} : { allow: values.allow.split(',').map((entry) => entry.trim()) }),
     ...(tls ? { tls } : {}),
     log: values.log,
+    ...(metrics ? { metrics } : {}),
   })
   stopOnSignals(server) // before the start line: a signal sent as soon as it is read finds them
   const modes = [tls && 'tls', values.encrypt && 'encrypted', values.allow && `allow ${values.allow}`].filter(Boolean)
   console.log(`cyberdb: serving ${values.data} on ${host}:${port}${modes.length ? ` (${modes.join(', ')})` : ''}: ` +
     `loaded ${loaded.tables} tables, ${loaded.entries} entries in ${loadMs.toFixed(0)} ms; backup every ${values.backup} s`)
+  if (metricsAt) console.log(`cyberdb: metrics and dashboard on http://${metricsAt.host}:${metricsAt.port}/`)
   return new Promise<number>(() => {}) // runs until SIGINT/SIGTERM (the server saves, then exits 0)
 }
 

@@ -21,6 +21,7 @@ import type { SnapshotStats } from '../persistence/snapshot.ts'
 import { AllowList } from '../security/allow-list.ts'
 import { masterKey } from '../security/seal.ts'
 import { AuthThrottle } from '../security/throttle.ts'
+import { listenMetrics, type Health, type MetricsListener } from './metrics-http.ts'
 import { Session, type SessionHost } from './session.ts'
 
 export type { Address, ListenOptions }
@@ -127,6 +128,9 @@ export class Server implements AsyncDisposable {
   // What load() recovered, so that setBackup() on the same file continues its log.
   #loaded: { path: string; recovered: Recovered } | undefined
   #listener: TCPSocketListener<Session> | undefined
+  #metrics: MetricsListener | undefined
+  // Loads running now: /health answers 503 while the tables are being replaced.
+  #loading = 0
   #sessions = new Set<Session>()
   #maxConnections = 10_000
   #logging = false
@@ -155,6 +159,15 @@ export class Server implements AsyncDisposable {
    * nothing changes. Corrupt: SNAPSHOT_CORRUPT, nothing changes and the files are left as they are.
    * Call it before setBackup() on the same file, so that the log goes on where it stopped. */
   async load(path: string): Promise<SnapshotStats> {
+    this.#loading++
+    try {
+      return await this.#load(path)
+    } finally {
+      this.#loading--
+    }
+  }
+
+  async #load(path: string): Promise<SnapshotStats> {
     const recovered = await recover(path)
     if (recovered.tables) this.#store.replaceAll(recovered.tables)
     this.#host.tablesReplaced() // deadlines loaded: the sweep's timer
@@ -262,9 +275,45 @@ export class Server implements AsyncDisposable {
         },
       },
     }))
+    if (options.metrics !== undefined) this.#listenMetrics(options.metrics)
     if (this.#idleTimeout > 0) this.#sweepIdle()
     this.#host.serverStats = this.#stats
-    return { host, port: this.#listener.port }
+    const address: Address = { host, port: this.#listener.port }
+    if (this.#metrics !== undefined) address.metrics = this.#metrics.address
+    return address
+  }
+
+  // The metrics listener binds after the database port: a metrics port that is taken stops the
+  // database listener again, so listen() either serves both or neither.
+  #listenMetrics(options: { port?: number; host?: string }): void {
+    if (typeof options !== 'object' || options === null) throw badArgument('metrics is { port, host }')
+    const host = (options.host ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1')
+    const port = options.port ?? 9981
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      this.#listener?.stop(true)
+      this.#listener = undefined
+      throw badArgument(`a metrics port is an integer from 0 to 65535, not ${port}`)
+    }
+    try {
+      this.#metrics = bindOrRefuse(host, port, () => listenMetrics(this.#metricsSource, host, port, this.#allow))
+    } catch (error) {
+      this.#listener?.stop(true)
+      this.#listener = undefined
+      throw error
+    }
+  }
+
+  readonly #metricsSource = { info: (): DatabaseInfo => this.#host.info(), health: (): Health => this.health }
+
+  /** What /health answers: 'loading' while load() replaces the tables, 'closing' once close()
+   * was called, else 'serving'. */
+  get health(): Health {
+    return this.#closing !== undefined ? 'closing' : this.#loading > 0 ? 'loading' : 'serving'
+  }
+
+  /** Where the metrics listener is bound, when listen() was given `metrics`. */
+  get metricsAddress(): Address | undefined {
+    return this.#metrics?.address
   }
 
   // One sweep over every connection rather than a timer per socket, reset on each data event:
@@ -331,6 +380,8 @@ export class Server implements AsyncDisposable {
     cancelGrace?.()
     this.#listener?.stop(true)
     this.#listener = undefined
+    this.#metrics?.stop()
+    this.#metrics = undefined
     if (this.#host.serverStats === this.#stats) this.#host.serverStats = undefined
     if (this.#ownsHost) this.#host.close() // its expiry sweep ends with the server
     return this.#backup?.close()
