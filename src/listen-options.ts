@@ -45,6 +45,9 @@ export interface ListenOptions {
    * it drains: with many clients that stop reading, memory stays at this plus one reply.
    * Default 256 MiB. */
   maxUnsentTotalBytes?: number
+  /** Serve /metrics (Prometheus), /health and a live dashboard at / over HTTP on a port of their
+   * own (0 picks one). Host default 127.0.0.1; the allow-list applies. Default: none. */
+  metrics?: { port?: number; host?: string }
 }
 
 export interface Address {
@@ -54,4 +57,6 @@ export interface Address {
   port: number
   /** The unix socket file, when listening on one. */
   unix?: string
+  /** Where the metrics listener bound, when `metrics` was given. */
+  metrics?: { host: string; port: number }
 }

@@ -114,13 +114,15 @@ async function tables(db: Database, json: boolean): Promise<number> {
   return 0
 }
 
-/** What info prints: db.info() once it exists (issue 14.4), until then what every mode can say. */
+/** What info prints: db.info(), with its times (ms since the epoch) as ISO dates for people. */
 export async function gatherInfo(db: Database, url: string): Promise<Record<string, unknown>> {
-  const withInfo = db as Database & { info?: () => Promise<Record<string, unknown>> }
-  if (typeof withInfo.info === 'function') return { url: masked(url), ...(await withInfo.info()) }
-  const list = await db.tables()
-  const entries = list.reduce((sum, table) => sum + table.size, 0)
-  return { url: masked(url), entries, tables: list }
+  const info = await db.info()
+  const iso = (ms: number) => new Date(ms).toISOString()
+  const lastSave = info.persistence.lastSave
+  return {
+    url: masked(url), ...info, at: iso(info.at), since: iso(info.since),
+    persistence: { ...info.persistence, lastSave: lastSave === null ? null : { ...lastSave, at: iso(lastSave.at) } },
+  }
 }
 
 async function info(db: Database, url: string, json: boolean): Promise<number> {

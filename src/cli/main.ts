@@ -50,7 +50,9 @@ const SERVE_HELP = `usage: cyberdb serve [options]
                           (e.g. 127.0.0.1,10.0.0.0/8,fd00::/8; default: any)
   --tls-cert FILE         serve TLS with this certificate (PEM; clients use cyberdbs://)
   --tls-key FILE          the certificate's private key (PEM)
-  --log                   one line per connection event`
+  --log                   one line per connection event
+  --metrics PORT          serve /metrics (Prometheus), /health and a live dashboard at / over
+                          HTTP on 127.0.0.1:PORT (the --allow list applies)`
 
 const REPAIR_HELP = `usage: cyberdb repair FILE [--dry-run]
 
@@ -117,6 +119,7 @@ async function serve(argv: string[]): Promise<number> {
       'tls-key': { type: 'string' },
       log: { type: 'boolean', default: false },
       'max-memory': { type: 'string' },
+      metrics: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -130,6 +133,8 @@ async function serve(argv: string[]): Promise<number> {
   // Every argument is checked before the data file is touched.
   const port = values.port === undefined ? undefined : number('--port', values.port, { min: 0, max: 65535, integer: true })
   const backup = number('--backup', values.backup, { min: 0, exclusive: true })
+  const metrics = values.metrics === undefined ? undefined
+    : { port: number('--metrics', values.metrics, { min: 0, max: 65535, integer: true }) }
   const maxConnections = number('--max-connections', values['max-connections'], { min: 1, integer: true })
   const idleTimeout = number('--idle-timeout', values['idle-timeout'], { min: 0 })
   const mode = durability(values.durability)
@@ -163,6 +168,7 @@ async function serve(argv: string[]): Promise<number> {
       ...(tls ? { tls } : {}),
       log: values.log ? (message) => console.log(`cyberdb: ${message} at ${new Date().toISOString()}`)
         : false,
+      ...(metrics ? { metrics } : {}),
     })
   } catch (error) {
     // A serve that never served leaves nothing behind: the lock goes with close(), and a data file
@@ -182,6 +188,7 @@ async function serve(argv: string[]): Promise<number> {
   const where = [address.port > 0 && `${address.host}:${address.port}`, address.unix].filter(Boolean).join(' and ')
   console.log(`cyberdb: serving ${values.data} on ${where}${modes.length ? ` (${modes.join(', ')})` : ''}: ` +
     `loaded ${loaded.tables} tables, ${loaded.entries} entries in ${loadMs.toFixed(0)} ms; backup every ${values.backup} s`)
+  if (address.metrics) console.log(`cyberdb: metrics and dashboard on http://${address.metrics.host}:${address.metrics.port}/`)
   return new Promise<number>(() => {}) // runs until SIGINT/SIGTERM (the server saves, then exits 0)
 }
 

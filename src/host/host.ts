@@ -23,6 +23,7 @@ import type { OpLog } from '../persistence/op-log.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
 import { systemClock, systemTimer, type Clock, type SetTimer } from './clock.ts'
 import { Expiry } from './expiry.ts'
+import { describeHost, type DatabaseInfo, type ServerStats } from './info.ts'
 import { Takers, Takes, Waiter } from './takes.ts'
 
 const DICT_GET = COMMANDS.get('dict.get')!
@@ -94,6 +95,9 @@ export class Host {
   // The latest time seen: a clock stepping back never makes an expired key live again.
   #now = -Infinity
   readonly #expiry: Expiry
+  readonly #since: number
+  /** A server serving this host adds its part to db.info (set while it listens). */
+  serverStats: (() => ServerStats) | undefined
 
   constructor(options: HostOptions = {}) {
     this.store = options.store ?? new Store()
@@ -102,6 +106,12 @@ export class Host {
     this.saver = options.saver ?? new Snapshotter(this.store)
     this.#noFile = options.noFile ?? 'there is no data file: pass save(path)'
     this.#expiry = new Expiry(this, options.setTimer)
+    this.#since = this.clock.now()
+  }
+
+  /** What this database is doing now, as plain data (db.info; info.ts). */
+  info(): DatabaseInfo {
+    return describeHost(this, this.#since)
   }
 
   /** The time ops run at now: the clock's, or the latest seen when the clock went back. */
@@ -270,6 +280,7 @@ export class Host {
         `not ${op.args.length}`)
     }
     const work = op.name === 'db.save' ? this.#save(op.args, origin)
+      : op.name === 'db.info' ? Promise.resolve(this.info())
       : op.name === 'list.take' ? this.#take(op, takers)
       : Promise.resolve(takers.cancel(new CyberError('CONNECTION_CLOSED', 'the take was cancelled: ' +
         'its connection is closing')))

@@ -12,6 +12,7 @@ import { createCodec } from '../protocol/codec.ts'
 import { MAX_FRAME_BYTES } from '../protocol/frame.ts'
 import { unrefTimer, type Clock, type SetTimer } from '../host/clock.ts'
 import { Host } from '../host/host.ts'
+import type { DatabaseInfo, ServerStats } from '../host/info.ts'
 import type { Takers } from '../host/takes.ts'
 import type { Address, ListenOptions } from '../listen-options.ts'
 import { DataFile, type DataFileOptions } from '../persistence/data-file.ts'
@@ -20,6 +21,7 @@ import type { SnapshotStats } from '../persistence/snapshot.ts'
 import { AllowList } from '../security/allow-list.ts'
 import { masterKey } from '../security/seal.ts'
 import { AuthThrottle } from '../security/throttle.ts'
+import { listenMetrics, type Health, type MetricsListener } from './metrics-http.ts'
 import { Session, type SessionHost } from './session.ts'
 import { UNIX_PEER, bindOwnerOnly, clearStaleSocket, removeSocket, type BoundSocket } from './unix-socket.ts'
 
@@ -130,6 +132,9 @@ export class Server implements AsyncDisposable {
   // The unix socket listener (listen({ unix })), beside or instead of the TCP one.
   #unixListener: UnixSocketListener<Session> | undefined
   #unixSocket: BoundSocket | undefined
+  #metrics: MetricsListener | undefined
+  // Loads running now: /health answers 503 while the tables are being replaced.
+  #loading = 0
   #sessions = new Set<Session>()
   #maxConnections = 10_000
   #logger: ((message: string) => void) | undefined
@@ -159,7 +164,16 @@ export class Server implements AsyncDisposable {
    * Call it before setBackup() on the same file, so that the log goes on where it stopped.
    * `progress` hears how far it got (the CLI's progress line). */
   async load(path: string, options: { progress?: (loaded: LoadProgress) => void } = {}): Promise<SnapshotStats> {
-    const recovered = await recover(path, console.warn, options.progress)
+    this.#loading++
+    try {
+      return await this.#load(path, options.progress)
+    } finally {
+      this.#loading--
+    }
+  }
+
+  async #load(path: string, progress: ((loaded: LoadProgress) => void) | undefined): Promise<SnapshotStats> {
+    const recovered = await recover(path, console.warn, progress)
     if (recovered.tables) this.#store.replaceAll(recovered.tables)
     this.#host.tablesReplaced() // deadlines loaded: the sweep's timer
     this.#loaded = { path, recovered }
@@ -271,10 +285,25 @@ export class Server implements AsyncDisposable {
         throw error
       }
     }
+    if (options.metrics !== undefined) this.#listenMetrics(options.metrics)
     if (this.#idleTimeout > 0) this.#sweepIdle()
+    this.#host.serverStats = this.#stats
     // The host as given (normalized), as before unix sockets: not Bun's spelling of it.
-    const unix = this.#unixSocket === undefined ? {} : { unix: this.#unixSocket.path }
-    return this.#listener ? { host, port: this.#listener.port, ...unix } : { host: '', port: 0, ...unix }
+    const address: Address = this.#listener ? { host, port: this.#listener.port } : { host: '', port: 0 }
+    if (this.#unixSocket !== undefined) address.unix = this.#unixSocket.path
+    if (this.#metrics !== undefined) address.metrics = this.#metrics.address
+    return address
+  }
+
+  // Stops the database listeners again (a later part of listen() failed): listen() either serves
+  // everything it was asked to or nothing.
+  #unlisten(): void {
+    this.#listener?.stop(true)
+    this.#listener = undefined
+    this.#unixListener?.stop(true)
+    this.#unixListener = undefined
+    if (this.#unixSocket) removeSocket(this.#unixSocket)
+    this.#unixSocket = undefined
   }
 
   #handlers(unix: boolean): SocketHandler<Session> {
@@ -298,6 +327,40 @@ export class Server implements AsyncDisposable {
     }
   }
 
+  // The metrics listener binds after the database listeners: a metrics port that is taken stops
+  // them again, so listen() either serves everything or nothing.
+  #listenMetrics(options: { port?: number; host?: string }): void {
+    if (typeof options !== 'object' || options === null) {
+      this.#unlisten()
+      throw badArgument('metrics is { port, host }')
+    }
+    const host = (options.host ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1')
+    const port = options.port ?? 9981
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      this.#unlisten()
+      throw badArgument(`a metrics port is an integer from 0 to 65535, not ${port}`)
+    }
+    try {
+      this.#metrics = bindOrRefuse(host, port, () => listenMetrics(this.#metricsSource, host, port, this.#allow))
+    } catch (error) {
+      this.#unlisten()
+      throw error
+    }
+  }
+
+  readonly #metricsSource = { info: (): DatabaseInfo => this.#host.info(), health: (): Health => this.health }
+
+  /** What /health answers: 'loading' while load() replaces the tables, 'closing' once close()
+   * was called, else 'serving'. */
+  get health(): Health {
+    return this.#closing !== undefined ? 'closing' : this.#loading > 0 ? 'loading' : 'serving'
+  }
+
+  /** Where the metrics listener is bound, when listen() was given `metrics`. */
+  get metricsAddress(): Address | undefined {
+    return this.#metrics?.address
+  }
+
   // One sweep over every connection rather than a timer per socket, reset on each data event:
   // a session is closed once a whole idleTimeout passed with no data from it (between that and
   // one period more of silence, never sooner).
@@ -318,6 +381,17 @@ export class Server implements AsyncDisposable {
       return unix === undefined ? address : { ...address, unix }
     }
     return unix === undefined ? undefined : { host: '', port: 0, unix }
+  }
+
+  /** What the database and this server are doing now (what a client's db.info() gets). */
+  info(): DatabaseInfo {
+    return this.#host.info()
+  }
+
+  // The server's part of db.info, read when asked (the counters are kept anyway).
+  readonly #stats = (): ServerStats => {
+    const { unsentBytes, bufferBytes } = this.output
+    return { connections: this.#sessions.size, refused: { ...this.#refused }, unsentBytes, bufferBytes }
   }
 
   get connections(): number {
@@ -356,12 +430,10 @@ export class Server implements AsyncDisposable {
     })
     await Promise.race([drained, grace])
     cancelGrace?.()
-    this.#listener?.stop(true)
-    this.#listener = undefined
-    this.#unixListener?.stop(true)
-    this.#unixListener = undefined
-    if (this.#unixSocket) removeSocket(this.#unixSocket)
-    this.#unixSocket = undefined
+    this.#unlisten()
+    this.#metrics?.stop()
+    this.#metrics = undefined
+    if (this.#host.serverStats === this.#stats) this.#host.serverStats = undefined
     if (this.#ownsHost) this.#host.close() // its expiry sweep ends with the server
     return this.#backup?.close()
   }
