@@ -23,10 +23,11 @@
 //   (ACCOUNT=0 skips the perf pass; REDIS=0 skips Redis; SERVER_BUN_FLAGS='--cpu-prof
 //   --cpu-prof-dir=DIR' profiles the CyberDB server, written when it stops)
 
-import { RedisClient, type Socket } from 'bun'
+import { RedisClient } from 'bun'
 import { join } from 'node:path'
 import { connect, type Database, type DictHandle } from '../src/index.ts'
 import { createCodec } from '../src/protocol/codec.ts'
+import { EchoClient } from './fixtures/echo-client.ts'
 import {
   HOST,
   SyscallCounter,
@@ -82,96 +83,6 @@ const values = keys.map((_, i) => `value-${String(i).padStart(6, '0')}-xxxxxxx`)
 const others = keys.map((_, i) => `other-${String(i).padStart(6, '0')}-yyyyyyy`)
 // incr counts on keys of their own, so the string values stay strings.
 const counters = keys.map((_, i) => `count:${100000 + i}`)
-
-// --- the echo client: frames out, the same byte count back ---
-
-class EchoClient {
-  #socket!: Socket<undefined>
-  #batch: Uint8Array[] = []
-  #batchBytes = 0
-  #flushQueued = false
-  #unsent: Uint8Array | undefined
-  #sent = 0
-  #received = 0
-  #waiting: { until: number; resolve: () => void }[] = []
-  #head = 0
-  #capture: Uint8Array[] | undefined
-
-  static async open(port: number): Promise<EchoClient> {
-    const client = new EchoClient()
-    client.#socket = await Bun.connect({
-      hostname: HOST,
-      port,
-      socket: {
-        data: (_socket, chunk) => client.#onData(chunk),
-        drain: () => client.#onDrain(),
-      },
-    })
-    client.#socket.setNoDelay(true)
-    return client
-  }
-
-  /** Sends one frame; resolves once as many bytes as were sent so far have come back. */
-  request(frame: Uint8Array): Promise<void> {
-    this.#batch.push(frame)
-    this.#batchBytes += frame.length
-    this.#sent += frame.length
-    if (!this.#flushQueued) {
-      this.#flushQueued = true
-      queueMicrotask(this.#flush)
-    }
-    return new Promise((resolve) => this.#waiting.push({ until: this.#sent, resolve }))
-  }
-
-  /** Sends one frame and returns the bytes that came back (the correctness check). */
-  async roundTrip(frame: Uint8Array): Promise<Uint8Array> {
-    this.#capture = []
-    await this.request(frame)
-    const bytes = Buffer.concat(this.#capture)
-    this.#capture = undefined
-    return bytes
-  }
-
-  close(): void {
-    this.#socket.end()
-  }
-
-  #flush = (): void => {
-    this.#flushQueued = false
-    // One write per tick, as the CyberDB client does: the frames are copied into one buffer.
-    const bytes =
-      this.#batch.length === 1 ? this.#batch[0]! : Buffer.concat(this.#batch, this.#batchBytes)
-    this.#batch = []
-    this.#batchBytes = 0
-    if (this.#unsent) {
-      this.#unsent = Buffer.concat([this.#unsent, bytes])
-      return
-    }
-    const written = this.#socket.write(bytes)
-    if (written >= 0 && written < bytes.length) this.#unsent = bytes.slice(written)
-  }
-
-  #onDrain(): void {
-    if (!this.#unsent) return
-    const bytes = this.#unsent
-    this.#unsent = undefined
-    const written = this.#socket.write(bytes)
-    if (written >= 0 && written < bytes.length) this.#unsent = bytes.slice(written)
-  }
-
-  #onData(chunk: Uint8Array): void {
-    if (this.#capture) this.#capture.push(chunk.slice())
-    this.#received += chunk.length
-    const waiting = this.#waiting
-    while (this.#head < waiting.length && waiting[this.#head]!.until <= this.#received) {
-      waiting[this.#head++]!.resolve()
-    }
-    if (this.#head === waiting.length) {
-      this.#waiting = []
-      this.#head = 0
-    }
-  }
-}
 
 // --- sides ---
 
@@ -318,7 +229,7 @@ async function echoSide(): Promise<
   Side & { child: Child; frames: Record<(typeof OPS)[number], Uint8Array> }
 > {
   const { child, port, pid } = await startFixture('echo server', 'echo-server.ts')
-  const echo = await EchoClient.open(port)
+  const echo = await EchoClient.open({ hostname: HOST, port })
   const frames = requestFrames()
   return {
     name: 'echo',
