@@ -1,7 +1,8 @@
 // The operation log's file format and the small file helpers its writer and reader share.
 // File: a 16-byte header (magic "CDBLOG", version, reserved, the generation it continues as a u64
 // BE), then records. Version 2 record: [u32 BE body length][u32 BE CRC-32 of body][u32 BE CRC-32 of
-// the 8 bytes before it][body = msgpack [table, name, args] or [table, name, args, now]]: `now` is
+// the 8 bytes before it][body = msgpack [table, name, args], [table, name, args, now] or [table,
+// name, args, now, seq]]: `seq` is the commit's feed number (issue 12); `now` is
 // the time (ms) the write ran at, given when the host had one, so that replay evaluates expiry as
 // the original run did (a body of three runs at the replay's latest time). The header's own checksum is what
 // tells a damaged length from a cut file: without it a flipped length bit points past the end and
@@ -97,8 +98,9 @@ export function writeRecord(bytes: Uint8Array, at: number, body: Uint8Array,
 
 /** A record's body: msgpack [table, name, args], packed in place in the codec's buffer (valid
  * until the codec packs again). May throw what the codec throws on a value it refuses. */
-export function encodeRecordBody(codec: Packr, op: Op, now?: number): Uint8Array {
-  const packed = packInPlace(codec, now === undefined ? [op.table, op.name, op.args] : [op.table, op.name, op.args, now])
+export function encodeRecordBody(codec: Packr, op: Op, now?: number, seq?: number): Uint8Array {
+  const packed = packInPlace(codec, now === undefined ? [op.table, op.name, op.args]
+    : seq === undefined ? [op.table, op.name, op.args, now] : [op.table, op.name, op.args, now, seq])
   return packed.subarray(packed.start, packed.end)
 }
 
