@@ -32,6 +32,8 @@ export interface ChangeSource {
   pull(): void
   /** The caller left (return(), or the database closed): let go of everything. */
   end(): void
+  /** The caller read one change (a remote watch asks the server for more). */
+  consumed?(): void
 }
 
 export class ChangeStream implements AsyncIterableIterator<Change> {
@@ -43,6 +45,20 @@ export class ChangeStream implements AsyncIterableIterator<Change> {
   #waiting: PromiseWithResolvers<IteratorResult<Change>> | undefined
   /** The seq of the last change handed to the caller (a resume starts after it). */
   lastSeq = -1
+
+  #onEnd: (() => void)[] = []
+
+  /** Calls `fn` once when the stream ends (the caller left, the database closed, an error). */
+  whenEnded(fn: () => void): void {
+    if (this.#ended) fn()
+    else this.#onEnd.push(fn)
+  }
+
+  #end(): void {
+    this.#ended = true
+    this.#source?.end()
+    for (const fn of this.#onEnd.splice(0)) fn()
+  }
 
   /** Set the source before the first next(). */
   attach(source: ChangeSource): void {
@@ -66,8 +82,7 @@ export class ChangeStream implements AsyncIterableIterator<Change> {
   /** The watch ends without an error (the database closed): the loop ends. */
   finish(): void {
     if (this.#ended) return
-    this.#ended = true
-    this.#source?.end()
+    this.#end()
     this.#items = []
     this.#settle()
   }
@@ -108,11 +123,11 @@ export class ChangeStream implements AsyncIterableIterator<Change> {
         this.#head = 0
       }
       this.lastSeq = value.seq
+      this.#source?.consumed?.()
       return Promise.resolve({ done: false, value })
     }
     if (this.#error !== undefined && !this.#ended) {
-      this.#ended = true
-      this.#source?.end()
+      this.#end()
       return Promise.reject(this.#error)
     }
     if (this.#ended) return Promise.resolve({ done: true, value: undefined })

@@ -183,7 +183,7 @@ export class EmbeddedTransport implements Transport {
     openFiles.delete(this)
     this.cursors.clear()
     this.#takers.cancel(closedError('database'))
-    for (const stream of this.#streams) stream.finish() // a loop over db.watch() ends
+    for (const stream of [...this.#streams]) stream.finish() // a loop over db.watch() ends
     if (this.#ownsHost) this.host.close() // its expiry sweep ends with the database
     for (const close of this.#onClose.splice(0)) await close()
     if (this.#file !== undefined) await this.#file.close()

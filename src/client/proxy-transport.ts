@@ -29,6 +29,7 @@ export class ProxyTransport implements Transport {
     }
     const stream = this.#watch(options)
     this.#streams.add(stream)
+    stream.whenEnded(() => this.#streams.delete(stream))
     return stream
   }
 
@@ -48,8 +49,7 @@ export class ProxyTransport implements Transport {
   // Closing a proxy does no I/O: its connection stays in the pool.
   close(): Promise<void> {
     this.#closed = true
-    for (const stream of this.#streams) stream.finish()
-    this.#streams.clear()
+    for (const stream of [...this.#streams]) stream.finish()
     return DONE
   }
 

@@ -212,3 +212,7 @@ export function errorFromPayload(payload: unknown): CyberError {
   }
   return new CyberError('PROTOCOL', 'the server sent a malformed error reply')
 }
+
+/** A watch's credit (issue 12): changes the server may push on it before the client asks for more
+ * (`watch.more`); the client asks once the caller has read half of it. */
+export const WATCH_WINDOW = 256

@@ -358,6 +358,7 @@ export class Server implements AsyncDisposable {
         return host.applyLater(op, 'remote', takers)
       },
       durable: (from: number, to: number) => host.durable(from, to),
+      watch: (options, wake) => host.watch(options, wake),
       authenticated: (session) => this.#forgetUnauthenticated(session),
       reserveOutput: (session) => this.#reserveOutput(session),
       outputChanged: (delta) => this.#outputChanged(delta),

@@ -42,6 +42,14 @@ export async function take(stream: AsyncIterator<Change>, n: number): Promise<Ch
   return out
 }
 
+/** A commit's seq to watch from: a watch sent on one connection is not ordered with writes made
+ * on another, so a test whose writers are other clients starts its watchers after a known seq. */
+async function mark(db: Database, d: string): Promise<number> {
+  const tx = db.atomic()
+  tx.dict(d).set('mark', 0)
+  return ((await tx.commit()) as { seq: number }).seq
+}
+
 /** What a filter selects, as the feed defines it. */
 export function selects(options: WatchOptions, change: Change): boolean {
   if (options.tables !== undefined && !options.tables.includes(change.table)) return false
@@ -160,7 +168,7 @@ export function feedContract(label: string, harness: FeedHarness): void {
       const { db } = kit
       const d = uniqueName('fd')
       await db.createDict(d)
-      const all = db.watch({ tables: [d] })
+      const all = db.watch({ tables: [d], since: await mark(db, d) })
       const writer = await kit.peer()
       const N = 200
       const writing = (async () => {
@@ -284,11 +292,12 @@ export function feedContract(label: string, harness: FeedHarness): void {
       const d = uniqueName('fd')
       await db.createDict(d)
       const before = kit.watchers()
-      const viaBreak = db.watch({ tables: [d] })
-      const proxy = await db.proxy()
-      const viaProxy = proxy.watch({ tables: [d] })
       const other = await kit.peer()
-      const viaClose = other.watch({ tables: [d] })
+      const since = await mark(db, d)
+      const viaBreak = db.watch({ tables: [d], since })
+      const proxy = await db.proxy()
+      const viaProxy = proxy.watch({ tables: [d], since })
+      const viaClose = other.watch({ tables: [d], since })
       await db.dict(d).set('k', 1)
       for await (const change of viaBreak) {
         expect(change.key).toBe('k')
