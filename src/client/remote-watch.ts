@@ -5,9 +5,13 @@
 // the caller sees no gap and no duplicate, or FEED_COMPACTED when history no longer reaches.
 
 import { CyberError } from '../errors.ts'
+import { createCodec } from '../protocol/codec.ts'
 import { WATCH_WINDOW } from '../protocol/messages.ts'
 import { ChangeStream, type Change, type ChangeSource, type WatchOptions } from './change-stream.ts'
 import type { Connection } from './connection.ts'
+
+// The server packs each run of changes once (a bin in its frame): unpacked here.
+const codec = createCodec()
 
 // Reconnecting: attempts, and the wait before each (doubling up to the last), about 30 s in all.
 const RECONNECT_ATTEMPTS = 40
@@ -97,7 +101,7 @@ export class RemoteWatch implements ChangeSource {
       this.#attempts = 0
       return false
     }
-    const changes = payload as Change[]
+    const changes = (payload instanceof Uint8Array ? codec.unpack(payload) : payload) as Change[]
     if (changes.length > 0) this.#since = changes.at(-1)!.seq
     this.stream.push(changes)
     return false

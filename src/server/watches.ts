@@ -1,6 +1,6 @@
 // A session's watches (issue 12): the push path. `db.watch` [options] registers a watcher of the
 // host's feed and is answered on its own id, first with the seq it starts after, then with arrays
-// of changes, whole commits each, until `watch.cancel` [id] (answered with null on the watch's id,
+// of changes (packed: see pack()), whole commits each, until `watch.cancel` [id] (answered with null on the watch's id,
 // the end) or an error (FEED_COMPACTED) ends it. Flow is by credit: a watch sends at most WINDOW
 // changes the client has not asked again for (`watch.more` [id, n]), so a client that does not read
 // costs the server at most WINDOW changes of output per watch; the rest stay in the host's history,
@@ -8,7 +8,24 @@
 
 import { CyberError, badArgument } from '../errors.ts'
 import type { Change, WatchOptions, Watcher } from '../host/feed.ts'
+import { createCodec } from '../protocol/codec.ts'
 import { WATCH_WINDOW } from '../protocol/messages.ts'
+
+// Changes go out packed once, as one msgpack bin, for every watch that reads the same run of them
+// (watchers of one table on many connections read the same objects from history): the second and
+// later watches copy bytes instead of packing objects again. Keyed by the run's first change.
+const codec = createCodec()
+const packed = new WeakMap<Change, { last: Change; count: number; bytes: Uint8Array }>()
+
+function pack(changes: Change[]): Uint8Array {
+  const first = changes[0]!
+  const last = changes.at(-1)!
+  const known = packed.get(first)
+  if (known !== undefined && known.last === last && known.count === changes.length) return known.bytes
+  const bytes = codec.pack(changes)
+  packed.set(first, { last, count: changes.length, bytes })
+  return bytes
+}
 
 // Changes per pushed frame at most (a commit is never split, so a frame may hold more).
 const FRAME_CHANGES = 128
@@ -108,7 +125,7 @@ export class Watches {
       }
       if (changes.length === 0) continue // commits its filter leaves out: read on
       watch.credit -= changes.length
-      this.#sink.push(watch.id, true, changes)
+      this.#sink.push(watch.id, true, pack(changes))
       pushed = true
     }
     return pushed
