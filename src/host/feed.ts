@@ -141,7 +141,10 @@ export class Feed {
     this.#head = 0
     this.#held = 0
     this.#floor = seq
-    for (const [at, table, name, args] of history) {
+    // A commit has a change or more (nearly always): the last `capacity` commits are all that can
+    // stay, and a long log's replay need not expand the rest.
+    for (let i = Math.max(0, history.length - this.capacity); i < history.length; i++) {
+      const [at, table, name, args] = history[i]!
       if (this.#commits.length === 0) this.#floor = at - 1
       this.#push(at, { table, name, args })
     }
