@@ -69,6 +69,25 @@ describe('remote watch', () => {
     await server.close()
   })
 
+  test('a resume that history no longer reaches surfaces FEED_COMPACTED with the oldest seq', async () => {
+    const host = new Host({ feedHistory: 5 })
+    const server = new Server({ host })
+    const { port } = await server.listen({ host: '127.0.0.1', port: 0, password: PASSWORD })
+    const tap = tapProxy(port)
+    await using db = await connect(`cyberdb://:${PASSWORD}@127.0.0.1:${tap.port}`)
+    await using writer = await connect(`cyberdb://:${PASSWORD}@127.0.0.1:${port}`)
+    await db.createDict('d')
+    const stream = db.watch({ tables: ['d'], since: 1 })
+    await writer.dict('d').set('k', 0)
+    expect((await take(stream, 1))[0]!.args).toEqual(['k', 0])
+    await tap[Symbol.asyncDispose]()
+    for (let i = 1; i <= 20; i++) await writer.dict('d').set('k', i)
+    await using _again = tapProxy(port, tap.port)
+    const error = await expectCode(stream.next(), 'FEED_COMPACTED')
+    expect(error.oldest).toBe(host.oldestSeq)
+    await server.close()
+  })
+
   test('a watcher that does not read holds at most WATCH_WINDOW changes, then is caught up or ends with FEED_COMPACTED', async () => {
     const host = new Host({ feedHistory: 100 })
     const server = new Server({ host })
