@@ -30,6 +30,9 @@ function pack(changes: Change[]): Uint8Array {
 // Changes per pushed frame at most (a commit is never split, so a frame may hold more).
 const FRAME_CHANGES = 128
 
+/** Watches one connection may hold: each costs the server a watcher and up to a window of output. */
+export const MAX_WATCHES = 1024
+
 export const WATCH_OPS: ReadonlySet<string> = new Set(['db.watch', 'watch.more', 'watch.cancel'])
 
 /** What the watches need of the session and the host. */
@@ -81,6 +84,9 @@ export class Watches {
   #start(id: number, args: unknown[]): void {
     if (args.length > 1) throw badArgument(`db.watch takes 0 or 1 arguments, not ${args.length}`)
     if (this.#watches.has(id)) throw badArgument(`watch ${id} exists already`)
+    if (this.#watches.size >= MAX_WATCHES) {
+      throw badArgument(`a connection holds at most ${MAX_WATCHES} watches: end one, or use another connection`)
+    }
     let watch: Watch | undefined
     const watcher = this.#sink.watch(args[0] as WatchOptions | undefined, () => {
       if (watch !== undefined && this.#pump(watch)) this.#sink.flush()

@@ -11,6 +11,7 @@ import { WATCH_WINDOW } from '../../src/protocol/messages.ts'
 import { expectCode, tempDir, waitFor } from '../contract/helpers.ts'
 import { take } from '../contract/feed.contract.ts'
 import { tapProxy } from '../fixtures/wire.ts'
+import { spawnFixture } from '../fixtures/spawn.ts'
 
 const PASSWORD = 'pw'
 const dir = tempDir()
@@ -44,6 +45,32 @@ describe('remote watch', () => {
     await stream.return!()
     await db.close()
     await server.close()
+  })
+
+  test('resumes across a kill -9 of the server, restarted on the same data file and port, with no gap', async () => {
+    const file = dir.file('killed.cdb')
+    const first = spawnFixture('feed-server-fixture.ts', [file, '0', PASSWORD])
+    await first.stdout.until((lines) => lines.some((l) => l.startsWith('listening ')), 'the server')
+    const port = first.stdout.lines()[0]!.split(' ')[1]!
+    await using db = await connect(`cyberdb://:${PASSWORD}@127.0.0.1:${port}`)
+    await db.createDict('d')
+    const stream = db.watch({ tables: ['d'] })
+    for (let i = 0; i < 5; i++) await db.dict('d').set('k', i)
+    const before = await take(stream, 5)
+    first.proc.kill('SIGKILL')
+    await first.finish()
+    const second = spawnFixture('feed-server-fixture.ts', [file, port, PASSWORD])
+    try {
+      await second.stdout.until((lines) => lines.some((l) => l.startsWith('listening ')), 'the restarted server')
+      await db.dict('d').set('k', 'after')
+      const [after] = await take(stream, 1)
+      expect(after!.args).toEqual(['k', 'after'])
+      expect(after!.seq).toBeGreaterThan(before.at(-1)!.seq)
+      await stream.return!()
+    } finally {
+      second.proc.kill('SIGKILL')
+      await second.finish()
+    }
   })
 
   test('resumes after its connection drops, with no gap', async () => {
