@@ -132,37 +132,18 @@ export class EmbeddedTransport implements Transport {
     return new ProxyTransport(this, (op) => this.call(op), (options) => this.watch(options))
   }
 
-  /** A watch of the host's change feed: the stream reads the watcher when it runs dry, and the
-   * host's wake-up (a microtask after a commit) reads it again for a caller waiting. A caller that
-   * stops reading holds at most one read's changes; the rest stay in the host's history. */
+  /** A watch of the host's change feed (watchHost); closing the database ends it. */
   watch(options: WatchOptions | undefined): ChangeStream {
-    const stream = new ChangeStream()
     if (this.#closed) {
+      const stream = new ChangeStream()
       stream.fail(closedError('database'))
       return stream
     }
-    let watcher: Watcher
-    const pull = () => {
-      try {
-        const changes = watcher.read()
-        if (changes.length > 0) stream.push(changes.map(copyChange))
-      } catch (error) {
-        stream.fail(error as CyberError)
-      }
+    const stream = watchHost(this.host, options)
+    if (!stream.isEnded) {
+      this.#streams.add(stream)
+      stream.whenEnded(() => this.#streams.delete(stream))
     }
-    try {
-      watcher = this.host.watch(options, () => {
-        if (stream.buffered === 0) pull()
-      })
-    } catch (error) {
-      stream.fail(error as CyberError)
-      return stream
-    }
-    this.#streams.add(stream)
-    stream.attach({ pull, end: () => {
-      watcher.close()
-      this.#streams.delete(stream)
-    } })
     return stream
   }
 
@@ -192,6 +173,35 @@ export class EmbeddedTransport implements Transport {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close()
   }
+}
+
+/**
+ * A watch of `host`'s change feed in process (a Database's, a SyncDatabase's): the stream reads the
+ * watcher when it runs dry, and the host's wake-up (a microtask after a commit) reads it again for
+ * a caller waiting. A caller that stops reading holds at most one read's changes; the rest stay in
+ * the host's history. Errors (BAD_ARGUMENT, FEED_COMPACTED) surface on the stream's reads.
+ */
+export function watchHost(host: Host, options: WatchOptions | undefined): ChangeStream {
+  const stream = new ChangeStream()
+  let watcher: Watcher
+  const pull = () => {
+    try {
+      const changes = watcher.read()
+      if (changes.length > 0) stream.push(changes.map(copyChange))
+    } catch (error) {
+      stream.fail(error as CyberError)
+    }
+  }
+  try {
+    watcher = host.watch(options, () => {
+      if (stream.buffered === 0) pull()
+    })
+  } catch (error) {
+    stream.fail(error as CyberError)
+    return stream
+  }
+  stream.attach({ pull, end: () => watcher.close() })
+  return stream
 }
 
 // A change as the caller gets it: its own copy of the values (the host's stay shared).
