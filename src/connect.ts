@@ -3,14 +3,15 @@
 import { EmbeddedTransport, type FileOptions } from './client/embedded.ts'
 import { Database } from './client/database.ts'
 import { RemoteTransport, type RemoteOptions } from './client/remote.ts'
+import { ReplicaTransport } from './client/replica.ts'
 import { CyberError } from './errors.ts'
 import { checkMaxMemory } from './engine/value-model.ts'
-import type { Clock, SetTimer } from './host/clock.ts'
+import { systemClock, type Clock, type SetTimer } from './host/clock.ts'
 import { DURABILITIES, type Durability } from './persistence/log-format.ts'
 
 const FORMS = 'memory://[?maxMemory=BYTES], ' +
   'file:PATH[?backup=SECONDS&durability=always|everysec|no&compact=BYTES&maxMemory=BYTES], ' +
-  'cyberdb://[:PASSWORD@]HOST:PORT[?timeout=SECONDS&pool=N&connectTimeout=SECONDS&password=PASSWORD&encrypt=true], ' +
+  'cyberdb://[:PASSWORD@]HOST:PORT[?timeout=SECONDS&pool=N&connectTimeout=SECONDS&password=PASSWORD&encrypt=true&replica=TABLE,TABLE], ' +
   'cyberdbs://... (the same over TLS; &ca=PEM_FILE for a private CA), ' +
   'cyberdb+unix:///ABSOLUTE/PATH.sock[?password=PASSWORD&...] or ' +
   'cyberdb+unix://:PASSWORD@localhost/ABSOLUTE/PATH.sock ' +
@@ -38,6 +39,10 @@ export interface ConnectOptions {
   /** memory:// and file: only: changes the change feed keeps for watchers that resume or lag
    * (default 10 000, about 100 bytes each plus their values). A server has its own. */
   feedHistory?: number
+  /** cyberdb:// only: tables to keep a replica of in this process (the URL's ?replica=a,b adds to
+   * them): their reads answer here, their writes resolve once the replica applied them. The
+   * replica reads `clock` (default Date.now) to hide keys past their deadline. */
+  replica?: string[]
 }
 
 /**
@@ -68,9 +73,23 @@ export async function connect(url?: string, options: ConnectOptions = {}): Promi
     throw new CyberError('BAD_ARGUMENT', 'maxMemory is the server\'s limit: new Server({ maxMemory }) or cyberdb serve --max-memory')
   }
   if (url.startsWith('cyberdb://') || url.startsWith('cyberdbs://') || url.startsWith('cyberdb+unix://')) {
-    return new Database(await RemoteTransport.open(await parseRemoteUrl(url, options)))
+    const remote = await parseRemoteUrl(url, options)
+    const replica = replicaTables(url, remote.replica, options.replica)
+    if (replica.length === 0) return new Database(await RemoteTransport.open(remote))
+    return new Database(await ReplicaTransport.open(remote, replica, options.clock ?? systemClock))
   }
   throw badUrl(url, 'unknown scheme')
+}
+
+// The replica's tables: the URL's and the option's, each a non-empty name, once.
+function replicaTables(url: string, fromUrl: string[] | undefined, fromOptions: unknown): string[] {
+  if (fromOptions !== undefined && (!Array.isArray(fromOptions) ||
+    !fromOptions.every((name) => typeof name === 'string'))) {
+    throw new CyberError('BAD_ARGUMENT', 'the replica option is an array of table names')
+  }
+  const names = [...(fromUrl ?? []), ...((fromOptions as string[] | undefined) ?? [])]
+  if (names.some((name) => name === '')) throw badUrl(url, 'a replica table name is empty')
+  return [...new Set(names)]
 }
 
 function limitMemory(transport: EmbeddedTransport, maxMemory: number | undefined): EmbeddedTransport {
@@ -145,6 +164,7 @@ export async function parseRemoteUrl(url: string, options: ConnectOptions = {}):
     else if (name === 'password') remote.password = options.password ?? value
     else if (name === 'encrypt') remote.encrypt = flag(url, name, value)
     else if (name === 'ca' && parsed.protocol === 'cyberdbs:') caFile = value
+    else if (name === 'replica') (remote.replica ??= []).push(...value.split(','))
     else throw badUrl(url, `unknown parameter "${name}"`)
   }
   // The password stays out of URLs kept in config and shell history: the environment supplies it.

@@ -96,6 +96,17 @@ export class ChangeStream implements AsyncIterableIterator<Change> {
     return this.#items.length - this.#head
   }
 
+  /** Every change received and not yet read, at once (a replica applies what one push brought,
+   * whole commits, in one synchronous step). */
+  drain(): Change[] {
+    const out = this.#items.slice(this.#head)
+    this.#items = []
+    this.#head = 0
+    if (out.length > 0) this.lastSeq = out.at(-1)!.seq
+    for (let i = 0; i < out.length; i++) this.#source?.consumed?.()
+    return out
+  }
+
   next(): Promise<IteratorResult<Change>> {
     if (this.#waiting !== undefined) return Promise.reject(new Error('watch: next() called while another waits'))
     if (this.#head === this.#items.length && !this.#ended && this.#error === undefined) this.#source?.pull()

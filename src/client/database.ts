@@ -14,6 +14,7 @@ import { badArgument } from '../errors.ts'
 import type { Address, ListenOptions } from '../listen-options.ts'
 import { EmbeddedTransport } from './embedded.ts'
 import type { Transport } from './transport.ts'
+import { ReplicaTransport, ReplicaView } from './replica.ts'
 import { ChangeStream, type Change, type WatchOptions } from './change-stream.ts'
 
 export interface CreateOptions {
@@ -166,6 +167,21 @@ export class Database extends TableClient implements AsyncDisposable {
     return Promise.reject(badArgument('only an embedded database (memory:// or file:) can serve'))
   }
 
+  /**
+   * A replicated table read without `await` (connect(url, { replica })): the same values and
+   * errors as the handle's reads, from this process's copy, current to `seq`.
+   * @example
+   * const db = await connect('cyberdb://127.0.0.1:9980?replica=centre')
+   * const text = db.replica('centre').get('content')
+   */
+  replica<V = unknown>(name: string): ReplicaView<V> {
+    if (!(this.transport instanceof ReplicaTransport)) {
+      throw badArgument('this database keeps no replica: connect(url, { replica: [tables] })')
+    }
+    if (!this.transport.holds(name)) throw badArgument(`table "${name}" is not one of this database's replicas`)
+    return new ReplicaView<V>(this.transport, name)
+  }
+
   /** Closes the database; file mode takes a final snapshot first. */
   close(): Promise<void> {
     return this.transport.close()
@@ -191,4 +207,4 @@ export class DatabaseProxy extends TableClient implements AsyncDisposable {
   }
 }
 
-export type { Change, DatabaseInfo, Key, TableInfo, WatchOptions }
+export type { Change, DatabaseInfo, Key, ReplicaView, TableInfo, WatchOptions }

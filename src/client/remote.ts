@@ -19,6 +19,8 @@ export interface RemoteOptions extends ConnectionOptions {
   pool: number
   /** Seconds after which an idle connection is dropped; 0 keeps them. */
   idleTimeout: number
+  /** The URL's ?replica= tables (connect() opens a ReplicaTransport for them). */
+  replica?: string[]
 }
 
 export class RemoteTransport implements Transport {

@@ -26,6 +26,7 @@ import { systemClock, systemTimer, type Clock, type SetTimer } from './clock.ts'
 import { Expiry } from './expiry.ts'
 import { describeHost, type DatabaseInfo, type ServerStats } from './info.ts'
 import { Feed, type WatchOptions, type Watcher } from './feed.ts'
+import { replicaImage } from './replicate.ts'
 import { Takers, Takes, Waiter } from './takes.ts'
 
 const DICT_GET = COMMANDS.get('dict.get')!
@@ -327,6 +328,7 @@ export class Host {
     }
     const work = op.name === 'db.save' ? this.#save(op.args, origin)
       : op.name === 'db.info' ? Promise.resolve(this.info())
+      : op.name === 'db.replicate' ? Promise.resolve(replicaImage(this, op.args, origin === 'local'))
       : op.name === 'list.take' ? this.#take(op, takers)
       : Promise.resolve(takers.cancel(new CyberError('CONNECTION_CLOSED', 'the take was cancelled: ' +
         'its connection is closing')))

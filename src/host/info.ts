@@ -28,6 +28,23 @@ export interface ServerStats {
   bufferBytes: number
 }
 
+/** db.info()'s `replica`: the replica's tables and how far behind the server it is. */
+export interface ReplicaInfo {
+  tables: string[]
+  /** The seq the replica's tables are current to: every change up to it applied, none after. */
+  seq: number
+  /** The server's seq when info was asked, minus `seq`: an upper bound (commits of tables the
+   * replica does not hold count too). */
+  behind: number
+  /** ms between the server answering one of this client's writes and the replica applying it:
+   * the latest, and the longest since the last info(); now minus the oldest unapplied one, when
+   * one waits. */
+  lagMs: number
+  maxLagMs: number
+  /** Loads of the tables after the first (FEED_COMPACTED, a server restart with another history). */
+  reloads: number
+}
+
 /** db.info(): the same shape in every mode (`server` is null without one). */
 export interface DatabaseInfo {
   /** When this was read (ms since the epoch, the host's clock) and since when the host counts. */
@@ -53,6 +70,8 @@ export interface DatabaseInfo {
   }
   memory: { rss: number; heapUsed: number; heapTotal: number; storeBytes: number; maxMemory: number }
   server: ServerStats | null
+  /** A replica client's (connect(url, { replica })): its tables and lag. */
+  replica?: ReplicaInfo
 }
 
 /** The host's part of db.info (and the server's, when one serves this host). */
