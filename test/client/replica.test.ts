@@ -4,19 +4,25 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { Server, connect, manualClock } from '../../src/index.ts'
 import { Host } from '../../src/host/host.ts'
-import { expectCode, waitFor } from '../contract/helpers.ts'
+import { expectCode, tempDir, waitFor } from '../contract/helpers.ts'
 
 const PASSWORD = 'pw'
 const servers: Server[] = []
+const dir = tempDir()
 afterAll(async () => {
   for (const server of servers) await server.close()
+  dir[Symbol.dispose]()
 })
 
-async function serve(host = new Host()): Promise<{ host: Host; url: string }> {
+async function serve(host = new Host(), file?: string, port = 0): Promise<{ host: Host; url: string; server: Server }> {
   const server = new Server({ host })
   servers.push(server)
-  const { port } = await server.listen({ host: '127.0.0.1', port: 0, password: PASSWORD })
-  return { host, url: `cyberdb://:${PASSWORD}@127.0.0.1:${port}` }
+  if (file !== undefined) {
+    await server.load(file)
+    server.setBackup(file, 3600)
+  }
+  const address = await server.listen({ host: '127.0.0.1', port, password: PASSWORD })
+  return { host, server, url: `cyberdb://:${PASSWORD}@127.0.0.1:${address.port}` }
 }
 
 describe('replica', () => {
@@ -34,5 +40,137 @@ describe('replica', () => {
     await waitFor(() => db.replica('centre').get('other') === 1, 'the change to arrive')
     await expectCode(db.dict('centre').pop('missing'), 'KEY_NOT_FOUND')
     await expectCode(db.list('centre').at(0), 'WRONG_TABLE_TYPE')
+  })
+
+  test('a proxy reads locally and reads its own writes; unnamed tables go to the server', async () => {
+    const { url } = await serve()
+    await using db = await connect(url, { replica: ['centre'] })
+    await db.createDict('centre')
+    await db.createDict('plain', { k: 1 })
+    await using proxy = await db.proxy()
+    await proxy.dict('centre').set('k', 'v')
+    expect(db.replica('centre').get('k')).toBe('v')
+    expect(await proxy.dict('centre').get('k')).toBe('v')
+    expect(await proxy.dict('plain').get('k')).toBe(1)
+    expect(() => db.replica('plain')).toThrow('not one of')
+    await proxy.close()
+    await expectCode(proxy.dict('centre').get('k'), 'CONNECTION_CLOSED')
+  })
+
+  test('a read returns a copy, and bad arguments are the engine\'s BAD_ARGUMENT', async () => {
+    const { url } = await serve()
+    await using db = await connect(url, { replica: ['centre'] })
+    await db.createDict('centre', { obj: { n: 1 } })
+    const got = db.replica<{ n: number }>('centre').get('obj')!
+    got.n = 2
+    expect(db.replica<{ n: number }>('centre').get('obj')).toEqual({ n: 1 })
+    expect(await db.dict('centre').get('obj')).toEqual({ n: 1 })
+    await expectCode(db.dict('centre').get(null as never), 'BAD_ARGUMENT')
+    await expectCode(() => db.replica('centre').get(null as never), 'BAD_ARGUMENT')
+    await expectCode(db.dict('centre').set('k', () => 1), 'BAD_ARGUMENT')
+    await expectCode(db.dict('missing').get('k'), 'TABLE_NOT_FOUND')
+  })
+
+  test('the replica option and URL parameter are checked', async () => {
+    const { url } = await serve()
+    await expectCode(connect(`${url}?replica=a,,b`), 'BAD_ARGUMENT')
+    await expectCode(connect(url, { replica: 'a' as never }), 'BAD_ARGUMENT')
+    await using plain = await connect(url)
+    expect(() => plain.replica('a')).toThrow('keeps no replica')
+    await using memory = await connect('memory://')
+    await expectCode(memory.dict('t').get('k'), 'TABLE_NOT_FOUND')
+  })
+
+  test('info() reports the replica\'s seq and lag', async () => {
+    const { host, url } = await serve()
+    await using db = await connect(url, { replica: ['centre'] })
+    await db.createDict('centre')
+    await db.dict('centre').set('k', 1)
+    const info = await db.info()
+    expect(info.replica).toEqual({ tables: ['centre'], seq: host.seq, behind: 0, lagMs: expect.any(Number),
+      maxLagMs: expect.any(Number), reloads: 0 })
+    expect(info.feed.seq).toBe(host.seq)
+  })
+
+  test('a table dropped and recreated, as another type, follows; a drop through the replica waits', async () => {
+    const { url } = await serve()
+    await using writer = await connect(url)
+    await using db = await connect(url, { replica: ['t'] })
+    await expectCode(() => db.replica('t').get('k'), 'TABLE_NOT_FOUND')
+    await writer.createDict('t', { k: 1 })
+    await waitFor(() => db.replica('t').has('k'), 'the create')
+    await writer.dropTable('t')
+    await writer.createList('t', ['a', 'b'])
+    await waitFor(() => { try { return db.replica('t').length === 2 } catch { return false } }, 'the list')
+    await expectCode(() => db.replica('t').get('k'), 'WRONG_TABLE_TYPE')
+    expect(await db.dropTable('t')).toBe(true)
+    await expectCode(() => db.replica('t').length, 'TABLE_NOT_FOUND')
+    expect(await db.createDict('t', { again: true })).toBe(true)
+    expect(db.replica('t').get('again')).toBe(true)
+    expect(await db.createDict('t', undefined, { ifNotExists: true })).toBe(false)
+  })
+
+  test('resumes across a server restart on the same data file and port', async () => {
+    const file = dir.file('restart.cdb')
+    const first = await serve(new Host(), file)
+    const port = Number(new URL(first.url).port)
+    await using db = await connect(first.url, { replica: ['centre'] })
+    await db.createDict('centre')
+    await db.dict('centre').set('k', 'before')
+    await first.server.close()
+    const second = await serve(new Host(), file, port)
+    await using writer = await connect(second.url)
+    await writer.dict('centre').set('k', 'after')
+    await waitFor(() => db.replica('centre').get('k') === 'after', 'the change after the restart')
+    await db.dict('centre').set('mine', 1)
+    expect(db.replica('centre').get('mine')).toBe(1)
+    expect((await db.info()).replica!.reloads).toBe(0)
+  })
+
+  test('reloads without the caller noticing when the feed no longer reaches its seq', async () => {
+    const file = dir.file('compacted.cdb')
+    const first = await serve(new Host({ feedHistory: 4 }), file)
+    const port = Number(new URL(first.url).port)
+    await using db = await connect(first.url, { replica: ['centre'] })
+    await db.createDict('centre')
+    await db.dict('centre').set('k', 0)
+    await first.server.close()
+    // while the replica is away, more commits than the feed keeps
+    {
+      await using direct = await connect(`file:${file}`, { feedHistory: 4 })
+      for (let i = 1; i <= 10; i++) await direct.dict('centre').set('k', i)
+      await direct.dict('centre').set('gone', true)
+      await direct.dict('centre').delete('gone')
+    }
+    const second = await serve(new Host({ feedHistory: 4 }), file, port)
+    void second
+    await waitFor(() => db.replica('centre').get('k') === 10, 'the reload')
+    expect(db.replica('centre').has('gone')).toBe(false)
+    expect((await db.info()).replica!.reloads).toBe(1)
+    await db.dict('centre').set('k', 'mine')
+    expect(db.replica('centre').get('k')).toBe('mine')
+  })
+
+  test('a table with a ttl: deadlines follow the server, and a key past its deadline is hidden at once', async () => {
+    const clock = manualClock(1_000_000)
+    const { host, url } = await serve(new Host({ clock }))
+    await using writer = await connect(url)
+    await using db = await connect(url, { replica: ['cache'], clock })
+    await writer.createDict('cache', { old: 0 }, { ttl: 1000 })
+    await waitFor(() => db.replica('cache').has('old'), 'the create')
+    await db.dict('cache').set('short', 1, { ttl: 100 })
+    await db.dict('cache').set('forever', 2)
+    await db.dict('cache').persist('forever')
+    expect(db.replica('cache').ttl('short')).toBe(100)
+    expect(db.replica('cache').ttl('forever')).toBe(Infinity)
+    expect(db.replica('cache').ttl('old')).toBe(1000)
+    clock.advance(150) // the server sweeps 'short' (a logged dict.expire)
+    expect(db.replica('cache').has('short')).toBe(false) // hidden here before the change arrives
+    expect(await db.dict('cache').get('short')).toBeUndefined()
+    clock.advance(900)
+    expect(db.replica('cache').has('old')).toBe(false)
+    await waitFor(() => db.replica('cache').seq === host.seq, 'the expiry changes')
+    expect(db.replica('cache').entries()).toEqual([['forever', 2]])
+    expect(await writer.dict('cache').entries()).toEqual([['forever', 2]])
   })
 })
