@@ -2,7 +2,7 @@
 // change feed; reads answered in process, writes through the server resolving once applied here.
 
 import { afterAll, describe, expect, test } from 'bun:test'
-import { Server, connect, manualClock } from '../../src/index.ts'
+import { CyberError, Server, connect, manualClock, type Database } from '../../src/index.ts'
 import { Host } from '../../src/host/host.ts'
 import { expectCode, tempDir, waitFor } from '../contract/helpers.ts'
 
@@ -173,4 +173,43 @@ describe('replica', () => {
     expect(db.replica('cache').entries()).toEqual([['forever', 2]])
     expect(await writer.dict('cache').entries()).toEqual([['forever', 2]])
   })
+
+  test('same values and same errors as the server, op by op (a replicated table beside a plain one)', async () => {
+    const { url } = await serve()
+    await using db = await connect(url, { replica: ['rd', 'rl'] })
+    await db.createDict('rd', { a: 1, b: 'x', o: { deep: [1, 2] } })
+    await db.createDict('pd', { a: 1, b: 'x', o: { deep: [1, 2] } })
+    await db.createList('rl', [1, 2, 3, 2])
+    await db.createList('pl', [1, 2, 3, 2])
+    const dictOps: [string, unknown[]][] = [['dict.get', ['a']], ['dict.get', ['zz', 'fallback']],
+      ['dict.get', [null]], ['dict.get', []], ['dict.has', ['b']], ['dict.size', []], ['dict.keys', []],
+      ['dict.keys', [{ prefix: 'a' }]], ['dict.keys', [{ limit: 0 }]], ['dict.values', [{ limit: 1 }]],
+      ['dict.entries', []], ['dict.getMany', [['a', 'zz']]], ['dict.getMany', ['a']], ['dict.ttl', ['a']],
+      ['dict.ttl', ['zz']], ['dict.set', ['n', 5]], ['dict.incr', ['n', 2]], ['dict.incr', ['b']],
+      ['dict.pop', ['zz']], ['dict.pop', ['zz', 0]], ['dict.set', ['k', 1, { ttl: -1 }]],
+      ['dict.setdefault', ['a', 9]], ['dict.update', [{ u: 1 }]], ['dict.delete', ['u']],
+      ['dict.set', []], ['dict.set', ['k', 1, {}, 4]], ['list.at', [0]], ['dict.setMany', [[['m', 1]]]],
+      ['dict.deleteMany', [['m', 'zz']]], ['dict.clear', [{ prefix: 'n' }]], ['dict.entries', []]]
+    const listOps: [string, unknown[]][] = [['list.at', [0]], ['list.at', [-1]], ['list.at', [9]],
+      ['list.at', ['0']], ['list.slice', [1]], ['list.slice', [1, -1]], ['list.indexOf', [2]],
+      ['list.indexOf', [7]], ['list.count', [2]], ['list.length', []], ['list.push', [4, 5]],
+      ['list.pop', []], ['list.remove', [7]], ['list.insert', [1, 'i']], ['list.set', [99, 1]],
+      ['list.sort', [{ by: 5 }]], ['list.shift', []], ['dict.get', ['a']], ['list.slice', []]]
+    const outcome = (call: Promise<unknown>, plain: string) => call.then((value) => ({ value }),
+      (error: CyberError) => ({ code: error.code, message: error.message.replaceAll(`"${plain}"`, '"T"') }))
+    for (const [ops, replicated, plain] of [[dictOps, 'rd', 'pd'], [listOps, 'rl', 'pl']] as const) {
+      for (const [name, args] of ops) {
+        const here = await outcome(send(db, name, replicated, args), replicated)
+        const there = await outcome(send(db, name, plain, args), plain)
+        expect({ name, args, ...here }).toEqual({ name, args, ...there } as never)
+      }
+    }
+  })
 })
+
+// Calls the handle method that sends `op` (its name after the dot) on `table`.
+function send(db: Database, op: string, table: string, args: unknown[]): Promise<unknown> {
+  const handle = op.startsWith('dict.') ? db.dict(table) : db.list(table)
+  const method = (handle as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[op.slice(op.indexOf('.') + 1)]!
+  return method.apply(handle, args)
+}
