@@ -1,10 +1,15 @@
 // Step 3: a Bun.serve app started as several processes sharing one port (reusePort). Each
-// request takes a proxy, reads centre.content, answers, and gives the proxy back.
+// request takes a proxy, reads centre.content, answers, and gives the proxy back; a POST sets
+// centre.content to its body first.
 //   CYBERDB_PASSWORD=secret npx bun examples/workers/app.ts [workers] [http-port] [cyberdb-port]
 //   ... [workers] [http-port] /tmp/cyberdb.sock    the server's unix socket instead of its port
+//   ... --replica    each worker keeps a replica of centre in its own memory (issue 16): a read
+//                    is a Map lookup, no socket; a write goes to the server and returns once the
+//                    worker's replica has it, so the answer shows it
 import { connect } from '../../src/index.ts'
 
-const [workers = '2', httpPort = '8000', dbPort = '9980'] = process.argv.slice(2)
+const replica = process.argv.includes('--replica')
+const [workers = '2', httpPort = '8000', dbPort = '9980'] = process.argv.slice(2).filter((a) => a !== '--replica')
 // No fallback: a password written in an example ends up guarding someone's production server.
 const password = process.env.CYBERDB_PASSWORD
 if (!password) {
@@ -16,7 +21,7 @@ if (!password) {
 if (process.env.CYBERDB_WORKER === undefined) {
   // The parent only starts the workers and stops them with itself.
   const children = Array.from({ length: Number(workers) }, (_, i) => Bun.spawn({
-    cmd: [process.execPath, import.meta.path, workers, httpPort, dbPort],
+    cmd: [process.execPath, import.meta.path, workers, httpPort, dbPort, ...(replica ? ['--replica'] : [])],
     env: { ...process.env, CYBERDB_WORKER: String(i) },
     stdout: 'inherit',
     stderr: 'inherit',
@@ -26,16 +31,21 @@ if (process.env.CYBERDB_WORKER === undefined) {
   await Promise.all(children.map((child) => child.exited))
 } else {
   const url = dbPort.startsWith('/') ? `cyberdb+unix://${dbPort}` : `cyberdb://127.0.0.1:${dbPort}`
-  const db = await connect(url, { password })
+  const db = await connect(url, { password, replica: replica ? ['centre'] : [] })
+  const centre = replica ? db.replica<string>('centre') : undefined
   const server = Bun.serve({
     hostname: '127.0.0.1',
     port: Number(httpPort),
     reusePort: true,
-    async fetch() {
+    async fetch(request) {
+      if (centre !== undefined && request.method === 'GET') {
+        return Response.json({ code: 1, content: centre.get('content') }) // in process, no await
+      }
       await using proxy = await db.proxy()
+      if (request.method === 'POST') await proxy.dict<string>('centre').set('content', await request.text())
       const content = await proxy.dict<string>('centre').get('content')
       return Response.json({ code: 1, content })
     },
   })
-  console.log(`app: worker ${process.env.CYBERDB_WORKER} (pid ${process.pid}) on ${server.url}`)
+  console.log(`app: worker ${process.env.CYBERDB_WORKER} (pid ${process.pid}) on ${server.url}${replica ? ' with a replica of centre' : ''}`)
 }

@@ -3,7 +3,7 @@
 
 import { afterAll, expect, test } from 'bun:test'
 import { join } from 'node:path'
-import { tempDir } from '../contract/helpers.ts'
+import { tempDir, waitFor } from '../contract/helpers.ts'
 import { Output } from '../fixtures/spawn.ts'
 
 const WORKERS = join(import.meta.dir, '..', '..', 'examples', 'workers')
@@ -56,6 +56,37 @@ test('two app workers answer {"code":1,"content":"Hello CyberDB!"} from one shar
   expect(await serve.proc.exited).toBe(0)
   await serve.stdout.done
   expect(serve.stdout.text).toContain('stopped; saved 1 tables, 1 entries')
+})
+
+test('--replica: each worker reads its own replica of centre; a write shows in every worker', async () => {
+  const data = dir.file('replica.cdb')
+  expect(await run('init.ts', [data]).proc.exited).toBe(0)
+  const serve = run('serve.ts', [data, '0'])
+  let app: ReturnType<typeof run> | undefined
+  try {
+    await serve.stdout.until((lines) => lines.some((l) => l.startsWith('serve: listening on')), 'the server')
+    const dbPort = /:(\d+)$/.exec(serve.stdout.lines().find((l) => l.startsWith('serve: listening on'))!)![1]!
+    const httpPort = String(freePort())
+    app = run('app.ts', ['2', httpPort, dbPort, '--replica'])
+    await app.stdout.until((lines) => lines.filter((l) => l.endsWith('with a replica of centre')).length === 2, 'two workers')
+    const get = async () => (await fetch(`http://127.0.0.1:${httpPort}/`)).json() as Promise<{ code: number; content: string }>
+    for (const answer of await Promise.all(Array.from({ length: 10 }, get))) {
+      expect(answer).toEqual({ code: 1, content: 'Hello CyberDB!' })
+    }
+    // The worker that takes the write answers with it at once (read your writes); the other
+    // worker's replica follows through the change feed.
+    const posted = await fetch(`http://127.0.0.1:${httpPort}/`, { method: 'POST', body: 'Hello replicas!' })
+    expect(await posted.json()).toEqual({ code: 1, content: 'Hello replicas!' })
+    await waitFor(async () => {
+      const answers = await Promise.all(Array.from({ length: 10 }, get))
+      return answers.every((a) => a.content === 'Hello replicas!')
+    }, 'every worker to show the write')
+  } finally {
+    app?.proc.kill('SIGTERM')
+    await app?.proc.exited
+    serve.proc.kill('SIGTERM')
+  }
+  expect(await serve.proc.exited).toBe(0)
 })
 
 test('the same over a unix socket: CYBERDB_UNIX for serve.ts, the socket path for app.ts', async () => {
