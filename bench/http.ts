@@ -4,8 +4,9 @@
 // answering from a variable (fixtures/app-inproc.ts, the ceiling). Load comes from wrk (2 threads,
 // 64 connections, keep-alive, --latency); without wrk, from fixtures/load.ts (fetch loops).
 //
-// The CyberDB app runs twice: connected over TCP, and over the server's unix socket
-// (cyberdb+unix://; UNIX=0 leaves it out). All the apps run at once on their own ports; each round drives every app once, the sides in an
+// The CyberDB app runs three times: connected over TCP, over the server's unix socket
+// (cyberdb+unix://; UNIX=0 leaves it out), and with a replica of centre in each worker
+// (app.ts --replica, issue 16; REPLICA=0 leaves it out). All the apps run at once on their own ports; each round drives every app once, the sides in an
 // order that rotates each round, and the tables quote medians. Ratios are medians of the ratios
 // taken within each round. CPU time per request is read from /proc for the app workers and the
 // database server, and from wrk's rusage.
@@ -17,6 +18,7 @@
 //   ROUNDS=5 DURATION=4 CONNECTIONS=64 THREADS=2 ACCOUNT=0 bun bench/http.ts
 //   LOADER=fetch bun bench/http.ts      (the fetch-loop load generator even when wrk is there)
 //   UNIX=0 bun bench/http.ts            (no cyberdb-unix side)
+//   REPLICA=0 bun bench/http.ts         (no cyberdb-replica side: app.ts --replica, issue 16)
 
 import { RedisClient } from 'bun'
 import { join } from 'node:path'
@@ -48,11 +50,12 @@ const CONNECTIONS = clamp(Number(process.env.CONNECTIONS ?? 64), 1, 1000)
 const THREADS = clamp(Number(process.env.THREADS ?? 2), 1, 16)
 const ACCOUNT = process.env.ACCOUNT !== '0'
 const WITH_UNIX = process.env.UNIX !== '0'
+const WITH_REPLICA = process.env.REPLICA !== '0'
 const WORKERS = [1, 2] as const
 const PASSWORD = 'bench'
 const CONTENT = 'Hello CyberDB!'
 const ROOT = join(import.meta.dir, '..')
-type SideName = 'cyberdb' | 'cyberdb-unix' | 'redis' | 'in-process'
+type SideName = 'cyberdb' | 'cyberdb-unix' | 'cyberdb-replica' | 'redis' | 'in-process'
 
 function clamp(n: number, min: number, max: number): number {
   return Number.isFinite(n) ? Math.max(min, Math.min(max, Math.round(n))) : min
@@ -272,6 +275,12 @@ async function main(): Promise<void> {
           serve.proc.pid,
         ),
       )
+      if (WITH_REPLICA) {
+        apps.push(
+          await startApp('cyberdb-replica', workers, 'examples/workers/app.ts',
+            [String(dbPort), '--replica'], serve.proc.pid),
+        )
+      }
       if (WITH_UNIX) {
         apps.push(
           await startApp('cyberdb-unix', workers, 'examples/workers/app.ts', [socket], serve.proc.pid),
@@ -380,6 +389,16 @@ async function main(): Promise<void> {
         if (sides.includes('redis'))
           console.log(`  ${label('redis')}${verdict(ratio(side, 'redis', workers), '>=', 1.2)}`)
         console.log(`  ${label('in-process')}${verdict(ratio(side, 'in-process', workers), '>=', 0.7)}`)
+      }
+    }
+
+    // Issue 16's targets: the replica ≥ 0.9× the in-process ceiling and ≥ 1.5× Redis.
+    if (sides.includes('cyberdb-replica')) {
+      for (const workers of WORKERS) {
+        const label = (peer: string) => `${workers} worker(s), cyberdb-replica/${peer}:`.padEnd(38)
+        console.log(`  ${label('in-process')}${verdict(ratio('cyberdb-replica', 'in-process', workers), '>=', 0.9)}`)
+        if (sides.includes('redis'))
+          console.log(`  ${label('redis')}${verdict(ratio('cyberdb-replica', 'redis', workers), '>=', 1.5)}`)
       }
     }
 

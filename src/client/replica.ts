@@ -113,6 +113,7 @@ export class ReplicaTransport implements Transport {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.version.generation++
     this.#stream?.finish()
     const error = closedError('database')
     for (const waiter of this.#waiters.splice(0)) waiter.reject(error)
@@ -132,6 +133,21 @@ export class ReplicaTransport implements Transport {
     acceptArgs(args)
     const result = this.#store.run({ table, name, args }, COMMANDS.get(name), this.#cursors, this.#clock.now())
     return typeof result === 'object' && result !== null ? copyStored(result) : result
+  }
+
+  /** Bumped whenever the tables changed (a load, an applied push, close): views keep what they
+   * looked up between bumps. A plain object: the hot path reads a field, not a getter. */
+  readonly version = { generation: 0 }
+
+  /** The dict a view reads on its hot path (undefined: take read(), for its error). */
+  dictOf(table: string): DictTable | undefined {
+    const dict = this.#store.tables.get(table)
+    return !this.#closed && dict instanceof DictTable && this.#names.has(table) ? dict : undefined
+  }
+
+  /** The replica's time (its clock's): a key whose deadline has passed is hidden. */
+  now(): number {
+    return this.#clock.now()
   }
 
   #route(op: Op, send: (op: Op) => Promise<unknown>): Promise<unknown> {
@@ -248,6 +264,7 @@ export class ReplicaTransport implements Transport {
       if (table !== undefined) tables.set(saved[0], table)
     }
     this.#store.replaceAll(tables)
+    this.version.generation++
     this.#cursors.clear()
     const wentBack = image.seq < this.#seq
     this.#seq = image.seq
@@ -298,6 +315,7 @@ export class ReplicaTransport implements Transport {
       }
     }
     this.#seq = changes.at(-1)!.seq
+    this.version.generation++
     this.#settle()
     if (diverged) {
       this.#stream?.finish()
@@ -319,9 +337,15 @@ function restore(saved: ReplicaTable): Table | undefined {
 export class ReplicaView<V = unknown> {
   readonly name: string
   readonly #replica: ReplicaTransport
+  // The table the hot path reads, as of the replica's generation (-1: not looked up yet).
+  #dict: DictTable | undefined
+  #timed = false // it has deadlines (a key may expire with the time)
+  #generation = -1
+  readonly #version: { generation: number }
 
   constructor(replica: ReplicaTransport, name: string) {
     this.#replica = replica
+    this.#version = replica.version
     this.name = name
   }
 
@@ -337,8 +361,22 @@ export class ReplicaView<V = unknown> {
   // a dict's
   get(key: string | number): V | undefined
   get<F>(key: string | number, fallback: F): V | F
-  get(key: string | number, ...fallback: unknown[]): unknown {
-    return this.#read('dict.get', [key, ...fallback.slice(0, 1)])
+  get(key: string | number, fallback?: unknown): unknown {
+    // The hot path (a web request's read): a key the table holds is one the value model
+    // accepted, so a hit is the general read's answer without its walk; a miss, a missing table,
+    // a list or a fallback takes the general read, for its answer or its error.
+    if (arguments.length > 1) return this.#read('dict.get', [key, fallback])
+    if (this.#generation !== this.#version.generation) {
+      this.#generation = this.#version.generation
+      this.#dict = this.#replica.dictOf(this.name)
+      this.#timed = this.#dict !== undefined && this.#dict.deadlineCount > 0
+    }
+    const dict = this.#dict
+    if (dict === undefined) return this.#read('dict.get', [key])
+    if (this.#timed) dict.advance(this.#replica.now())
+    const value = dict.get(key)
+    if (value === undefined) return this.#read('dict.get', [key])
+    return typeof value === 'object' && value !== null ? copyStored(value) : value
   }
   has(key: string | number): boolean {
     return this.#read('dict.has', [key])
