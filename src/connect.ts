@@ -61,6 +61,9 @@ export async function connect(url?: string, options: ConnectOptions = {}): Promi
   // BAD_ARGUMENT instead of quietly opening an empty memory://. Read at call time, not at import.
   if (arguments.length === 0) url = process.env['CYBERDB_URL'] || 'memory://'
   if (typeof url !== 'string') throw badUrl(String(url), 'it is not a string')
+  if (options.replica !== undefined && !/^cyberdb(s|\+unix)?:/.test(url)) {
+    throw new CyberError('BAD_ARGUMENT', 'replica is for a server URL (cyberdb://): an embedded database is in process already')
+  }
   if (/^memory:(\/\/)?(\?|$)/.test(url)) {
     return new Database(limitMemory(EmbeddedTransport.memory({ clock: options.clock, setTimer: options.setTimer, feedHistory: options.feedHistory }), parseMemoryUrl(url) ?? options.maxMemory))
   }

@@ -293,7 +293,8 @@ export class ReplicaTransport implements Transport {
         this.#stream?.finish()
         this.#stream = undefined
         const wait = Math.min(RETRY_FIRST_MS * 2 ** this.#failures++, RETRY_MAX_MS)
-        await new Promise((resolve) => setTimeout(resolve, this.#failures === 1 ? 0 : wait))
+        // Unref'd: a replica waiting for its server never keeps the process alive by itself.
+        await new Promise((resolve) => setTimeout(resolve, this.#failures === 1 ? 0 : wait).unref())
       }
     }
   }

@@ -77,8 +77,8 @@ describe('replica', () => {
     await expectCode(connect(url, { replica: 'a' as never }), 'BAD_ARGUMENT')
     await using plain = await connect(url)
     expect(() => plain.replica('a')).toThrow('keeps no replica')
-    await using memory = await connect('memory://')
-    await expectCode(memory.dict('t').get('k'), 'TABLE_NOT_FOUND')
+    await expectCode(connect('memory://', { replica: ['t'] }), 'BAD_ARGUMENT')
+    await expectCode(connect('memory://?replica=t'), 'BAD_ARGUMENT')
   })
 
   test('info() reports the replica\'s seq and lag', async () => {
