@@ -395,7 +395,7 @@ async function main(): Promise<void> {
     // Issue 16's targets: the replica ≥ 0.9× the in-process ceiling and ≥ 1.5× Redis.
     if (sides.includes('cyberdb-replica')) {
       for (const workers of WORKERS) {
-        const label = (peer: string) => `${workers} worker(s), cyberdb-replica/${peer}:`.padEnd(38)
+        const label = (peer: string) => `${workers} worker(s), cyberdb-replica/${peer}:`.padEnd(44)
         console.log(`  ${label('in-process')}${verdict(ratio('cyberdb-replica', 'in-process', workers), '>=', 0.9)}`)
         if (sides.includes('redis'))
           console.log(`  ${label('redis')}${verdict(ratio('cyberdb-replica', 'redis', workers), '>=', 1.5)}`)
