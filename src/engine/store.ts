@@ -10,7 +10,7 @@ import { checkDictOptions, checkListOptions } from './cache-options.ts'
 import { Cursors } from './cursors.ts'
 import { DictTable } from './dict-table.ts'
 import { ListTable } from './list-table.ts'
-import { describe } from './values.ts'
+import { describe, type Key } from './values.ts'
 
 export interface TableInfo {
   name: string
@@ -100,6 +100,29 @@ export class Store {
       this.#bytes += table.bytes - before
       if (!this.#timed && table.type === 'dict' && table.deadlineCount > 0) this.#timed = true
     }
+  }
+
+  // --- the synchronous database's fast paths (the host's getFast/setFast) ---
+
+  /** The dict table `name` as run() would hand it to a dict op at `now` (advanced), or undefined
+   * when there is none or it is a list: the caller then takes run(), for its error. */
+  dictAt(name: string, now: number | undefined): DictTable | undefined {
+    if (now !== undefined && now > this.#now) this.#now = now
+    const table = this.tables.get(name)
+    if (table === undefined || table.type !== 'dict') return undefined
+    table.advance(this.#now)
+    return table
+  }
+
+  /** dict.set [key, value] on a table from dictAt(), as run() would do it; false (nothing done)
+   * at the memory limit, where run() must refuse it. */
+  setIn(table: DictTable, key: Key, value: unknown): boolean {
+    if (this.maxMemory > 0 && this.#bytes >= this.maxMemory) return false
+    const before = table.bytes
+    table.set(key, value)
+    this.#bytes += table.bytes - before
+    if (!this.#timed && table.deadlineCount > 0) this.#timed = true
+    return true
   }
 
   /** Runs `change` on one of this store's tables outside the command table (an atomic batch

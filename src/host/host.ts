@@ -17,7 +17,7 @@ import { failedCheck } from '../engine/batch.ts'
 import { COMMANDS, type Op, type RegisteredCommand } from '../engine/commands.ts'
 import type { Cursors } from '../engine/cursors.ts'
 import { Store } from '../engine/store.ts'
-import { describe } from '../engine/values.ts'
+import { describe, type Key } from '../engine/values.ts'
 import { Snapshotter } from '../persistence/data-file.ts'
 import type { OpLog } from '../persistence/op-log.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
@@ -26,9 +26,13 @@ import { Expiry } from './expiry.ts'
 import { Takers, Takes, Waiter } from './takes.ts'
 
 const DICT_GET = COMMANDS.get('dict.get')!
+const DICT_SET = COMMANDS.get('dict.set')!
 const ATOMIC = COMMANDS.get('db.atomic')!
 const LIST_LENGTH = COMMANDS.get('list.length')!
 const LIST_SHIFT = COMMANDS.get('list.shift')!
+
+/** What a fast path answers when the general one (apply) must run instead. */
+export const SLOW: unique symbol = Symbol('slow')
 
 /** What apply() did: the stored result (callers copy it) and the write's commit number. */
 export interface Applied {
@@ -185,6 +189,39 @@ export class Host {
     const applied = this.write(op, command, cursors, now)
     this.#afterWrite(op.table)
     return applied
+  }
+
+  // --- the synchronous database's fast paths ---
+  // dict.get [key] and dict.set [key, string] without an Op, an args array or the registry's
+  // dispatch: what apply() does for them, counted alike. Anything unusual (a missing table, a
+  // list, a key or value the value model must check or copy, a log to write, the memory limit)
+  // answers SLOW and the caller takes apply(), which gives the same result or the same error.
+  // (The change feed must see setFast's writes as it sees #write's.)
+
+  /** dict.get of `key` on `name`, or SLOW. The stored value, uncopied. */
+  getFast(name: string, key: unknown): unknown {
+    if (typeof key === 'string' ? !key.isWellFormed() : typeof key !== 'number') return SLOW
+    const table = this.store.dictAt(name, this.store.timed ? this.now() : undefined)
+    if (table === undefined) return SLOW
+    const value = table.get(key as Key)
+    this.#ops[DICT_GET.id]!++
+    if (value !== undefined) this.#hits++
+    else this.#misses++
+    return value
+  }
+
+  /** dict.set of `key` to the string `value` on `name` (no log: a logged write takes apply()),
+   * or SLOW. Its seq otherwise. */
+  setFast(name: string, key: unknown, value: string): number | typeof SLOW {
+    if (this.#log !== undefined || !value.isWellFormed()) return SLOW
+    if (typeof key === 'string' ? !key.isWellFormed() : typeof key !== 'number' || key === 0) return SLOW
+    // Untimed (no deadline anywhere), a write needs no time either: no log record carries it.
+    const table = this.store.dictAt(name, this.store.timed ? this.now() : undefined)
+    if (table === undefined || !this.store.setIn(table, key as Key, value)) return SLOW
+    this.#ops[DICT_SET.id]!++
+    const seq = ++this.#seq
+    this.#afterWrite(name)
+    return seq
   }
 
   // After a write to `table`: it may be past its bound, or have a key with the earliest deadline
@@ -350,7 +387,7 @@ export class Host {
 }
 
 /** A take's `{ wait }` in milliseconds: 0 without one. */
-function takeWait(options: unknown): number {
+export function takeWait(options: unknown): number {
   if (options === undefined) return 0
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw badArgument(`take options are an object like { wait: ms }, not ${describe(options)}`)

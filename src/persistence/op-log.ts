@@ -216,6 +216,23 @@ export class OpLog {
     if (to > this.#written && this.#failure === undefined) this.#write()
   }
 
+  /** Writes what is pending and, under `always`, fdatasyncs it before returning: the synchronous
+   * database's writes are durable when its call returns (everysec and no: as appendEncoded
+   * would, at the end of the tick). Throws what the disk refused (the writes were undone). */
+  flushNow(): void {
+    if (this.durability !== 'always') return
+    if (this.#failure !== undefined) throw this.#failure
+    const lost = this.#write()
+    if (lost !== undefined) throw lost
+    if (this.#synced >= this.#written && !this.#dirDirty) return
+    try {
+      this.#syncNow()
+    } catch (error) {
+      this.#fail(error)
+      throw this.#failure ?? error
+    }
+  }
+
   /**
    * Starts the next generation at the caller's point-in-time: writes and syncs what is pending to
    * the current file, ends it with its end marker, renames it aside, and (unless `next` is false:
@@ -416,6 +433,8 @@ export class OpLog {
     this.#syncQueued = false
     if (this.#fd < 0 || this.#failure !== undefined) return
     this.#write()
+    // A synchronous write's flushNow() may have synced everything already.
+    if (this.#synced >= this.#written && !this.#dirDirty) return
     try {
       this.#syncNow()
     } catch (error) {
