@@ -135,6 +135,12 @@ export class SyncDatabase implements AsyncDisposable, Disposable {
     this.database = new Database(transport.sibling())
   }
 
+  /** A Transport over the synchronous path (each call has run when it returns): for code that
+   * takes one. Closing it does nothing; close the database. */
+  get transport(): Transport {
+    return new SyncTransport(this.#core)
+  }
+
   /** The host's counters (operations by name, hits, misses, expired, evicted). */
   get counters(): HostCounters {
     return this.#core.host.counters

@@ -200,7 +200,7 @@ export class Host {
 
   /** dict.get of `key` on `name`, or SLOW. The stored value, uncopied. */
   getFast(name: string, key: unknown): unknown {
-    if (typeof key === 'string' ? !key.isWellFormed() : typeof key !== 'number') return SLOW
+    if (typeof key === 'string' ? !isFastString(key) : typeof key !== 'number') return SLOW
     const table = this.store.dictAt(name, this.store.timed ? this.now() : undefined)
     if (table === undefined) return SLOW
     const value = table.get(key as Key)
@@ -213,8 +213,8 @@ export class Host {
   /** dict.set of `key` to the string `value` on `name` (no log: a logged write takes apply()),
    * or SLOW. Its seq otherwise. */
   setFast(name: string, key: unknown, value: string): number | typeof SLOW {
-    if (this.#log !== undefined || !value.isWellFormed()) return SLOW
-    if (typeof key === 'string' ? !key.isWellFormed() : typeof key !== 'number' || key === 0) return SLOW
+    if (this.#log !== undefined || !isFastString(value)) return SLOW
+    if (typeof key === 'string' ? !isFastString(key) : typeof key !== 'number' || key === 0) return SLOW
     // Untimed (no deadline anywhere), a write needs no time either: no log record carries it.
     const table = this.store.dictAt(name, this.store.timed ? this.now() : undefined)
     if (table === undefined || !this.store.setIn(table, key as Key, value)) return SLOW
@@ -384,6 +384,13 @@ export class Host {
     if (found) this.#hits++
     else this.#misses++
   }
+}
+
+// A string the fast paths take as it is: well-formed (the value model refuses a lone surrogate)
+// and far below the request size limit (a long one takes apply(), whose walk counts it).
+const FAST_STRING_CHARS = 1 << 16
+function isFastString(value: string): boolean {
+  return value.length <= FAST_STRING_CHARS && value.isWellFormed()
 }
 
 /** A take's `{ wait }` in milliseconds: 0 without one. */

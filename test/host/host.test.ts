@@ -6,7 +6,7 @@ import { Database } from '../../src/client/database.ts'
 import { EmbeddedTransport } from '../../src/client/embedded.ts'
 import { Server, connect } from '../../src/index.ts'
 import { expectCode, tempDir } from '../contract/helpers.ts'
-import { Host } from '../../src/host/host.ts'
+import { Host, SLOW } from '../../src/host/host.ts'
 
 // msgpackr has no encoding for a symbol: the log's encoder throws on it, the engine does not look.
 const unencodable = { table: 'd', name: 'dict.set', args: ['bad', Symbol('no encoding')] }
@@ -57,5 +57,41 @@ describe('Host.apply', () => {
     await using db = await connect('memory://')
     const error = await expectCode(db.save(''), 'BAD_ARGUMENT')
     expect(error.message).toContain('non-empty')
+  })
+})
+
+describe('Host fast paths (getFast, setFast)', () => {
+  test('they answer as apply() and count alike', () => {
+    const host = new Host()
+    host.apply({ table: 'd', name: 'db.create', args: ['dict'] })
+    const seq = host.setFast('d', 'k', 'v')
+    const fast = [seq, host.seq, host.getFast('d', 'k'), host.getFast('d', 'missing')]
+    const { ops, hits, misses } = host.counters
+    expect([fast, ops.get('dict.set'), ops.get('dict.get'), hits, misses]).toEqual([[2, 2, 'v', undefined], 1, 2, 1, 1])
+  })
+
+  const slow: [string, (host: Host) => unknown][] = [
+    ['a missing table', (h) => h.getFast('nope', 'k')],
+    ['a list', (h) => h.setFast('l', 'k', 'v')],
+    ['a key that is not a string or a number', (h) => h.getFast('d', {})],
+    ['a lone surrogate', (h) => h.setFast('d', 'k', '\ud800')],
+    ['a string past the fast size', (h) => h.setFast('d', 'k', 'x'.repeat(70_000))],
+    ['the key 0 (the value model turns -0 into 0)', (h) => h.setFast('d', 0, 'v')],
+  ]
+  for (const [what, run] of slow) {
+    test(`${what} answers SLOW and changes nothing`, () => {
+      const host = new Host()
+      host.apply({ table: 'd', name: 'db.create', args: ['dict'] })
+      host.apply({ table: 'l', name: 'db.create', args: ['list'] })
+      expect([run(host), host.seq, host.store.bytes]).toEqual([SLOW, 2, 0])
+    })
+  }
+
+  test('a store at its memory limit makes setFast SLOW, so apply() refuses the write', () => {
+    const host = new Host()
+    host.apply({ table: 'd', name: 'db.create', args: ['dict'] })
+    host.apply({ table: 'd', name: 'dict.set', args: ['k', 'x'.repeat(100)] })
+    host.store.maxMemory = 10
+    expect(host.setFast('d', 'j', 'v')).toBe(SLOW)
   })
 })
