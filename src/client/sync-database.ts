@@ -5,11 +5,10 @@
 
 import type { Op } from '../engine/commands.ts'
 import { Cursors } from '../engine/cursors.ts'
-import type { TableInfo } from '../engine/store.ts'
+import type { Store, TableInfo } from '../engine/store.ts'
 import { acceptArgs, copyStored } from '../engine/value-model.ts'
-import type { Key } from '../engine/values.ts'
 import { badArgument } from '../errors.ts'
-import { Host, SLOW } from '../host/host.ts'
+import { Host } from '../host/host.ts'
 import type { HostCounters } from '../host/host.ts'
 import type { Address, ListenOptions } from '../listen-options.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
@@ -25,12 +24,14 @@ import { DONE, closedError, type Transport } from './transport.ts'
 /** The synchronous call path the handles share: one per SyncDatabase. */
 export class SyncCore {
   readonly host: Host
+  readonly store: Store
   // This database's open iterations (the async `database` has its own).
   readonly cursors = new Cursors()
   isClosed = false
 
   constructor(host: Host) {
     this.host = host
+    this.store = host.store
   }
 
   /** Runs one op now: its copied result, or a thrown CyberError, as EmbeddedTransport.call
@@ -43,20 +44,6 @@ export class SyncCore {
     const { result, seq } = this.host.apply({ table, name, args }, this.cursors, command)
     if (seq !== 0) this.host.log?.flushNow()
     return typeof result === 'object' && result !== null ? copyStored(result) : result
-  }
-
-  /** dict.get [key] (the hot path: no op, no args array when the host can take it directly). */
-  get(table: string, key: Key): unknown {
-    if (this.isClosed) throw closedError('database')
-    const value = this.host.getFast(table, key)
-    if (value === SLOW) return this.call(table, 'dict.get', [key])
-    return typeof value === 'object' && value !== null ? copyStored(value) : value
-  }
-
-  /** dict.set [key, value] of a string value (the other hot path). */
-  set(table: string, key: Key, value: string): void {
-    if (this.isClosed) throw closedError('database')
-    if (this.host.setFast(table, key, value) === SLOW) this.call(table, 'dict.set', [key, value])
   }
 
   /** A table's entries in chunks through this database's cursors, as `for...of` over a Map (writes

@@ -1,9 +1,13 @@
 // A dict table reached synchronously (openSync): DictHandle's methods, returning values. get and
-// set of a string go through the host's fast paths; everything else through SyncCore.call.
+// set of a string go through the host's fast paths on the table looked up once; everything else
+// through SyncCore.call.
 
+import type { DictTable } from '../engine/dict-table.ts'
 import type { ListOptions } from '../engine/listing.ts'
+import { copyStored } from '../engine/value-model.ts'
 import type { Key } from '../engine/values.ts'
 import { setOwn } from '../engine/values.ts'
+import { SLOW } from '../host/host.ts'
 import type { DictSource, SetOptions } from './dict-handle.ts'
 import type { SyncCore } from './sync-database.ts'
 import { isIterable } from './table-handle.ts'
@@ -27,6 +31,8 @@ function source(entries: unknown): unknown {
 export class SyncDictHandle<V = unknown> implements Iterable<[Key, V]> {
   readonly name: string
   readonly #core: SyncCore
+  #dict: DictTable | undefined
+  #layout = -1
 
   constructor(core: SyncCore, name: string) {
     this.#core = core
@@ -36,14 +42,36 @@ export class SyncDictHandle<V = unknown> implements Iterable<[Key, V]> {
   get(key: Key): V | undefined
   get<F>(key: Key, fallback: F): V | F
   get(key: Key, fallback?: unknown): unknown {
-    if (fallback === undefined) return this.#core.get(this.name, key)
-    return this.#core.call(this.name, 'dict.get', [key, fallback])
+    const core = this.#core
+    if (fallback === undefined && !core.isClosed) {
+      // (#table() by hand: this is the hottest line of the synchronous API)
+      const table = this.#layout === core.store.layout ? this.#dict : this.#table()
+      if (table !== undefined) {
+        const value = core.host.getIn(table, key)
+        if (value !== SLOW) return typeof value === 'object' && value !== null ? copyStored(value) : value
+      }
+    }
+    return core.call(this.name, 'dict.get', fallback === undefined ? [key] : [key, fallback])
   }
 
   /** Stores `value` as DictHandle.set does (the table's default ttl unless `options` say). */
   set(key: Key, value: V, options?: SetOptions): void {
-    if (options === undefined && typeof value === 'string') this.#core.set(this.name, key, value)
-    else this.#core.call(this.name, 'dict.set', options === undefined ? [key, value] : [key, value, options])
+    const core = this.#core
+    if (options === undefined && typeof value === 'string' && !core.isClosed) {
+      const table = this.#layout === core.store.layout ? this.#dict : this.#table()
+      if (table !== undefined && core.host.setIn(table, this.name, key, value) !== SLOW) return
+    }
+    core.call(this.name, 'dict.set', options === undefined ? [key, value] : [key, value, options])
+  }
+
+  // The table for the fast paths, looked up again only when the store's tables changed.
+  #table(): DictTable | undefined {
+    const store = this.#core.store
+    if (this.#layout !== store.layout) {
+      this.#dict = store.dictNamed(this.name)
+      this.#layout = store.layout
+    }
+    return this.#dict
   }
 
   expire(key: Key, ms: number): boolean {

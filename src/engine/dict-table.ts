@@ -23,6 +23,8 @@ function isPlainObject(value: unknown): value is object {
   return proto === Object.prototype || proto === null
 }
 
+const NONE: Key[] = []
+
 export class DictTable {
   readonly type = 'dict'
   // Private so that every write passes through a method that keeps #bytes (and later expiry):
@@ -149,6 +151,7 @@ export class DictTable {
     const maxBytes = this.options!.maxBytes ?? Infinity
     let size = this.#map.size
     let bytes = this.#bytes
+    if (size <= maxEntries && bytes <= maxBytes) return NONE // every write asks: no walk, no array
     const out: Key[] = []
     for (const key of recent.keys()) {
       if (size <= maxEntries && bytes <= maxBytes) break
@@ -285,6 +288,21 @@ export class DictTable {
    * default). A bulk setMany with a ttl calls set(key, value, deadline) per entry. */
   set(key: Key, value: unknown, expiry?: Expiry): void {
     const map = this.#map
+    if (this.#deadlines === undefined && expiry === undefined) {
+      // No deadline to keep or give (nothing here can be expired): one lookup tells whether the
+      // key existed and what it held (has + get + set cost an overwrite a third more).
+      const old = map.get(key)
+      if (old === undefined && !map.has(key)) {
+        this.#store(key, value, false)
+      } else {
+        map.set(key, value)
+        // (a string for a string, the common overwrite: sizeOf counts length + the same header)
+        this.#bytes += typeof value === 'string' && typeof old === 'string' ? value.length - old.length
+          : sizeOf(value) - sizeOf(old)
+        if (this.#recent !== undefined) this.#recent.touch(key)
+      }
+      return
+    }
     let existed = map.has(key)
     if (existed && this.#expired(key)) {
       // Logically absent: it goes to the end of the order as a new key would.

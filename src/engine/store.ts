@@ -41,6 +41,7 @@ export class Store {
   // The latest time an op was run at (never goes back): what expiry is evaluated against.
   #now = -Infinity
   #timed = false
+  #layout = 0
 
   /** Whether any dict table has (or had) deadlines or a default ttl: until then reads need no
    * time, and the host reads no clock for them (a plain table's get stays as fast as before). */
@@ -102,20 +103,29 @@ export class Store {
     }
   }
 
-  // --- the synchronous database's fast paths (the host's getFast/setFast) ---
+  // --- the synchronous database's fast paths (the host's getIn/setIn) ---
 
-  /** The dict table `name` as run() would hand it to a dict op at `now` (advanced), or undefined
-   * when there is none or it is a list: the caller then takes run(), for its error. */
-  dictAt(name: string, now: number | undefined): DictTable | undefined {
-    if (now !== undefined && now > this.#now) this.#now = now
-    const table = this.tables.get(name)
-    if (table === undefined || table.type !== 'dict') return undefined
-    table.advance(this.#now)
-    return table
+  /** Counts changes to which tables exist (create, drop, load): a table looked up while it is
+   * unchanged is still the store's. */
+  get layout(): number {
+    return this.#layout
   }
 
-  /** dict.set [key, value] on a table from dictAt(), as run() would do it; false (nothing done)
-   * at the memory limit, where run() must refuse it. */
+  /** The dict table `name`, or undefined when there is none or it is a list (the caller then
+   * takes run(), for its error). */
+  dictNamed(name: string): DictTable | undefined {
+    const table = this.tables.get(name)
+    return table === undefined || table.type !== 'dict' ? undefined : table
+  }
+
+  /** Time for a table from dictNamed(), as run() gives it to a dict op at `now`. */
+  advance(table: DictTable, now: number | undefined): void {
+    if (now !== undefined && now > this.#now) this.#now = now
+    table.advance(this.#now)
+  }
+
+  /** dict.set [key, value] on a table from dictNamed() (advanced), as run() would do it; false
+   * (nothing done) at the memory limit, where run() must refuse it. */
   setIn(table: DictTable, key: Key, value: unknown): boolean {
     if (this.maxMemory > 0 && this.#bytes >= this.maxMemory) return false
     const before = table.bytes
@@ -181,6 +191,7 @@ export class Store {
       throw badArgument(`a list's content is an array or another iterable, not ${what}`)
     }
     this.tables.set(name, table)
+    this.#layout++
     this.#bytes += table.bytes
     return true
   }
@@ -189,6 +200,7 @@ export class Store {
     const table = this.tables.get(name)
     if (table === undefined) return false
     this.tables.delete(name)
+    this.#layout++
     this.#bytes -= table.bytes
     return true
   }
@@ -206,6 +218,7 @@ export class Store {
    * it would go on over a table that is no longer the store's. */
   replaceAll(tables: Map<string, Table>): void {
     this.tables.clear()
+    this.#layout++
     this.#cursors.clear()
     this.#epoch++
     this.#bytes = 0

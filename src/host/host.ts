@@ -16,6 +16,7 @@ import { CyberError, badArgument } from '../errors.ts'
 import { failedCheck } from '../engine/batch.ts'
 import { COMMANDS, type Op, type RegisteredCommand } from '../engine/commands.ts'
 import type { Cursors } from '../engine/cursors.ts'
+import type { DictTable } from '../engine/dict-table.ts'
 import { Store } from '../engine/store.ts'
 import { describe, type Key } from '../engine/values.ts'
 import { Snapshotter } from '../persistence/data-file.ts'
@@ -91,6 +92,9 @@ export class Host {
   readonly #ops: number[] = new Array<number>(COMMANDS.size).fill(0)
   #hits = 0
   #misses = 0
+  // The fast path's dict.set calls (counters adds them in): a field costs it less than an element
+  // of #ops. Its gets need none: each is a hit or a miss.
+  #fastSets = 0
   readonly #setTimer: SetTimer
   readonly #takes = new Takes()
   // The waiting takes of callers that pass no Takers of their own.
@@ -155,7 +159,10 @@ export class Host {
   get counters(): HostCounters {
     const ops = new Map<string, number>()
     for (const [name, command] of COMMANDS) {
-      const n = this.#ops[command.id] ?? 0
+      let n = this.#ops[command.id] ?? 0
+      // every dict.get is a hit or a miss: those #ops does not count are the fast path's
+      if (command === DICT_GET) n = this.#hits + this.#misses
+      else if (command === DICT_SET) n += this.#fastSets
       if (n > 0) ops.set(name, n)
     }
     return { ops, hits: this.#hits, misses: this.#misses, expired: this.#expiry.expired,
@@ -192,35 +199,39 @@ export class Host {
   }
 
   // --- the synchronous database's fast paths ---
-  // dict.get [key] and dict.set [key, string] without an Op, an args array or the registry's
-  // dispatch: what apply() does for them, counted alike. Anything unusual (a missing table, a
-  // list, a key or value the value model must check or copy, a log to write, the memory limit)
-  // answers SLOW and the caller takes apply(), which gives the same result or the same error.
-  // (The change feed must see setFast's writes as it sees #write's.)
+  // dict.get [key] and dict.set [key, string] on a dict table the caller looked up once
+  // (store.dictNamed, kept while store.layout is unchanged), without an Op, an args array or the
+  // registry's dispatch: what apply() does for them, counted alike. Anything unusual (a key or
+  // value the value model must check or copy, a log to write, the memory limit) answers SLOW
+  // and the caller takes apply(), which gives the same result or the same error.
+  // (The change feed must see setIn's writes as it sees #write's.)
 
-  /** dict.get of `key` on `name`, or SLOW. The stored value, uncopied. */
-  getFast(name: string, key: unknown): unknown {
-    if (typeof key === 'string' ? !isFastString(key) : typeof key !== 'number') return SLOW
-    const table = this.store.dictAt(name, this.store.timed ? this.now() : undefined)
-    if (table === undefined) return SLOW
-    const value = table.get(key as Key)
-    this.#ops[DICT_GET.id]!++
+  /** dict.get of `key` on `table` (`name`'s), or SLOW. The stored value, uncopied. */
+  getIn(table: DictTable, key: unknown): unknown {
+    if (typeof key !== 'string' && typeof key !== 'number') return SLOW
+    // Untimed (no deadline anywhere), a table needs no time: run() would advance it to a time
+    // nothing reads (what does read it, ttl and set options, takes apply(), which advances).
+    if (this.store.timed) this.store.advance(table, this.now())
+    const value = table.get(key)
+    // A key that was found is well-formed (every stored key is); a missing one may not be, and
+    // apply() must then refuse it.
+    if (value === undefined && typeof key === 'string' && !isFastString(key)) return SLOW
     if (value !== undefined) this.#hits++
     else this.#misses++
     return value
   }
 
-  /** dict.set of `key` to the string `value` on `name` (no log: a logged write takes apply()),
-   * or SLOW. Its seq otherwise. */
-  setFast(name: string, key: unknown, value: string): number | typeof SLOW {
+  /** dict.set of `key` to the string `value` on `table` (`name`'s; no log: a logged write takes
+   * apply()), or SLOW. Its seq otherwise. */
+  setIn(table: DictTable, name: string, key: unknown, value: string): number | typeof SLOW {
     if (this.#log !== undefined || !isFastString(value)) return SLOW
     if (typeof key === 'string' ? !isFastString(key) : typeof key !== 'number' || key === 0) return SLOW
-    // Untimed (no deadline anywhere), a write needs no time either: no log record carries it.
-    const table = this.store.dictAt(name, this.store.timed ? this.now() : undefined)
-    if (table === undefined || !this.store.setIn(table, key as Key, value)) return SLOW
-    this.#ops[DICT_SET.id]!++
+    if (this.store.timed) this.store.advance(table, this.now())
+    if (!this.store.setIn(table, key as Key, value)) return SLOW
+    this.#fastSets++
     const seq = ++this.#seq
-    this.#afterWrite(name)
+    this.#expiry.afterWriteTo(table, name)
+    if (this.#takes.size !== 0) this.#handOut(name)
     return seq
   }
 
