@@ -108,6 +108,12 @@ export class DictTable {
 
   // --- cache: deadlines, recency, what the host sweeps and evicts ---
 
+  /** Whether time matters to this table: it has (or had) a deadline, or a default ttl. Until
+   * then it is never advanced by the host's fast paths (nothing in it can expire). */
+  get timed(): boolean {
+    return this.#deadlines !== undefined
+  }
+
   /** Keys with a deadline, expired ones included until removed. */
   get deadlineCount(): number {
     return this.#deadlines?.size ?? 0

@@ -209,9 +209,9 @@ export class Host {
   /** dict.get of `key` on `table` (`name`'s), or SLOW. The stored value, uncopied. */
   getIn(table: DictTable, key: unknown): unknown {
     if (typeof key !== 'string' && typeof key !== 'number') return SLOW
-    // Untimed (no deadline anywhere), a table needs no time: run() would advance it to a time
-    // nothing reads (what does read it, ttl and set options, takes apply(), which advances).
-    if (this.store.timed) this.store.advance(table, this.now())
+    // A table without deadlines needs no time (and no clock read): run() would advance it to a
+    // time nothing reads (what does read it, ttl and set options, takes apply(), which advances).
+    if (table.timed) this.store.advance(table, this.now())
     const value = table.get(key)
     // A key that was found is well-formed (every stored key is); a missing one may not be, and
     // apply() must then refuse it.
@@ -226,7 +226,7 @@ export class Host {
   setIn(table: DictTable, name: string, key: unknown, value: string): number | typeof SLOW {
     if (this.#log !== undefined || !isFastString(value)) return SLOW
     if (typeof key === 'string' ? !isFastString(key) : typeof key !== 'number' || key === 0) return SLOW
-    if (this.store.timed) this.store.advance(table, this.now())
+    if (table.timed) this.store.advance(table, this.now())
     if (!this.store.setIn(table, key as Key, value)) return SLOW
     this.#fastSets++
     const seq = ++this.#seq
