@@ -21,6 +21,10 @@ import {
   encodeRecordBody, logPath, rotatedLogPath, syncDir, writeRecord, type Durability, type LogIO,
 } from './log-format.ts'
 
+
+// What a synchronous database's writes may leave pending under everysec and no before one write
+// call takes them (its loop may never yield to the tick's write).
+const SYNC_FLUSH_BYTES = 1 << 20
 export { DEFAULT_DURABILITY, DURABILITIES, type Durability } from './log-format.ts'
 
 // Data files are readable by their owner only: they hold every value of the database. Logs are
@@ -217,12 +221,18 @@ export class OpLog {
   }
 
   /** Writes what is pending and, under `always`, fdatasyncs it before returning: the synchronous
-   * database's writes are durable when its call returns (everysec and no: as appendEncoded
-   * would, at the end of the tick). Throws what the disk refused (the writes were undone). */
+   * database's writes are durable when its call returns. Under everysec and no, the write waits
+   * for the end of the tick, as appendEncoded queues it, unless SYNC_FLUSH_BYTES are pending (a
+   * synchronous loop of writes never yields to that tick). Throws what the disk refused (those
+   * writes were undone). */
   flushNow(): void {
-    if (this.durability !== 'always') return
+    if (this.durability !== 'always' && this.#records.length < SYNC_FLUSH_BYTES) return
     if (this.#failure !== undefined) throw this.#failure
     const lost = this.#write()
+    if (this.durability !== 'always') {
+      if (lost !== undefined) throw lost
+      return
+    }
     if (lost !== undefined) throw lost
     if (this.#synced >= this.#written && !this.#dirDirty) return
     try {

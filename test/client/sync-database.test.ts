@@ -4,6 +4,7 @@
 // durability=always on disk when a set() returns.
 
 import { afterAll, describe, expect, test } from 'bun:test'
+import { statSync } from 'node:fs'
 import { Database } from '../../src/client/database.ts'
 import { EmbeddedTransport } from '../../src/client/embedded.ts'
 import { SyncDatabase } from '../../src/client/sync-database.ts'
@@ -184,6 +185,16 @@ describe('sync only', () => {
     const committed = tx.commit()
     expect(s.dict('d').get('n')).toBe(2)
     expect(await committed).toMatchObject({ ok: true, results: [undefined] })
+  })
+
+  test('under everysec a synchronous loop of writes reaches the log file before it yields', async () => {
+    const path = dir.file(`loop-${++files}.cdb`)
+    await using s = openSync(`file:${path}?durability=everysec`)
+    s.createDict('d')
+    const d = s.dict<string>('d')
+    const value = 'x'.repeat(1000)
+    for (let i = 0; i < 3000; i++) d.set(`k${i}`, value) // about 3 MB of records, no yield
+    expect(statSync(`${path}.log`).size).toBeGreaterThan(1 << 20)
   })
 
   // The child never yields to the event loop after its last set(): only the synchronous write and
