@@ -72,11 +72,13 @@ export function openSync(url: string, options: ConnectOptions = {}): SyncDatabas
   if (typeof url !== 'string') throw badUrl(String(url), 'it is not a string')
   const timing = { clock: options.clock, setTimer: options.setTimer }
   if (/^memory:(\/\/)?(\?|$)/.test(url)) {
-    return new SyncDatabase(limitMemory(EmbeddedTransport.memory(timing), parseMemoryUrl(url) ?? options.maxMemory))
+    const maxMemory = parseMemoryUrl(url) ?? options.maxMemory
+    return new SyncDatabase(limitMemory(EmbeddedTransport.memory(timing), maxMemory))
   }
   if (url.startsWith('file:')) {
     const { maxMemory, ...file } = parseFileUrl(url)
-    return new SyncDatabase(limitMemory(EmbeddedTransport.fileSync({ ...file, ...timing }), maxMemory ?? options.maxMemory))
+    const transport = EmbeddedTransport.fileSync({ ...file, ...timing })
+    return new SyncDatabase(limitMemory(transport, maxMemory ?? options.maxMemory))
   }
   throw badUrl(url, 'openSync opens memory:// and file: databases only (a server: connect())')
 }

@@ -113,7 +113,8 @@ export class SyncDictHandle<V = unknown> implements Iterable<[Key, V]> {
   clear(): void
   clear(options: { prefix?: string }): number
   clear(options?: { prefix?: string }): number | void {
-    return this.#core.call(this.name, 'dict.clear', options === undefined ? [] : [options]) as number | undefined
+    const args = options === undefined ? [] : [options]
+    return this.#core.call(this.name, 'dict.clear', args) as number | undefined
   }
 
   getMany(keys: Iterable<Key>): (V | undefined)[] {
@@ -131,7 +132,8 @@ export class SyncDictHandle<V = unknown> implements Iterable<[Key, V]> {
 
   /** [key, value] entries in chunks; `{ prefix }` selects string keys as keys() does. */
   scan(options?: { prefix?: string }): Iterable<[Key, V]> {
-    return { [Symbol.iterator]: () => this.#core.scan<[Key, V]>(this.name, 'dict.scan', options === undefined ? [] : [options]) }
+    const args = options === undefined ? [] : [options]
+    return { [Symbol.iterator]: () => this.#core.scan<[Key, V]>(this.name, 'dict.scan', args) }
   }
 
   [Symbol.iterator](): Generator<[Key, V], void, undefined> {

@@ -34,7 +34,8 @@ export class SyncListHandle<V = unknown> implements Iterable<V> {
   }
 
   extend(values: Iterable<V>): number {
-    return this.#call('list.extend', [Array.isArray(values) || !isIterable(values) ? values : Array.from(values)]) as number
+    const items = Array.isArray(values) || !isIterable(values) ? values : Array.from(values)
+    return this.#call('list.extend', [items]) as number
   }
 
   insert(index: number, value: V): void {
@@ -58,7 +59,8 @@ export class SyncListHandle<V = unknown> implements Iterable<V> {
   }
 
   slice(start?: number, end?: number): V[] {
-    return this.#call('list.slice', end === undefined ? (start === undefined ? [] : [start]) : [start, end]) as V[]
+    const args = end === undefined ? (start === undefined ? [] : [start]) : [start, end]
+    return this.#call('list.slice', args) as V[]
   }
 
   indexOf(value: V): number {
@@ -103,8 +105,8 @@ export class SyncListHandle<V = unknown> implements Iterable<V> {
   take(options?: { wait?: number }): V | undefined {
     if (this.#core.isClosed) throw closedError('database')
     if (takeWait(options) > 0) {
-      throw badArgument(`a synchronous take cannot wait: await db.database.list(${JSON.stringify(this.name)})` +
-        '.take({ wait }) instead')
+      const name = JSON.stringify(this.name)
+      throw badArgument(`a synchronous take cannot wait: await db.database.list(${name}).take({ wait }) instead`)
     }
     return this.#call('list.shift', []) as V | undefined
   }

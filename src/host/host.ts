@@ -10,7 +10,9 @@
 // and eviction are writes of the host (expiry.ts): dict.expire / dict.evict records naming the
 // keys removed, so replay never sweeps or evicts by itself.
 // Waiting takes live here too (one place for every mode): a write that leaves elements in a list
-// with takes waiting hands them out, each through a logged list.shift.
+// with takes waiting hands them out, each through a logged list.shift. (Longer than the ~300-line
+// rule: the synchronous database's fast paths, getIn/setIn, must count and seq as apply() does,
+// with the same private state.)
 
 import { CyberError, badArgument } from '../errors.ts'
 import { failedCheck } from '../engine/batch.ts'
