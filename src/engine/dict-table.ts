@@ -61,8 +61,9 @@ export class DictTable {
     const map = dict.#map
     let bytes = 0
     let pairs = 0
-    // One map.set per entry and no lookup (issue 13.5: a get + has before each set made loading
-    // 1M entries cost 2.5x the Map building itself): a snapshot is written from a Map, so each
+    // One map.set per entry and no lookup before it (issue 13.5: loading is held to the floor of
+    // building the Map; the first touch of each fresh key, hashing it and growing the table, is
+    // most of the time whichever operation makes it): a snapshot is written from a Map, so each
     // key comes once. A file that repeats one (made by hand) keeps its last value, as a Map
     // would, and its bytes are then counted again from what the map holds.
     for (const flat of chunks) {
