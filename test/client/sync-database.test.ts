@@ -130,6 +130,20 @@ describe('sync only', () => {
       .toEqual(['job', 'from sync', 'from async', 0])
   })
 
+  test('a handle kept across a drop and re-create by another database sees the new table', async () => {
+    await using s = openSync('memory://')
+    s.createDict('t', { k: 'dict' })
+    const t = s.dict<string>('t')
+    expect(t.get('k')).toBe('dict') // the handle now holds the table
+    await s.database.dropTable('t')
+    expect(thrown(() => t.get('k'))[0]).toBe('TABLE_NOT_FOUND')
+    await s.database.createList('t', ['list'])
+    expect(thrown(() => t.set('k', 'v'))).toEqual(['WRONG_TABLE_TYPE', 'table "t" is a list, not a dict'])
+    await s.database.dropTable('t')
+    await s.database.createDict('t', { k: 'again' })
+    expect(t.get('k')).toBe('again')
+  })
+
   test('counters count the fast paths as the async ones', async () => {
     await using s = openSync('memory://')
     s.createDict('d')
