@@ -154,7 +154,11 @@ export class ReplicaTransport implements Transport {
     if (this.#closed) return Promise.reject(closedError('database'))
     const command = COMMANDS.get(op.name)
     if (command === undefined) return send(op)
-    if (op.name === 'db.info') return send(op).then((info) => this.#info(info as DatabaseInfo))
+    if (op.name === 'db.info') {
+      const probe = { table: '', name: 'db.replicate', args: [[...this.#names], false] }
+      return Promise.all([send(op), send(probe)])
+        .then(([info, seqs]) => this.#info(info as DatabaseInfo, seqs as ReplicaImage))
+    }
     if (op.name === 'db.atomic') {
       return send(op).then((outcome) => this.#afterAtomic(op, outcome))
     }
@@ -236,14 +240,19 @@ export class ReplicaTransport implements Transport {
     }
   }
 
-  #info(info: DatabaseInfo): DatabaseInfo {
+  #info(info: DatabaseInfo, server: ReplicaImage): DatabaseInfo {
     const now = this.#clock.now()
-    const oldest = this.#waiters.reduce((at, waiter) => Math.min(at, waiter.at), Infinity)
+    const waiting = this.#waiters.reduce((at, waiter) => Math.min(at, waiter.at), Infinity)
+    // Current: it has the newest change of its tables the feed holds, and, when the feed holds
+    // none, it is not older than what the feed dropped (a change may have gone with it).
+    const oldest = info.feed.oldest
+    const current = this.#seq >= server.last && (server.last > 0 || oldest === null || this.#seq >= oldest - 1)
     const replica: ReplicaInfo = {
       tables: [...this.#names],
       seq: this.#seq,
-      behind: Math.max(0, info.feed.seq - this.#seq),
-      lagMs: oldest === Infinity ? this.#lagMs : Math.max(this.#lagMs, now - oldest),
+      serverSeq: server.seq,
+      behind: current ? 0 : Math.max(0, server.seq - this.#seq),
+      lagMs: waiting === Infinity ? this.#lagMs : Math.max(this.#lagMs, now - waiting),
       maxLagMs: this.#maxLagMs,
       reloads: Math.max(0, this.#reloads),
     }

@@ -141,7 +141,7 @@ const TABLE = {
   // what the database is doing (src/host/info.ts): counters and gauges the host keeps
   'db.info': { on: 'db', writes: false, minArgs: 0, maxArgs: 0, host: true, run: hostOnly } as Command<null, never>,
   // a replica's load (issue 16, src/host/replicate.ts): named tables and the seq they are at
-  'db.replicate': { on: 'db', writes: false, minArgs: 1, maxArgs: 1, host: true, run: hostOnly } as Command<null, never>,
+  'db.replicate': { on: 'db', writes: false, minArgs: 1, maxArgs: 2, host: true, run: hostOnly } as Command<null, never>,
   'cursor.close': db(false, 1, 1,
     (_, a, _store, _name, cursors) => cursors.close(checkIndex(a[0], 'a cursor'))),
 

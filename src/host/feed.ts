@@ -152,6 +152,15 @@ export class Feed {
     for (const watcher of this.#watchers) watcher.compact()
   }
 
+  /** The newest seq history holds a change of one of `tables` at (0: history holds none). */
+  lastOf(tables: ReadonlySet<string>): number {
+    for (let i = this.#commits.length - 1; i >= this.#head; i--) {
+      const commit = this.#commits[i]!
+      for (const change of commit.changes) if (tables.has(change.table)) return commit.seq
+    }
+    return 0
+  }
+
   /** The commits history holds, oldest first, as a snapshot saves them. */
   history(): SavedCommit[] {
     const out: SavedCommit[] = []

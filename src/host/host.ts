@@ -202,6 +202,11 @@ export class Host {
     return this.#feed.watch(options, wake)
   }
 
+  /** The newest commit history holds that changed one of `tables` (0: none held). */
+  lastChangeOf(tables: ReadonlySet<string>): number {
+    return this.#feed.lastOf(tables)
+  }
+
   /** The seq and history a snapshot taken now holds. */
   feedState(): FeedState {
     return { seq: this.#seq, history: this.#feed.history() }

@@ -33,8 +33,10 @@ export interface ReplicaInfo {
   tables: string[]
   /** The seq the replica's tables are current to: every change up to it applied, none after. */
   seq: number
-  /** The server's seq when info was asked, minus `seq`: an upper bound (commits of tables the
-   * replica does not hold count too). */
+  /** The server's seq when info was asked. */
+  serverSeq: number
+  /** 0 when the replica holds every change the server made to its tables (commits of other tables
+   * do not count); else `serverSeq` minus `seq`, the commits it is behind. */
   behind: number
   /** ms between the server answering one of this client's writes and the replica applying it:
    * the latest, and the longest since the last info(); now minus the oldest unapplied one, when

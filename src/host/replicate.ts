@@ -1,6 +1,8 @@
-// db.replicate [tables] (issue 16): the named tables as they are at one commit, with that commit's
-// seq, in one synchronous read of the host, so a replica loads a consistent copy and then watches
-// the feed from exactly there (no gap, no change applied twice). A dict comes with its cache
+// db.replicate [tables, content?] (issue 16): the named tables as they are at one commit, with
+// that commit's seq, in one synchronous read of the host, so a replica loads a consistent copy and
+// then watches the feed from exactly there (no gap, no change applied twice). With content false,
+// only the seqs: the host's, and the newest commit the feed holds that changed those tables (how
+// a replica tells being current from being behind, for its info()). A dict comes with its cache
 // options and its absolute deadlines (expired keys included, as a snapshot holds them: the
 // replica hides them by its own clock); a table that does not exist is [name, null].
 
@@ -20,6 +22,8 @@ export type ReplicaTable =
 export interface ReplicaImage {
   /** Every commit up to this one is in the image, none after it. */
   seq: number
+  /** The newest commit the feed holds that changed one of the tables (0: none held). */
+  last: number
   tables: ReplicaTable[]
 }
 
@@ -29,7 +33,13 @@ export function replicaImage(host: Host, args: unknown[], copy: boolean): Replic
   if (!Array.isArray(names) || names.length === 0 || !names.every((n) => typeof n === 'string' && n !== '')) {
     throw badArgument(`db.replicate takes a non-empty array of table names, not ${describe(names)}`)
   }
+  const content = args[1]
+  if (content !== undefined && typeof content !== 'boolean') {
+    throw badArgument(`db.replicate's second argument says whether to send the content (a boolean), not ${describe(content)}`)
+  }
   const tables: ReplicaTable[] = []
+  const last = host.lastChangeOf(new Set(names as string[]))
+  if (content === false) return { seq: host.seq, last, tables }
   for (const name of new Set(names as string[])) {
     const table = host.store.tables.get(name)
     if (table === undefined) {
@@ -45,5 +55,5 @@ export function replicaImage(host: Host, args: unknown[], copy: boolean): Replic
       tables.push([name, 'list', table.options ?? null, copy ? copyStored(items) : items, [], -1])
     }
   }
-  return { seq: host.seq, tables }
+  return { seq: host.seq, last, tables }
 }

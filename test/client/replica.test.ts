@@ -87,9 +87,15 @@ describe('replica', () => {
     await db.createDict('centre')
     await db.dict('centre').set('k', 1)
     const info = await db.info()
-    expect(info.replica).toEqual({ tables: ['centre'], seq: host.seq, behind: 0, lagMs: expect.any(Number),
-      maxLagMs: expect.any(Number), reloads: 0 })
+    expect(info.replica).toEqual({ tables: ['centre'], seq: host.seq, serverSeq: host.seq, behind: 0,
+      lagMs: expect.any(Number), maxLagMs: expect.any(Number), reloads: 0 })
     expect(info.feed.seq).toBe(host.seq)
+    // commits of tables it does not hold leave it current
+    await db.createDict('other')
+    for (let i = 0; i < 5; i++) await db.dict('other').set('k', i)
+    const later = await db.info()
+    expect(later.replica).toMatchObject({ seq: info.replica!.seq, serverSeq: host.seq, behind: 0 })
+    expect(later.feed.seq).toBeGreaterThan(later.replica!.seq)
   })
 
   test('a table dropped and recreated, as another type, follows; a drop through the replica waits', async () => {

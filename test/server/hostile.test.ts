@@ -318,7 +318,7 @@ const WRONG_ARGS: Record<string, unknown[][]> = {
   'db.tables': [],
   'db.save': [['elsewhere.cdb'], [7]],
   'db.info': [],
-  'db.replicate': [[5], [[]], [[1]], [['']], ['t'], [null]],
+  'db.replicate': [[5], [[]], [[1]], [['']], ['t'], [null], [['t'], 5], [['t'], null]],
   'cursor.close': [['1'], [null], [1.5], [{}]],
   'dict.get': NOT_A_KEY.map((k) => [k]),
   'dict.set': [...NOT_A_KEY.map((k) => [k, 1]), ['n', 1, { ttl: -1 }], ['n', 1, { ttl: NaN }],
