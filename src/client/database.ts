@@ -14,7 +14,8 @@ import { badArgument } from '../errors.ts'
 import type { Address, ListenOptions } from '../listen-options.ts'
 import { EmbeddedTransport } from './embedded.ts'
 import type { Transport } from './transport.ts'
-import { ReplicaTransport, ReplicaView } from './replica.ts'
+import { ReplicaTransport } from './replica.ts'
+import { ReplicaView } from './replica-view.ts'
 import { ChangeStream, type Change, type WatchOptions } from './change-stream.ts'
 
 export interface CreateOptions {

@@ -12,17 +12,15 @@
 // Time: the replica reads its own clock (the server's machine shares it; tests share a manual one)
 // to hide a key whose absolute deadline has passed, and applies changes at that time.
 
-import { CyberError, badArgument } from '../errors.ts'
+import { badArgument } from '../errors.ts'
 import { COMMANDS, type Op, type RegisteredCommand, type Table } from '../engine/commands.ts'
-import { checkDictOptions, checkListOptions } from '../engine/cache-options.ts'
 import { Cursors } from '../engine/cursors.ts'
 import { DictTable } from '../engine/dict-table.ts'
-import { ListTable } from '../engine/list-table.ts'
 import { Store } from '../engine/store.ts'
 import { acceptArgs, copyStored } from '../engine/value-model.ts'
 import type { Clock } from '../host/clock.ts'
 import type { DatabaseInfo, ReplicaInfo } from '../host/info.ts'
-import type { ReplicaImage, ReplicaTable } from '../host/replicate.ts'
+import { restoreTable, type ReplicaImage } from '../host/replicate.ts'
 import type { Change, ChangeStream, WatchOptions } from './change-stream.ts'
 import { ProxyTransport } from './proxy-transport.ts'
 import { RemoteTransport, type RemoteOptions } from './remote.ts'
@@ -269,7 +267,7 @@ export class ReplicaTransport implements Transport {
     if (this.#closed) return
     const tables = new Map<string, Table>()
     for (const saved of image.tables) {
-      const table = restore(saved)
+      const table = restoreTable(saved)
       if (table !== undefined) tables.set(saved[0], table)
     }
     this.#store.replaceAll(tables)
@@ -331,101 +329,5 @@ export class ReplicaTransport implements Transport {
       this.#stream?.finish()
       this.#stream = undefined
     }
-  }
-}
-
-function restore(saved: ReplicaTable): Table | undefined {
-  if (saved[1] === null) return undefined
-  const [name, type, options, content, deadlines, now] = saved
-  const refuse = () => new CyberError('PROTOCOL', `the server sent a malformed replica of "${name}"`)
-  if (type === 'list') return ListTable.restore([content], checkListOptions(options ?? undefined))
-  return DictTable.restore([content], refuse, checkDictOptions(options ?? undefined), [deadlines],
-    now < 0 ? -Infinity : now)
-}
-
-/** db.replica(name): a replicated table's reads, synchronous (a dict's, or a list's). */
-export class ReplicaView<V = unknown> {
-  readonly name: string
-  readonly #replica: ReplicaTransport
-  // The table the hot path reads, as of the replica's generation (-1: not looked up yet).
-  #dict: DictTable | undefined
-  #timed = false // it has deadlines (a key may expire with the time)
-  #generation = -1
-  readonly #version: { generation: number }
-
-  constructor(replica: ReplicaTransport, name: string) {
-    this.#replica = replica
-    this.#version = replica.version
-    this.name = name
-  }
-
-  /** The seq this copy is current to. */
-  get seq(): number {
-    return this.#replica.seq
-  }
-
-  #read<R>(op: string, args: unknown[]): R {
-    return this.#replica.read(this.name, op, args) as R
-  }
-
-  // a dict's
-  get(key: string | number): V | undefined
-  get<F>(key: string | number, fallback: F): V | F
-  get(key: string | number, fallback?: unknown): unknown {
-    // The hot path (a web request's read): a key the table holds is one the value model
-    // accepted, so a hit is the general read's answer without its walk; a miss, a missing table,
-    // a list or a fallback takes the general read, for its answer or its error.
-    if (arguments.length > 1) return this.#read('dict.get', [key, fallback])
-    if (this.#generation !== this.#version.generation) {
-      this.#generation = this.#version.generation
-      this.#dict = this.#replica.dictOf(this.name)
-      this.#timed = this.#dict !== undefined && this.#dict.deadlineCount > 0
-    }
-    const dict = this.#dict
-    if (dict === undefined) return this.#read('dict.get', [key])
-    if (this.#timed) dict.advance(this.#replica.now())
-    const value = dict.get(key)
-    if (value === undefined) return this.#read('dict.get', [key])
-    return typeof value === 'object' && value !== null ? copyStored(value) : value
-  }
-  has(key: string | number): boolean {
-    return this.#read('dict.has', [key])
-  }
-  get size(): number {
-    return this.#read('dict.size', [])
-  }
-  keys(options?: { prefix?: string; limit?: number }): (string | number)[] {
-    return this.#read('dict.keys', options === undefined ? [] : [options])
-  }
-  values(options?: { prefix?: string; limit?: number }): V[] {
-    return this.#read('dict.values', options === undefined ? [] : [options])
-  }
-  entries(options?: { prefix?: string; limit?: number }): [string | number, V][] {
-    return this.#read('dict.entries', options === undefined ? [] : [options])
-  }
-  getMany(keys: (string | number)[]): (V | undefined)[] {
-    return this.#read('dict.getMany', [keys])
-  }
-  /** ms left, Infinity without a deadline, undefined when missing or expired. */
-  ttl(key: string | number): number | undefined {
-    return this.#read('dict.ttl', [key])
-  }
-
-  // a list's
-  at(index: number): V {
-    return this.#read('list.at', [index])
-  }
-  slice(start?: number, end?: number): V[] {
-    const args = end !== undefined ? [start, end] : start !== undefined ? [start] : []
-    return this.#read('list.slice', args)
-  }
-  get length(): number {
-    return this.#read('list.length', [])
-  }
-  indexOf(value: V): number {
-    return this.#read('list.indexOf', [value])
-  }
-  count(value: V): number {
-    return this.#read('list.count', [value])
   }
 }

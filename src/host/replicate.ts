@@ -6,7 +6,10 @@
 // options and its absolute deadlines (expired keys included, as a snapshot holds them: the
 // replica hides them by its own clock); a table that does not exist is [name, null].
 
-import { badArgument } from '../errors.ts'
+import { CyberError, badArgument } from '../errors.ts'
+import { checkDictOptions, checkListOptions } from '../engine/cache-options.ts'
+import type { Table } from '../engine/commands.ts'
+import { ListTable } from '../engine/list-table.ts'
 import { DictTable } from '../engine/dict-table.ts'
 import { copyStored } from '../engine/value-model.ts'
 import { describe } from '../engine/values.ts'
@@ -56,4 +59,14 @@ export function replicaImage(host: Host, args: unknown[], copy: boolean): Replic
     }
   }
   return { seq: host.seq, last, tables }
+}
+
+/** A table of an image as the replica holds it (undefined: the table does not exist). */
+export function restoreTable(saved: ReplicaTable): Table | undefined {
+  if (saved[1] === null) return undefined
+  const [name, type, options, content, deadlines, now] = saved
+  const refuse = () => new CyberError('PROTOCOL', `the server sent a malformed replica of "${name}"`)
+  if (type === 'list') return ListTable.restore([content], checkListOptions(options ?? undefined))
+  return DictTable.restore([content], refuse, checkDictOptions(options ?? undefined), [deadlines],
+    now < 0 ? -Infinity : now)
 }
