@@ -159,6 +159,23 @@ describe('replica', () => {
     expect(db.replica('centre').get('k')).toBe('mine')
   })
 
+  test('a server that comes back with another history (a fresh memory) is loaded again', async () => {
+    const first = await serve()
+    const port = Number(new URL(first.url).port)
+    await using db = await connect(first.url, { replica: ['centre'] })
+    await db.createDict('centre', { k: 'old' })
+    for (let i = 0; i < 5; i++) await db.dict('centre').set('n', i)
+    await first.server.close()
+    const second = await serve(new Host(), undefined, port)
+    await using writer = await connect(second.url)
+    await writer.createDict('centre', { k: 'new' })
+    await waitFor(() => db.replica('centre').get('k') === 'new', 'the reload from the new server')
+    expect(db.replica('centre').has('n')).toBe(false)
+    expect(db.replica('centre').seq).toBe(second.host.seq)
+    await db.dict('centre').set('mine', 1)
+    expect(db.replica('centre').get('mine')).toBe(1)
+  })
+
   test('a table with a ttl: deadlines follow the server, and a key past its deadline is hidden at once', async () => {
     const clock = manualClock(1_000_000)
     const { host, url } = await serve(new Host({ clock }))
