@@ -12,12 +12,13 @@
 //
 //   npx bun bench/cache.bench.ts              ROUNDS=5 PARTS=1,2 npx bun bench/cache.bench.ts
 
-import { bench, do_not_optimize, group, run, summary } from 'mitata'
+import { bench, do_not_optimize, group, summary } from 'mitata'
 import { LRUCache } from 'lru-cache'
 import { join } from 'node:path'
 import { connect, manualClock, type DictHandle } from '../src/index.ts'
 import { mulberry32 } from '../test/fixtures/random.ts'
 import { fmt, machine, median, runMain, start, stop, stopAllOnSignals, table, verdict } from './fixtures/harness.ts'
+import { recordRound } from './fixtures/mitata-rounds.ts'
 
 const ROUNDS = Math.max(1, Math.min(20, Number(process.env.ROUNDS ?? 3)))
 const PARTS = new Set((process.env.PARTS ?? '1,2,3,4').split(',').map(Number))
@@ -75,11 +76,7 @@ async function throughput(): Promise<void> {
         for (const side of sides) bench(`${op} · ${side}`, benches[op][side]())
       }))
     }
-    const { benchmarks } = await run({ format: round === 0 ? 'mitata' : 'quiet', throw: true })
-    for (const trial of benchmarks) {
-      const p50 = trial.runs[0]!.stats!.p50
-      times.set(trial.alias, [...(times.get(trial.alias) ?? []), p50])
-    }
+    await recordRound(times, round)
   }
   const rows: string[][] = []
   let getRatio = NaN
