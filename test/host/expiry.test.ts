@@ -4,7 +4,7 @@
 
 import { describe, expect, test } from 'bun:test'
 import type { Op } from '../../src/engine/commands.ts'
-import type { DictTable } from '../../src/engine/dict-table.ts'
+import { REBUILD_MIN_DUE, type DictTable } from '../../src/engine/dict-table.ts'
 import type { Store } from '../../src/engine/store.ts'
 import { manualClock } from '../../src/host/clock.ts'
 import { REBUILD_STEP, SLICE_KEYS } from '../../src/host/expiry.ts'
@@ -205,5 +205,47 @@ describe('the sweep of a big table mostly due (the rebuild)', () => {
     expect(new Set(named).size).toBe(n)
     expect([host.counters.expired, table.size, table.dueCount, table.deadlineCount]).toEqual([n, 5, 0, 0])
     expect([...table.entries()]).toEqual([0, 1, 2, 3, 4].map((i) => [`keep${i}`, i]))
+  })
+
+  test('writes during the copy and on ghosts, and a snapshot between: the recovered file has exactly the tables of the run', async () => {
+    using dir = tempDir()
+    const path = dir.file('rebuild.cdb')
+    let now = T0
+    const host = new Host({ clock: { now: () => now }, setTimer: () => () => {} })
+    const file = await DataFile.open(host, path, { durability: 'always' })
+    host.saver = file
+    const run = (name: string, ...args: unknown[]) => host.apply({ table: 'd', name, args })
+    host.apply({ table: 'd', name: 'db.create', args: ['dict'] })
+    const n = REBUILD_MIN_DUE + 100
+    run('dict.setMany', Array.from({ length: n }, (_, i) => [i, i]), { ttl: 5 })
+    for (let i = 0; i < 5; i++) run('dict.set', `keep${i}`, i)
+    now = T0 + 5
+    const table = host.store.tables.get('d') as DictTable
+    table.advance(now)
+    expect(table.wantsRebuild).toBe(true)
+    // Step by hand, so that writes land at known points of the copy.
+    table.beginRebuild()
+    table.rebuildStep(n / 2)
+    run('dict.set', 0, 'again') // a due key the copy has passed
+    run('dict.set', n - 1, 'again') // one it has not reached
+    run('dict.set', 'keep1', 'new')
+    run('dict.delete', 'keep2')
+    while (table.rebuildStep(1000));
+    run('dict.set', 5, 'back') // ghosts
+    run('dict.delete', 6)
+    await file.save()
+    host.sweep()
+    run('dict.set', 'late', 1)
+    await host.durable(1, host.seq)
+    expect(host.counters.expired).toBe(n - 4)
+    const live = physical(host.store)
+    const recovered = recoverSync(path)
+    await file.close()
+    const store = new (host.store.constructor as typeof Store)()
+    store.replaceAll(recovered.tables!)
+    expect(physical(store)).toEqual(live)
+    expect(store.apply({ table: 'd', name: 'dict.entries', args: [] }, undefined, now)).toEqual([
+      ['keep0', 0], ['keep1', 'new'], ['keep3', 3], ['keep4', 4], [0, 'again'], [n - 1, 'again'],
+      [5, 'back'], ['late', 1]])
   })
 })
