@@ -65,6 +65,9 @@ export class Deadlines {
   }
 
   isExpired(key: Key): boolean {
+    // Only a due key is expired (advance moved every deadline <= now into the due slots), so
+    // while none is due a read of a cache table pays no lookup here.
+    if (this.#dueCount === 0) return false
     const deadline = this.#of.get(key)
     return deadline !== undefined && deadline <= this.#now
   }
