@@ -96,7 +96,8 @@ export class EmbeddedTransport implements Transport {
       // A write resolves once its record is durable as the file's policy says; the writes of one
       // tick share one log write (and under `always` one fdatasync).
       if (seq !== 0 && this.host.log !== undefined) return this.#durable(seq).then(() => copy)
-      return Promise.resolve(copy)
+      // (a settled promise never changes: every call answering undefined, a set, can share one)
+      return copy === undefined ? UNDEFINED : Promise.resolve(copy)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -150,6 +151,8 @@ export class EmbeddedTransport implements Transport {
     return this.close()
   }
 }
+
+const UNDEFINED = Promise.resolve(undefined)
 
 function copyResult(result: unknown): unknown {
   return typeof result === 'object' && result !== null ? copyStored(result) : result
