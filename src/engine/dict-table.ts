@@ -32,7 +32,7 @@ interface Copy {
   readonly map: Map<Key, unknown>
   readonly deadlines: Deadlines
   bytes: number
-  readonly cursor: MapIterator<[Key, unknown]>
+  readonly cursor: MapIterator<Key>
 }
 
 export class DictTable {
@@ -147,7 +147,8 @@ export class DictTable {
   beginRebuild(): void {
     const deadlines = new Deadlines()
     deadlines.advance(this.#now)
-    this.#copy = { map: new Map(), deadlines, bytes: 0, cursor: this.#map.entries() }
+    // (keys, not entries: an entry is an array made per step, and most keys here are passed)
+    this.#copy = { map: new Map(), deadlines, bytes: 0, cursor: this.#map.keys() }
   }
 
   /** Visits up to `limit` stored entries, copying the live ones; swaps after the last one.
@@ -163,9 +164,10 @@ export class DictTable {
         this.#swap(copy)
         return false
       }
-      const [key, value] = step.value
+      const key = step.value
       const deadline = old.get(key)
       if (deadline !== undefined && deadline <= now) continue
+      const value = this.#map.get(key)
       copy.map.set(key, value)
       copy.bytes += sizeOf(key) + sizeOf(value)
       if (deadline !== undefined) copy.deadlines.set(key, deadline)
