@@ -420,7 +420,8 @@ export class DictTable {
     this.#store(key, value, existed)
   }
 
-  #store(key: Key, value: unknown, existed: boolean): void {
+  /** `old`: the stored value when the caller has read it already (existed only). */
+  #store(key: Key, value: unknown, existed: boolean, old = existed ? this.#map.get(key) : undefined): void {
     const map = this.#map
     if (!existed) {
       map.set(key, value)
@@ -430,7 +431,6 @@ export class DictTable {
       // (a new key during a copy is appended behind its cursor, which copies it in turn)
       if (this.#ghost !== undefined) this.#unghost(key)
     } else {
-      const old = map.get(key)
       map.set(key, value)
       this.#bytes += sizeOf(value) - sizeOf(old)
       const copy = this.#copy
@@ -547,7 +547,10 @@ export class DictTable {
     } else {
       throw badArgument(`incr needs a number at key ${JSON.stringify(key)}, found ${describe(current)}`)
     }
-    this.set(key, next, KEEP_TTL)
+    // A table with no deadline has no expired key and keeps no ttl: store it without set's
+    // deadline work (and without reading the old value again).
+    if (this.#deadlines === undefined) this.#store(key, next, current !== undefined || this.#map.has(key), current)
+    else this.set(key, next, KEEP_TTL)
     return next
   }
 }
