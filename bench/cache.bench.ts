@@ -232,7 +232,8 @@ async function sweep(): Promise<void> {
     let done = false
     const report = server.lines.waitFor(/^\{.*"swept".*\}$/, 120_000, 'the sweep').then((m) => {
       done = true
-      return JSON.parse(m[0]) as { swept: number; sweepMs: number; longestTurnMs: number; turns: number }
+      return JSON.parse(m[0]) as { swept: number; sweepMs: number; longestTurnMs: number;
+        longestTurnCpuMs: number; turns: number }
     })
     for (let i = 0; !done && i < 10_000_000; i++) {
       const t = performance.now()
@@ -247,11 +248,13 @@ async function sweep(): Promise<void> {
       ['sweep, first to last slice', `${fmt(r.sweepMs, 0)} ms`],
       ['event-loop turns that swept', String(r.turns)],
       ['longest turn of the server', `${fmt(r.longestTurnMs, 2)} ms`],
+      ['longest turn, main-thread CPU', `${fmt(r.longestTurnCpuMs, 2)} ms`],
       ['concurrent gets during the sweep', String(waits.length)],
       ['their median wait', `${fmt(median(waits) * 1000, 0)} µs`],
       ['their longest wait', `${fmt(waits.at(-1)! * 1000, 0)} µs`],
     ]))
-    console.log(`longest server turn ≤ 5 ms: ${r.longestTurnMs <= 5 ? 'MET' : 'MISSED'}`)
+    console.log(`longest server turn ≤ 5 ms: ${r.longestTurnMs <= 5 ? 'MET' : 'MISSED'}` +
+      ` (its main-thread CPU: ${r.longestTurnCpuMs <= 5 ? 'MET' : 'MISSED'})`)
   } finally {
     await stop(server)
   }
