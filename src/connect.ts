@@ -11,7 +11,8 @@ import { DURABILITIES, type Durability } from './persistence/log-format.ts'
 const FORMS = 'memory://[?maxMemory=BYTES], ' +
   'file:PATH[?backup=SECONDS&durability=always|everysec|no&compact=BYTES&maxMemory=BYTES], ' +
   'cyberdb://[:PASSWORD@]HOST:PORT[?timeout=SECONDS&pool=N&connectTimeout=SECONDS&password=PASSWORD&encrypt=true], ' +
-  'cyberdbs://... (the same over TLS; &ca=PEM_FILE for a private CA)'
+  'cyberdbs://... (the same over TLS; &ca=PEM_FILE for a private CA), ' +
+  'redis://[[USER]:PASSWORD@]HOST[:PORT][/DB][?cluster=true], rediss://...'
 
 export const DEFAULT_PORT = 9980
 const DEFAULT_POOL = 4
@@ -52,6 +53,11 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
   }
   if (options.maxMemory !== undefined) {
     throw new CyberError('BAD_ARGUMENT', 'maxMemory is the server\'s limit: new Server({ maxMemory }) or cyberdb serve --max-memory')
+  }
+  if (url.startsWith('redis://') || url.startsWith('rediss://')) {
+    // Loaded on first use: embedded and cyberdb:// users never load ioredis.
+    const { openRedis } = await import('./redis/open.ts')
+    return new Database(await openRedis(url, options))
   }
   if (url.startsWith('cyberdb://') || url.startsWith('cyberdbs://')) {
     return new Database(await RemoteTransport.open(await parseRemoteUrl(url, options)))

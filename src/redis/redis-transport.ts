@@ -1,0 +1,280 @@
+// The Redis / Valkey transport: the tables of a Database on Redis (one node) or a Redis Cluster,
+// through ioredis. Hot single-key ops are one Lua script each (scripts.ts); every other op runs
+// on the engine itself in the client, read and committed optimistically (tables.ts), so values,
+// errors and edge cases are the engine's. Proxies are cheap views: ioredis multiplexes one
+// connection per node, and no op here keeps state on a connection (no WATCH, no MULTI).
+
+import type { Cluster, Redis } from 'ioredis'
+import { CyberError, badArgument } from '../errors.ts'
+import { COMMANDS, checkIndex, type Op } from '../engine/commands.ts'
+import { checkOp } from '../engine/store.ts'
+import { acceptArgs } from '../engine/value-model.ts'
+import { checkKey } from '../engine/values.ts'
+import { createCodec } from '../protocol/codec.ts'
+import type { Clock, SetTimer } from '../host/clock.ts'
+import { ProxyTransport } from '../client/proxy-transport.ts'
+import { closedError, type Transport } from '../client/transport.ts'
+import { encodeKey, keyList, REGISTRY_KEY, REGISTRY_SEQ_KEY, slotTag, tableKeys } from './keys.ts'
+import * as lua from './scripts.ts'
+import { diff, parseLoaded, rebuild, type Loaded } from './tables.ts'
+import { Scans } from './scans.ts'
+import { Takes } from './takes.ts'
+
+type Client = Redis | Cluster
+type Call = (...args: (string | Buffer | number)[]) => Promise<unknown>
+
+// An optimistic op that keeps losing to other writers gives up after this many rounds (each
+// round is a read and a refused commit: someone else's write went through every time).
+const MAX_ROUNDS = 200
+
+const SCRIPTS = {
+  cdbGet: lua.DICT_GET, cdbHas: lua.DICT_HAS, cdbSize: lua.DICT_SIZE, cdbDelete: lua.DICT_DELETE,
+  cdbSet: lua.DICT_SET, cdbPush: lua.LIST_PUSH, cdbLength: lua.LIST_LENGTH, cdbAt: lua.LIST_AT,
+  cdbShift: lua.LIST_SHIFT, cdbPop: lua.LIST_POP, cdbLoad: lua.LOAD, cdbCommit: lua.COMMIT,
+  cdbScan: lua.SCAN, cdbInfo: lua.INFO, cdbRegister: lua.REGISTER,
+} as const
+
+export interface RedisTransportOptions {
+  clock?: Clock
+  setTimer?: SetTimer
+  /** A Cluster: a batch over tables on different slots is refused (BAD_ARGUMENT). */
+  cluster?: boolean
+  /** Opens another connection like the shared one, for blocking takes. */
+  duplicate: () => Redis
+}
+
+export class RedisTransport implements Transport {
+  readonly #client: Client
+  readonly #clock: Clock
+  readonly #codec = createCodec()
+  readonly #cluster: boolean
+  readonly #scans = new Scans()
+  readonly #takes: Takes
+  readonly #run: Record<keyof typeof SCRIPTS, Call>
+  #closed = false
+  #seq = 0
+
+  constructor(client: Client, options: RedisTransportOptions) {
+    this.#client = client
+    this.#clock = options.clock ?? Date
+    this.#cluster = options.cluster === true
+    const run = {} as Record<keyof typeof SCRIPTS, Call>
+    for (const [name, source] of Object.entries(SCRIPTS)) {
+      client.defineCommand(name, { lua: source })
+      const method = (client as unknown as Record<string, Call>)[`${name}Buffer`]!.bind(client)
+      run[name as keyof typeof SCRIPTS] = method
+    }
+    this.#run = run
+    this.#takes = new Takes({
+      duplicate: options.duplicate,
+      setTimer: options.setTimer,
+      shift: (table) => this.#single(table, 'list', 'cdbShift', []).then((v) => this.#value(v)),
+      decode: (bytes) => this.#codec.unpack(bytes),
+      popInbox: (key) => this.#client.lpopBuffer(key),
+      listKey: (table) => tableKeys(table).list,
+    })
+  }
+
+  get isClosed(): boolean {
+    return this.#closed
+  }
+
+  call(op: Op): Promise<unknown> {
+    if (this.#closed) return Promise.reject(closedError('database'))
+    try {
+      checkOp(op)
+      acceptArgs(op.args) // the one value model
+      return this.#dispatch(op).catch((error) => { throw this.#error(error, op) })
+    } catch (error) {
+      return Promise.reject(this.#error(error, op))
+    }
+  }
+
+  pin(): Transport {
+    if (this.#closed) throw closedError('database')
+    return new ProxyTransport(this, (op) => this.call(op))
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#takes.close()
+    this.#client.disconnect()
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  // --- dispatch: one script for the hot ops, the engine for the rest ---
+
+  #dispatch(op: Op): Promise<unknown> {
+    const { table, name, args } = op
+    const n = args.length
+    switch (name) {
+      case 'dict.get':
+        if (n !== 1 && n !== 2) break
+        return this.#single(table, 'dict', 'cdbGet', [encodeKey(checkKey(args[0]))])
+          .then((v) => v === null ? args[1] : this.#codec.unpack(v as Buffer))
+      case 'dict.set':
+        if (n !== 2) break
+        return this.#single(table, 'dict', 'cdbSet', [encodeKey(checkKey(args[0])), this.#pack(args[1])])
+          .then(() => undefined)
+      case 'dict.has':
+        if (n !== 1) break
+        return this.#single(table, 'dict', 'cdbHas', [encodeKey(checkKey(args[0]))]).then((v) => v === 1)
+      case 'dict.delete':
+        if (n !== 1) break
+        return this.#single(table, 'dict', 'cdbDelete', [encodeKey(checkKey(args[0]))]).then((v) => v === 1)
+      case 'dict.size':
+        if (n !== 0) break
+        return this.#single(table, 'dict', 'cdbSize', [])
+      case 'list.push':
+        return this.#single(table, 'list', 'cdbPush', ['', ...args.map((v) => this.#pack(v))])
+      case 'list.length':
+        if (n !== 0) break
+        return this.#single(table, 'list', 'cdbLength', [])
+      case 'list.at':
+        if (n !== 1) break
+        return this.#single(table, 'list', 'cdbAt', [String(checkIndex(args[0]))]).then((v) => this.#value(v))
+      case 'list.shift':
+        if (n !== 0) break
+        return this.#single(table, 'list', 'cdbShift', []).then((v) => this.#value(v))
+      case 'list.pop':
+        if (n !== 0) break
+        return this.#single(table, 'list', 'cdbPop', []).then((v) => this.#value(v))
+      case 'dict.scan': case 'list.scan':
+        return this.#scan(op)
+      case 'cursor.close':
+        if (n !== 1) break
+        return Promise.resolve(this.#scans.close(checkIndex(args[0], 'a cursor')))
+      case 'db.tables':
+        if (n !== 0) break
+        return this.#tables()
+      case 'db.save':
+        // Redis keeps its own persistence (RDB, AOF): there is no CyberDB file to write.
+        return Promise.reject(badArgument('db.save has no meaning on Redis: its persistence ' +
+          '(RDB snapshots, the AOF) is configured on the Redis server'))
+      case 'list.take':
+        return this.#takes.take(table, args)
+      case 'take.cancel':
+        return this.#takes.cancel()
+    }
+    return this.#optimistic(op)
+  }
+
+  #pack(value: unknown): Buffer {
+    return this.#codec.pack(value) as Buffer
+  }
+
+  #value(bytes: unknown): unknown {
+    return bytes === null ? undefined : this.#codec.unpack(bytes as Buffer)
+  }
+
+  /** One script on one table's keys; `on` names the table type for its error messages. */
+  #single(table: string, _on: 'dict' | 'list', script: keyof typeof SCRIPTS,
+    argv: (string | Buffer)[]): Promise<unknown> {
+    if (table === '') return Promise.reject(badArgument('a table name must not be empty'))
+    return this.#run[script](7, ...keyList(tableKeys(table)), String(this.#clock.now()), ...argv)
+  }
+
+  // --- the optimistic path (tables.ts) ---
+
+  async #optimistic(op: Op): Promise<unknown> {
+    const command = COMMANDS.get(op.name)
+    const names = op.name === 'db.atomic' ? batchTables(op.args) : command?.on === 'db' && op.table === '' ? [] : [op.table]
+    if (this.#cluster && new Set(names.map(slotTag)).size > 1) {
+      throw badArgument(`db.atomic over tables ${names.map((n) => JSON.stringify(n)).join(', ')}: on a Redis ` +
+        'Cluster a batch is all or nothing only within one table (one hash slot)')
+    }
+    const keys = names.flatMap((name) => keyList(tableKeys(name)))
+    const touched = command?.on === 'dict' && (typeof op.args[0] === 'string' || typeof op.args[0] === 'number')
+      ? op.args[0] : undefined
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const now = this.#clock.now()
+      const loaded = names.length === 0 ? [] : await this.#load(names, keys, now)
+      const store = rebuild(loaded, this.#codec, now)
+      // Throws the engine's own error (nothing has been written).
+      const result = store.apply(op, undefined, now)
+      const changes = diff(loaded, store, this.#codec, touched)
+      if (changes.argv.length === 0) return this.#result(op, result, loaded)
+      const ok = await this.#run.cdbCommit(keys.length, ...keys, String(now), String(names.length),
+        ...loaded.map((t) => t.version), ...changes.argv)
+      if (ok !== 1) continue
+      for (const name of changes.created) await this.#run.cdbRegister(2, REGISTRY_KEY, REGISTRY_SEQ_KEY, '0', name, '0')
+      for (const name of changes.dropped) await this.#run.cdbRegister(2, REGISTRY_KEY, REGISTRY_SEQ_KEY, '0', name, '1')
+      return this.#result(op, result, loaded, 1)
+    }
+    throw new CyberError('TIMEOUT', `${op.name} on "${op.table}" lost to other writers ${MAX_ROUNDS} times in a row`)
+  }
+
+  async #load(names: string[], keys: string[], now: number): Promise<Loaded[]> {
+    const reply = await this.#run.cdbLoad(keys.length, ...keys, String(now)) as Buffer[][][]
+    return names.map((name, i) => parseLoaded(name, reply[i]!, this.#codec))
+  }
+
+  /** An atomic batch's seq: on Redis there is no database-wide commit counter (a Cluster has no
+   * one place for it), so it is the first table's version, never below this client's last. */
+  #result(op: Op, result: unknown, loaded: Loaded[], bumped = 0): unknown {
+    if (op.name !== 'db.atomic' || typeof result !== 'object' || result === null || !(result as { ok?: boolean }).ok) {
+      return result
+    }
+    const version = Number(loaded[0]?.version ?? 0) + bumped
+    this.#seq = Math.max(this.#seq + 1, version)
+    return { ok: true, seq: this.#seq, results: (result as { results: unknown[] }).results }
+  }
+
+  // --- tables() and scans ---
+
+  async #tables(): Promise<unknown> {
+    const names = (await (this.#client as Redis).zrange(REGISTRY_KEY, '0', '-1')) as string[]
+    const now = String(this.#clock.now())
+    const infos = await Promise.all(names.map((name) =>
+      this.#run.cdbInfo(7, ...keyList(tableKeys(name)), now) as Promise<[Buffer, number]>))
+    const out: { name: string; type: string; size: number }[] = []
+    names.forEach((name, i) => {
+      const [type, size] = infos[i]!
+      if (type.length > 0) out.push({ name, type: type.toString(), size })
+    })
+    return out
+  }
+
+  async #scan(op: Op): Promise<unknown> {
+    const command = COMMANDS.get(op.name)!
+    const { args } = op
+    if (args.length < command.minArgs || args.length > command.maxArgs) return this.#optimistic(op)
+    const on = op.name === 'dict.scan' ? 'dict' : 'list'
+    const cursor = this.#scans.open(op, on)
+    const count = cursor.count
+    const reply = await this.#single(op.table, on, 'cdbScan', [String(cursor.after), String(count)]) as Buffer[]
+    const type = reply[0]!.toString()
+    if (type !== on) throw new CyberError('WRONG_TABLE_TYPE', `table "${op.table}" is a ${type}, not a ${on}`)
+    return this.#scans.next(cursor, reply, this.#codec)
+  }
+
+  // --- errors ---
+
+  #error(error: unknown, op: Op): unknown {
+    if (error instanceof CyberError) return error
+    const message = error instanceof Error ? error.message : String(error)
+    const cdb = /^(?:ERR[^C]*)?CDB (\w+) ?(\S*)/.exec(message) ?? /CDB (\w+) ?(\S*)/.exec(message)
+    if (cdb !== null) {
+      const [, code, detail] = cdb
+      const on = COMMANDS.get(op.name)?.on ?? 'dict'
+      if (code === 'TABLE_NOT_FOUND') return new CyberError(code, `table "${op.table}" not found`)
+      if (code === 'WRONG_TABLE_TYPE') return new CyberError(code, `table "${op.table}" is a ${detail}, not a ${on}`)
+      if (code === 'INDEX_OUT_OF_RANGE') return new CyberError(code, 'pop from an empty list')
+      return new CyberError('INTERNAL', message)
+    }
+    if (/CROSSSLOT/.test(message)) {
+      return badArgument('these tables are on different Redis Cluster slots: one operation spans one table')
+    }
+    return new CyberError('CONNECTION_CLOSED', `redis: ${message}`, { cause: error })
+  }
+}
+
+function batchTables(items: unknown[]): string[] {
+  const names = new Set<string>()
+  for (const item of items) if (Array.isArray(item) && typeof item[0] === 'string') names.add(item[0])
+  return [...names]
+}

@@ -1,0 +1,279 @@
+// The Lua that runs on Redis. Each script works on the seven keys of one or more tables
+// (keys.ts: KEYS[b+1..b+7] for table b/7) and is atomic there; the client does everything that
+// must look inside a value (it decodes msgpack, Lua's cmsgpack cannot: see the README), so Lua
+// only ever moves opaque bytes, checks table types, keeps deadlines, order and recency, and
+// refuses a commit whose tables changed since they were read (the optimistic path, tables.ts).
+// Errors are 'CDB CODE detail' replies; the transport turns them into CyberErrors.
+
+// --- shared helpers: b is the table's offset into KEYS (0, 7, 14, ...) ---
+const PRELUDE = `
+local now = tonumber(ARGV[1])
+local function fail(code, detail) error({err = 'CDB ' .. code .. ' ' .. (detail or '')}) end
+local function check(b, want)
+  local ty = redis.call('HGET', KEYS[b + 1], 'type')
+  if not ty then fail('TABLE_NOT_FOUND') end
+  if ty ~= want then fail('WRONG_TABLE_TYPE', ty) end
+end
+local function bump(b) redis.call('INCR', KEYS[b + 7]) end
+local function remove(b, f)
+  local v = redis.call('HGET', KEYS[b + 2], f)
+  if not v then return false end
+  redis.call('HDEL', KEYS[b + 2], f)
+  redis.call('ZREM', KEYS[b + 3], f)
+  redis.call('ZREM', KEYS[b + 4], f)
+  redis.call('ZREM', KEYS[b + 5], f)
+  redis.call('HINCRBY', KEYS[b + 1], 'bytes', -(#f + #v))
+  return true
+end
+local function expired(b, f)
+  local d = redis.call('ZSCORE', KEYS[b + 4], f)
+  return d and tonumber(d) <= now
+end
+-- a live value, or false; an expired one is removed on the way (a write: the version moves)
+local function live(b, f)
+  if expired(b, f) then
+    remove(b, f)
+    bump(b)
+    return false
+  end
+  return redis.call('HGET', KEYS[b + 2], f)
+end
+local function touch(b, f)
+  if redis.call('HGET', KEYS[b + 1], 'bounded') then
+    redis.call('ZADD', KEYS[b + 5], redis.call('HINCRBY', KEYS[b + 1], 'lru', 1), f)
+  end
+end
+-- least recently used first, until the table is within maxEntries and maxBytes
+local function evict(b)
+  local maxE = tonumber(redis.call('HGET', KEYS[b + 1], 'maxEntries') or '')
+  local maxB = tonumber(redis.call('HGET', KEYS[b + 1], 'maxBytes') or '')
+  if not maxE and not maxB then return end
+  for _ = 1, 100000 do
+    local size = redis.call('HLEN', KEYS[b + 2])
+    local bytes = tonumber(redis.call('HGET', KEYS[b + 1], 'bytes') or '0')
+    if (not maxE or size <= maxE) and (not maxB or bytes <= maxB) then return end
+    local victim = redis.call('ZRANGE', KEYS[b + 5], 0, 0)[1]
+    if not victim then return end
+    remove(b, victim)
+  end
+end
+-- the sweep: each write reclaims a few expired keys, so memory is freed without reads
+local function sweep(b)
+  local due = redis.call('ZRANGEBYSCORE', KEYS[b + 4], '-inf', now, 'LIMIT', 0, 16)
+  for _, f in ipairs(due) do remove(b, f) end
+end
+`
+
+/** dict.get: [now, field] -> value bytes or nil. */
+export const DICT_GET = PRELUDE + `
+check(0, 'dict')
+local v = live(0, ARGV[2])
+if v then touch(0, ARGV[2]) end
+return v
+`
+
+/** dict.has: [now, field] -> 1 | 0. */
+export const DICT_HAS = PRELUDE + `
+check(0, 'dict')
+if live(0, ARGV[2]) then return 1 end
+return 0
+`
+
+/** dict.size: [now] -> live keys. */
+export const DICT_SIZE = PRELUDE + `
+check(0, 'dict')
+return redis.call('HLEN', KEYS[2]) - redis.call('ZCOUNT', KEYS[4], '-inf', now)
+`
+
+/** dict.delete: [now, field] -> 1 | 0. */
+export const DICT_DELETE = PRELUDE + `
+check(0, 'dict')
+local was = live(0, ARGV[2])
+if not was then return 0 end
+remove(0, ARGV[2])
+bump(0)
+sweep(0)
+return 1
+`
+
+/** dict.set without options: [now, field, value] (the table's default ttl, or none). */
+export const DICT_SET = PRELUDE + `
+check(0, 'dict')
+local f, v = ARGV[2], ARGV[3]
+local old = redis.call('HGET', KEYS[2], f)
+if old and expired(0, f) then
+  remove(0, f)
+  old = false
+end
+bump(0)
+local ttl = tonumber(redis.call('HGET', KEYS[1], 'ttl') or '')
+local deadline = ttl and math.ceil(now + ttl)
+if deadline and deadline <= now then
+  remove(0, f)
+  return 0
+end
+redis.call('HSET', KEYS[2], f, v)
+if old then
+  redis.call('HINCRBY', KEYS[1], 'bytes', #v - #old)
+else
+  redis.call('HINCRBY', KEYS[1], 'bytes', #f + #v)
+  redis.call('ZADD', KEYS[3], redis.call('HINCRBY', KEYS[1], 'seq', 1), f)
+end
+if deadline then redis.call('ZADD', KEYS[4], deadline, f) else redis.call('ZREM', KEYS[4], f) end
+touch(0, f)
+evict(0)
+sweep(0)
+return 1
+`
+
+/** list.push: [now, maxLength or '', value...] -> new length. */
+export const LIST_PUSH = PRELUDE + `
+check(0, 'list')
+local n = redis.call('LLEN', KEYS[6])
+if #ARGV > 2 then
+  bump(0)
+  for i = 3, #ARGV, 4000 do
+    n = redis.call('RPUSH', KEYS[6], unpack(ARGV, i, math.min(i + 3999, #ARGV)))
+  end
+  local max = tonumber(redis.call('HGET', KEYS[1], 'maxLength') or '')
+  if max and n > max then
+    redis.call('LTRIM', KEYS[6], -max, -1)
+    n = max
+  end
+end
+return n
+`
+
+/** list.length: [now]. */
+export const LIST_LENGTH = PRELUDE + `
+check(0, 'list')
+return redis.call('LLEN', KEYS[6])
+`
+
+/** list.at: [now, index] -> value bytes or nil (Redis counts a negative index from the end too). */
+export const LIST_AT = PRELUDE + `
+check(0, 'list')
+return redis.call('LINDEX', KEYS[6], ARGV[2])
+`
+
+/** list.shift: [now] -> value bytes or nil. */
+export const LIST_SHIFT = PRELUDE + `
+check(0, 'list')
+local v = redis.call('LPOP', KEYS[6])
+if v then bump(0) end
+return v
+`
+
+/** list.pop() (the last): [now] -> value bytes; INDEX_OUT_OF_RANGE when empty. */
+export const LIST_POP = PRELUDE + `
+check(0, 'list')
+local v = redis.call('RPOP', KEYS[6])
+if not v then fail('INDEX_OUT_OF_RANGE') end
+bump(0)
+return v
+`
+
+/** Reads whole tables for the optimistic path: per table {version, type, options, born, seq,
+ * fields (insertion order), values, deadlines (field, ms, ...), list items}. */
+export const LOAD = PRELUDE + `
+local out = {}
+for b = 0, #KEYS - 7, 7 do
+  local version = redis.call('GET', KEYS[b + 7]) or '0'
+  local meta = redis.call('HMGET', KEYS[b + 1], 'type', 'opts', 'born', 'seq')
+  local ty = meta[1]
+  local t = {version, ty or '', meta[2] or '', meta[3] or '', meta[4] or '0', {}, {}, {}, {}}
+  if ty == 'dict' then
+    local fields = redis.call('ZRANGE', KEYS[b + 3], 0, -1)
+    t[6] = fields
+    if #fields > 0 then
+      for i = 1, #fields, 4000 do
+        local part = redis.call('HMGET', KEYS[b + 2], unpack(fields, i, math.min(i + 3999, #fields)))
+        for j = 1, #part do t[7][i + j - 1] = part[j] or '' end
+      end
+    end
+    t[8] = redis.call('ZRANGE', KEYS[b + 4], 0, -1, 'WITHSCORES')
+  elseif ty == 'list' then
+    t[9] = redis.call('LRANGE', KEYS[b + 6], 0, -1)
+  end
+  out[#out + 1] = t
+end
+return out
+`
+
+/** The optimistic commit: [now, tables, version per table..., then commands]. Refused (0) when a
+ * table's version moved since it was read; else runs every command and bumps each version.
+ * A command is [op, argc, args...]: 'R' a Redis command on KEYS[args[2]] (args[1] its name),
+ * 'A' appends a field to a table's order, 'T' touches it (recency), 'E' evicts a table to its
+ * bounds, 'S' sweeps a few expired keys. */
+export const COMMIT = PRELUDE + `
+local tables = tonumber(ARGV[2])
+for t = 1, tables do
+  if (redis.call('GET', KEYS[(t - 1) * 7 + 7]) or '0') ~= ARGV[2 + t] then return 0 end
+end
+local i = 3 + tables
+while i <= #ARGV do
+  local op, argc = ARGV[i], tonumber(ARGV[i + 1])
+  if op == 'R' then
+    redis.call(ARGV[i + 2], KEYS[tonumber(ARGV[i + 3])], unpack(ARGV, i + 4, i + 1 + argc))
+  elseif op == 'A' then
+    local b = tonumber(ARGV[i + 2])
+    redis.call('ZADD', KEYS[b + 3], redis.call('HINCRBY', KEYS[b + 1], 'seq', 1), ARGV[i + 3])
+  elseif op == 'T' then
+    touch(tonumber(ARGV[i + 2]), ARGV[i + 3])
+  elseif op == 'E' then
+    evict(tonumber(ARGV[i + 2]))
+  elseif op == 'S' then
+    sweep(tonumber(ARGV[i + 2]))
+  end
+  i = i + 2 + argc
+end
+for t = 1, tables do bump((t - 1) * 7) end
+return 1
+`
+
+/** dict.scan / list.scan: [now, after, count] -> {born, next position, items...}. A dict goes by
+ * insertion score (fields after `after`), returning field, value, deadline ('' none) triples; a
+ * list by index. */
+export const SCAN = PRELUDE + `
+local ty = redis.call('HGET', KEYS[1], 'type')
+if not ty then fail('TABLE_NOT_FOUND') end
+local born = redis.call('HGET', KEYS[1], 'born') or ''
+local after, count = tonumber(ARGV[2]), tonumber(ARGV[3])
+local out = {ty, born, '0'}
+if ty == 'dict' then
+  local page = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. after, '+inf', 'WITHSCORES', 'LIMIT', 0, count)
+  for i = 1, #page, 2 do
+    local f = page[i]
+    local v = redis.call('HGET', KEYS[2], f)
+    local d = redis.call('ZSCORE', KEYS[4], f)
+    if v and not (d and tonumber(d) <= now) then
+      out[#out + 1] = f
+      out[#out + 1] = v
+    end
+    out[3] = page[i + 1]
+  end
+  if #page < 2 * count then out[3] = '0' end
+else
+  local items = redis.call('LRANGE', KEYS[6], after, after + count - 1)
+  for _, v in ipairs(items) do out[#out + 1] = v end
+  if #items == count then out[3] = tostring(after + count) end
+end
+return out
+`
+
+/** tables(): per table named in KEYS, {type, size} ('' type: gone). */
+export const INFO = PRELUDE + `
+local ty = redis.call('HGET', KEYS[1], 'type')
+if not ty then return {'', 0} end
+if ty == 'dict' then
+  return {ty, redis.call('HLEN', KEYS[2]) - redis.call('ZCOUNT', KEYS[4], '-inf', now)}
+end
+return {ty, redis.call('LLEN', KEYS[6])}
+`
+
+/** Registers a created table (ARGV[2]) in creation order, or forgets a dropped one (ARGV[3] '1'). */
+export const REGISTER = PRELUDE + `
+if ARGV[3] == '1' then return redis.call('ZREM', KEYS[1], ARGV[2]) end
+if redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 0 end
+return redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[2]), ARGV[2])
+`
