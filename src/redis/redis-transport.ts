@@ -152,9 +152,10 @@ export class RedisTransport implements Transport {
         if (n !== 0) break
         return this.#tables()
       case 'db.save':
-        // Redis keeps its own persistence (RDB, AOF): there is no CyberDB file to write.
-        return Promise.reject(badArgument('db.save has no meaning on Redis: its persistence ' +
-          '(RDB snapshots, the AOF) is configured on the Redis server'))
+        // Every write is on Redis when it resolves; how Redis keeps it (RDB, AOF) is its own
+        // configuration: there is no CyberDB file to write, and no path to write one to.
+        if (n > 0) return Promise.reject(badArgument('a Redis database has no file to save to: call save() without a path'))
+        return Promise.resolve({ tables: 0, entries: 0, bytes: 0 })
       case 'list.take':
         return this.#takes.take(table, args)
       case 'take.cancel':
@@ -191,8 +192,9 @@ export class RedisTransport implements Transport {
     const touched = command?.on === 'dict' && (typeof op.args[0] === 'string' || typeof op.args[0] === 'number')
       ? op.args[0] : undefined
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      const now = this.#clock.now()
+      let now = this.#clock.now()
       const loaded = names.length === 0 ? [] : await this.#load(names, keys, now)
+      for (const table of loaded) if (table.now > now) now = table.now // time never goes back
       const store = rebuild(loaded, this.#codec, now)
       // Throws the engine's own error (nothing has been written).
       const result = store.apply(op, undefined, now)

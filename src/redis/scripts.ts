@@ -9,12 +9,24 @@
 const PRELUDE = `
 local now = tonumber(ARGV[1])
 local function fail(code, detail) error({err = 'CDB ' .. code .. ' ' .. (detail or '')}) end
+-- Time never goes back for a table (as in the engine): a clock set back finds the latest time
+-- a write ran at, so nothing that had expired comes back.
+local function since(b)
+  local seen = tonumber(redis.call('HGET', KEYS[b + 1], 'now') or '')
+  if seen and seen > now then now = seen end
+end
 local function check(b, want)
-  local ty = redis.call('HGET', KEYS[b + 1], 'type')
+  local meta = redis.call('HMGET', KEYS[b + 1], 'type', 'now')
+  local ty = meta[1]
   if not ty then fail('TABLE_NOT_FOUND') end
   if ty ~= want then fail('WRONG_TABLE_TYPE', ty) end
+  local seen = tonumber(meta[2] or '')
+  if seen and seen > now then now = seen end
 end
-local function bump(b) redis.call('INCR', KEYS[b + 7]) end
+local function bump(b)
+  redis.call('INCR', KEYS[b + 7])
+  if redis.call('EXISTS', KEYS[b + 1]) == 1 then redis.call('HSET', KEYS[b + 1], 'now', tostring(now)) end
+end
 local function remove(b, f)
   local v = redis.call('HGET', KEYS[b + 2], f)
   if not v then return false end
@@ -179,9 +191,9 @@ export const LOAD = PRELUDE + `
 local out = {}
 for b = 0, #KEYS - 7, 7 do
   local version = redis.call('GET', KEYS[b + 7]) or '0'
-  local meta = redis.call('HMGET', KEYS[b + 1], 'type', 'opts', 'born', 'seq')
+  local meta = redis.call('HMGET', KEYS[b + 1], 'type', 'opts', 'born', 'now')
   local ty = meta[1]
-  local t = {version, ty or '', meta[2] or '', meta[3] or '', meta[4] or '0', {}, {}, {}, {}}
+  local t = {version, ty or '', meta[2] or '', meta[3] or '', meta[4] or '', {}, {}, {}, {}}
   if ty == 'dict' then
     local fields = redis.call('ZRANGE', KEYS[b + 3], 0, -1)
     t[6] = fields
@@ -207,6 +219,7 @@ return out
  * bounds, 'S' sweeps a few expired keys. */
 export const COMMIT = PRELUDE + `
 local tables = tonumber(ARGV[2])
+for t = 1, tables do since((t - 1) * 7) end
 for t = 1, tables do
   if (redis.call('GET', KEYS[(t - 1) * 7 + 7]) or '0') ~= ARGV[2 + t] then return 0 end
 end
@@ -237,6 +250,7 @@ return 1
 export const SCAN = PRELUDE + `
 local ty = redis.call('HGET', KEYS[1], 'type')
 if not ty then fail('TABLE_NOT_FOUND') end
+since(0)
 local born = redis.call('HGET', KEYS[1], 'born') or ''
 local after, count = tonumber(ARGV[2]), tonumber(ARGV[3])
 local out = {ty, born, '0'}
@@ -265,6 +279,7 @@ return out
 export const INFO = PRELUDE + `
 local ty = redis.call('HGET', KEYS[1], 'type')
 if not ty then return {'', 0} end
+since(0)
 if ty == 'dict' then
   return {ty, redis.call('HLEN', KEYS[2]) - redis.call('ZCOUNT', KEYS[4], '-inf', now)}
 end

@@ -20,6 +20,8 @@ export interface Loaded {
   type: '' | 'dict' | 'list'
   options: DictOptions | ListOptions | undefined
   born: string
+  /** the latest time a write ran at on it (-Infinity: none) */
+  now: number
   /** dict: fields in insertion order, their values and deadlines */
   fields: string[]
   values: Map<string, Buffer>
@@ -31,7 +33,7 @@ export interface Loaded {
 type Reply = (Buffer | Buffer[])[]
 
 export function parseLoaded(name: string, reply: Reply, codec: Packr): Loaded {
-  const [version, type, opts, born, , fields, values, deadlines, items] = reply as [Buffer, Buffer,
+  const [version, type, opts, born, seen, fields, values, deadlines, items] = reply as [Buffer, Buffer,
     Buffer, Buffer, Buffer, Buffer[], Buffer[], Buffer[], Buffer[]]
   const loaded: Loaded = {
     name,
@@ -39,6 +41,7 @@ export function parseLoaded(name: string, reply: Reply, codec: Packr): Loaded {
     type: type.toString() as Loaded['type'],
     options: opts.length === 0 ? undefined : codec.unpack(opts) as DictOptions,
     born: born.toString(),
+    now: seen.length === 0 ? -Infinity : Number(seen.toString()),
     fields: fields.map((f) => f.toString()),
     values: new Map(),
     deadlines: new Map(),
