@@ -31,7 +31,7 @@ const SCRIPTS = {
   cdbGet: lua.DICT_GET, cdbHas: lua.DICT_HAS, cdbSize: lua.DICT_SIZE, cdbDelete: lua.DICT_DELETE,
   cdbSet: lua.DICT_SET, cdbPush: lua.LIST_PUSH, cdbLength: lua.LIST_LENGTH, cdbAt: lua.LIST_AT,
   cdbShift: lua.LIST_SHIFT, cdbPop: lua.LIST_POP, cdbLoad: lua.LOAD, cdbCommit: lua.COMMIT,
-  cdbScan: lua.SCAN, cdbInfo: lua.INFO, cdbRegister: lua.REGISTER,
+  cdbScan: lua.SCAN, cdbTake: lua.TAKE, cdbUnwait: lua.UNWAIT, cdbInfo: lua.INFO, cdbRegister: lua.REGISTER,
 } as const
 
 export interface RedisTransportOptions {
@@ -68,10 +68,12 @@ export class RedisTransport implements Transport {
     this.#takes = new Takes({
       duplicate: options.duplicate,
       setTimer: options.setTimer,
-      shift: (table) => this.#single(table, 'list', 'cdbShift', []).then((v) => this.#value(v)),
+      take: (table, id, mode) => this.#single(table, 'list', 'cdbTake', [id, mode]).catch((error) => {
+        throw this.#error(error, { table, name: 'list.take', args: [] })
+      }),
+      unwait: (table, id) => this.#single(table, 'list', 'cdbUnwait', [id]),
       decode: (bytes) => this.#codec.unpack(bytes),
-      popInbox: (key) => this.#client.lpopBuffer(key),
-      listKey: (table) => tableKeys(table).list,
+      handOverKey: (table, id) => `${tableKeys(table).meta.slice(0, -1)}w:${id}`,
     })
   }
 
@@ -157,6 +159,7 @@ export class RedisTransport implements Transport {
         if (n > 0) return Promise.reject(badArgument('a Redis database has no file to save to: call save() without a path'))
         return Promise.resolve({ tables: 0, entries: 0, bytes: 0 })
       case 'list.take':
+        if (table === '') break
         return this.#takes.take(table, args)
       case 'take.cancel':
         return this.#takes.cancel()

@@ -69,6 +69,24 @@ local function evict(b)
     remove(b, victim)
   end
 end
+-- Waiting takes (takes.ts): a line of take ids per list, and a hand-over key per take that its
+-- own connection blocks on. A write that leaves elements moves them, first to first, to the
+-- takes first in line (so the line's order is the order they are served in); a write to a table
+-- that is gone, or not a list, wakes every take with an empty marker, to find out.
+local function waiters(b) return string.sub(KEYS[b + 1], 1, -2) .. 'w' end
+local function wake(b)
+  local w = waiters(b)
+  if redis.call('LLEN', w) == 0 then return end
+  local isList = redis.call('HGET', KEYS[b + 1], 'type') == 'list'
+  for _ = 1, 100000 do
+    if isList and redis.call('LLEN', KEYS[b + 6]) == 0 then return end
+    local id = redis.call('LPOP', w)
+    if not id then return end
+    local key = w .. ':' .. id
+    if isList then redis.call('LMOVE', KEYS[b + 6], key, 'LEFT', 'RIGHT') else redis.call('RPUSH', key, '') end
+    redis.call('PEXPIRE', key, 86400000)
+  end
+end
 -- the sweep: each write reclaims a few expired keys, so memory is freed without reads
 local function sweep(b)
   local due = redis.call('ZRANGEBYSCORE', KEYS[b + 4], '-inf', now, 'LIMIT', 0, 16)
@@ -152,6 +170,7 @@ if #ARGV > 2 then
     redis.call('LTRIM', KEYS[6], -max, -1)
     n = max
   end
+  wake(0)
 end
 return n
 `
@@ -240,7 +259,10 @@ while i <= #ARGV do
   end
   i = i + 2 + argc
 end
-for t = 1, tables do bump((t - 1) * 7) end
+for t = 1, tables do
+  bump((t - 1) * 7)
+  wake((t - 1) * 7)
+end
 return 1
 `
 
@@ -273,6 +295,35 @@ else
   if #items == count then out[3] = tostring(after + count) end
 end
 return out
+`
+
+/** list.take: [now, take id, 'none' | 'wait'] -> the first element, or nil; with nothing there
+ * a waiting take joins the end of the line. */
+export const TAKE = PRELUDE + `
+check(0, 'list')
+local v = redis.call('LPOP', KEYS[6])
+if v then
+  bump(0)
+  return v
+end
+if ARGV[3] == 'wait' then redis.call('RPUSH', waiters(0), ARGV[2]) end
+return false
+`
+
+/** A waiting take leaves the line: [now, take id]. An element handed to it that it never read
+ * goes back to the front of the list (and on to the next take in line). */
+export const UNWAIT = PRELUDE + `
+local w = waiters(0)
+local key = w .. ':' .. ARGV[2]
+redis.call('LREM', w, 0, ARGV[2])
+local v = redis.call('LPOP', key)
+redis.call('DEL', key)
+if v and v ~= '' and redis.call('HGET', KEYS[1], 'type') == 'list' then
+  redis.call('LPUSH', KEYS[6], v)
+  bump(0)
+  wake(0)
+end
+return 1
 `
 
 /** tables(): per table named in KEYS, {type, size} ('' type: gone). */

@@ -1,12 +1,12 @@
 // The Redis transport against a real redis-server started here: the shared contracts over
-// redis://, then what only this mode promises. The Cluster runs are in cluster.test.ts.
+// redis:// (less the named exclusions), then what only this mode promises. The Cluster runs are
+// in cluster.test.ts.
 
 import { afterAll, describe, expect, test } from 'bun:test'
-import { connect, type Database } from '../../src/index.ts'
-import { storeContract } from '../contract/store.contract.ts'
-import { takeContract } from '../contract/take.contract.ts'
-import { propertyContract, ttlPropertyContract } from '../contract/property.contract.ts'
-import { cacheContract } from '../contract/cache.contract.ts'
+import { connect } from '../../src/index.ts'
+import { expectCode, uniqueName } from '../contract/helpers.ts'
+import { redisContracts } from '../fixtures/redis-contracts.ts'
+import { REDIS_EXCLUDED } from '../fixtures/redis-excluded.ts'
 import { redisMissing, startRedisServer } from '../fixtures/redis-servers.ts'
 
 if (redisMissing !== undefined) {
@@ -15,36 +15,53 @@ if (redisMissing !== undefined) {
   const redis = await startRedisServer()
   afterAll(() => redis.close())
   const url = redis.url
+  redisContracts('redis', url, (n) => `${url}/${n}`, REDIS_EXCLUDED)
 
-  storeContract('redis', () => connect(url), async (_db, n) => {
-    const clients = await Promise.all(Array.from({ length: n }, () => connect(url)))
-    return { clients, close: async () => void await Promise.all(clients.map((c) => c.close())) }
-  })
-  propertyContract('redis', () => connect(url))
-  // A restart is a new client of the same Redis: each "data file" of the contract is a Redis
-  // database number of its own (the tests reuse table names across files).
-  const databases = new Map<string, number>()
-  cacheContract('redis', {
-    open: (clock) => connect(url, { clock }),
-    reopen: (name, clock) => {
-      if (!databases.has(name)) databases.set(name, databases.size + 1)
-      return connect(`${url}/${databases.get(name)}`, { clock })
-    },
-  })
-  ttlPropertyContract('redis', (clock) => connect(url, { clock }))
-  takeContract(async (timers) => {
-    const peers: Database[] = []
-    const db = await connect(url, { setTimer: timers.setTimer })
-    return {
-      db,
-      peer: async () => {
-        const peer = await connect(url, { setTimer: timers.setTimer })
-        peers.push(peer)
-        return peer
-      },
-      async [Symbol.asyncDispose]() {
-        for (const peer of [db, ...peers]) await peer.close()
-      },
-    }
+  describe('redis:// only', () => {
+    test('the URL is checked: an unknown parameter and a bad database number are BAD_ARGUMENT', async () => {
+      await expectCode(connect(`${url}?pool=3`), 'BAD_ARGUMENT')
+      await expectCode(connect(`${url}/x`), 'BAD_ARGUMENT')
+    })
+
+    test('a server nobody listens on is CONNECTION_CLOSED at connect', async () => {
+      await expectCode(connect('redis://127.0.0.1:1?connectTimeout=1'), 'CONNECTION_CLOSED')
+    })
+
+    test('db.save with a path is BAD_ARGUMENT (Redis keeps its own persistence)', async () => {
+      await using db = await connect(url)
+      await expectCode(db.save('x.cdb'), 'BAD_ARGUMENT')
+    })
+
+    // The contract's version of this is excluded (redis-excluded.ts): here both takes are
+    // watched from the start, since they end after dropTable resolves.
+    test('dropping a table ends the waiting takes of every client with TABLE_NOT_FOUND', async () => {
+      await using db = await connect(url)
+      await using other = await connect(url)
+      const name = uniqueName('drop')
+      await db.createList(name)
+      const takes = [db.list(name).take({ wait: 60_000 }), other.list(name).take({ wait: 60_000 })]
+        .map((take) => take.then(() => 'resolved', (error) => error.code))
+      await db.tables()
+      await other.tables()
+      expect(await other.dropTable(name)).toBe(true)
+      expect(await Promise.all(takes)).toEqual(['TABLE_NOT_FOUND', 'TABLE_NOT_FOUND'])
+    })
+
+    test('a table is one hash (values), one zset (order) and a meta hash, all under one {tag}', async () => {
+      await using db = await connect(url)
+      const name = uniqueName('layout')
+      await db.createDict(name, { a: 1 })
+      await db.dict(name).set(0, 'n')
+      const { Redis } = await import('ioredis')
+      const raw = new Redis(url)
+      try {
+        const keys = (await raw.keys(`cdb:{${name}}:*`)).sort()
+        expect(keys).toEqual(['h', 'm', 'o', 'v'].map((k) => `cdb:{${name}}:${k}`))
+        expect((await raw.hkeys(`cdb:{${name}}:h`)).sort()).toEqual(['n0', 'sa'])
+        expect(await raw.hget(`cdb:{${name}}:m`, 'type')).toBe('dict')
+      } finally {
+        raw.disconnect()
+      }
+    })
   })
 }
