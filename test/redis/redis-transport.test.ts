@@ -15,7 +15,7 @@ if (redisMissing !== undefined) {
   const redis = await startRedisServer()
   afterAll(() => redis.close())
   const url = redis.url
-  redisContracts('redis', url, (n) => `${url}/${n}`, REDIS_EXCLUDED)
+  redisContracts('redis', url, async (n) => `${url}/${n}`, REDIS_EXCLUDED)
 
   describe('redis:// only', () => {
     test('the URL is checked: an unknown parameter and a bad database number are BAD_ARGUMENT', async () => {
