@@ -6,7 +6,8 @@ import { CyberError } from '../errors.ts'
 import type { Clock, SetTimer } from '../host/clock.ts'
 import { RedisTransport } from './redis-transport.ts'
 
-export const REDIS_FORMS = 'redis://[[USER]:PASSWORD@]HOST[:PORT][/DB][?cluster=true&connectTimeout=SECONDS], ' +
+export const REDIS_FORMS = 'redis://[[USER]:PASSWORD@]HOST[:PORT][/DB][?cluster=true&connectTimeout=SECONDS' +
+  '&waitReplicas=N&waitTimeout=MS], ' +
   'rediss://... (the same over TLS)'
 
 const DEFAULT_PORT = 6379
@@ -27,6 +28,8 @@ interface Parsed {
   tls: boolean
   cluster: boolean
   connectTimeoutMs: number
+  waitReplicas: number
+  waitTimeoutMs: number
 }
 
 export function parseRedisUrl(url: string, password?: string): Parsed {
@@ -48,6 +51,8 @@ export function parseRedisUrl(url: string, password?: string): Parsed {
     tls: parsed.protocol === 'rediss:',
     cluster: false,
     connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_SECONDS * 1000,
+    waitReplicas: 0,
+    waitTimeoutMs: 1000,
   }
   if (parsed.username !== '') out.username = decodeURIComponent(parsed.username)
   const pw = password ?? (parsed.password === '' ? undefined : decodeURIComponent(parsed.password))
@@ -56,6 +61,8 @@ export function parseRedisUrl(url: string, password?: string): Parsed {
     if (name === 'cluster' && (value === 'true' || value === '1')) out.cluster = true
     else if (name === 'cluster' && (value === 'false' || value === '0')) out.cluster = false
     else if (name === 'connectTimeout' && Number(value) > 0) out.connectTimeoutMs = Number(value) * 1000
+    else if (name === 'waitReplicas' && Number.isSafeInteger(Number(value)) && Number(value) >= 0) out.waitReplicas = Number(value)
+    else if (name === 'waitTimeout' && Number.isSafeInteger(Number(value)) && Number(value) > 0) out.waitTimeoutMs = Number(value)
     else throw badUrl(url, `unknown parameter or value "${name}=${value}"`)
   }
   if (out.cluster && db !== 0) throw badUrl(url, 'a Redis Cluster has only database 0')
@@ -111,7 +118,10 @@ export async function openRedis(url: string, options: RedisConnectOptions = {}):
     }
     throw new CyberError('CONNECTION_CLOSED', `cannot reach redis at ${p.host}:${p.port}: ${message}`, { cause: error })
   }
-  return new RedisTransport(client, { clock: options.clock, setTimer: options.setTimer, cluster: p.cluster, duplicate })
+  return new RedisTransport(client, {
+    clock: options.clock, setTimer: options.setTimer, cluster: p.cluster, duplicate,
+    waitReplicas: p.waitReplicas, waitTimeoutMs: p.waitTimeoutMs,
+  })
 }
 
 function badUrl(url: string, why: string): CyberError {

@@ -23,6 +23,9 @@ import { Takes } from './takes.ts'
 type Client = Redis | Cluster
 type Call = (...args: (string | Buffer | number)[]) => Promise<unknown>
 
+// The scripts that write (a replicated write waits for its replicas).
+const WRITES: ReadonlySet<string> = new Set(['cdbSet', 'cdbDelete', 'cdbPush', 'cdbShift', 'cdbPop', 'cdbTake', 'cdbCommit'])
+
 // An optimistic op that keeps losing to other writers gives up after this many rounds (each
 // round is a read and a refused commit: someone else's write went through every time).
 const MAX_ROUNDS = 200
@@ -39,6 +42,9 @@ export interface RedisTransportOptions {
   setTimer?: SetTimer
   /** A Cluster: a batch over tables on different slots is refused (BAD_ARGUMENT). */
   cluster?: boolean
+  /** Writes resolve once this many replicas have them (WAIT); 0: once the master has. */
+  waitReplicas?: number
+  waitTimeoutMs?: number
   /** Opens another connection like the shared one, for blocking takes. */
   duplicate: () => Redis
 }
@@ -51,6 +57,8 @@ export class RedisTransport implements Transport {
   readonly #scans = new Scans()
   readonly #takes: Takes
   readonly #run: Record<keyof typeof SCRIPTS, Call>
+  readonly #waitReplicas: number
+  readonly #waitTimeoutMs: number
   #closed = false
   #seq = 0
 
@@ -58,6 +66,8 @@ export class RedisTransport implements Transport {
     this.#client = client
     this.#clock = options.clock ?? Date
     this.#cluster = options.cluster === true
+    this.#waitReplicas = options.waitReplicas ?? 0
+    this.#waitTimeoutMs = options.waitTimeoutMs ?? 1000
     const run = {} as Record<keyof typeof SCRIPTS, Call>
     for (const [name, source] of Object.entries(SCRIPTS)) {
       client.defineCommand(name, { lua: source })
@@ -68,10 +78,10 @@ export class RedisTransport implements Transport {
     this.#takes = new Takes({
       duplicate: options.duplicate,
       setTimer: options.setTimer,
-      take: (table, id, mode) => this.#single(table, 'list', 'cdbTake', [id, mode]).catch((error) => {
+      take: (table, id, mode) => this.#single(table, 'cdbTake', [id, mode]).catch((error) => {
         throw this.#error(error, { table, name: 'list.take', args: [] })
       }),
-      unwait: (table, id) => this.#single(table, 'list', 'cdbUnwait', [id]),
+      unwait: (table, id) => this.#single(table, 'cdbUnwait', [id]),
       decode: (bytes) => this.#codec.unpack(bytes),
       handOverKey: (table, id) => `${tableKeys(table).meta.slice(0, -1)}w:${id}`,
     })
@@ -116,35 +126,35 @@ export class RedisTransport implements Transport {
     switch (name) {
       case 'dict.get':
         if (n !== 1 && n !== 2) break
-        return this.#single(table, 'dict', 'cdbGet', [encodeKey(checkKey(args[0]))])
+        return this.#single(table, 'cdbGet', [encodeKey(checkKey(args[0]))])
           .then((v) => v === null ? args[1] : this.#codec.unpack(v as Buffer))
       case 'dict.set':
         if (n !== 2) break
-        return this.#single(table, 'dict', 'cdbSet', [encodeKey(checkKey(args[0])), this.#pack(args[1])])
+        return this.#single(table, 'cdbSet', [encodeKey(checkKey(args[0])), this.#pack(args[1])])
           .then(() => undefined)
       case 'dict.has':
         if (n !== 1) break
-        return this.#single(table, 'dict', 'cdbHas', [encodeKey(checkKey(args[0]))]).then((v) => v === 1)
+        return this.#single(table, 'cdbHas', [encodeKey(checkKey(args[0]))]).then((v) => v === 1)
       case 'dict.delete':
         if (n !== 1) break
-        return this.#single(table, 'dict', 'cdbDelete', [encodeKey(checkKey(args[0]))]).then((v) => v === 1)
+        return this.#single(table, 'cdbDelete', [encodeKey(checkKey(args[0]))]).then((v) => v === 1)
       case 'dict.size':
         if (n !== 0) break
-        return this.#single(table, 'dict', 'cdbSize', [])
+        return this.#single(table, 'cdbSize', [])
       case 'list.push':
-        return this.#single(table, 'list', 'cdbPush', ['', ...args.map((v) => this.#pack(v))])
+        return this.#single(table, 'cdbPush', ['', ...args.map((v) => this.#pack(v))])
       case 'list.length':
         if (n !== 0) break
-        return this.#single(table, 'list', 'cdbLength', [])
+        return this.#single(table, 'cdbLength', [])
       case 'list.at':
         if (n !== 1) break
-        return this.#single(table, 'list', 'cdbAt', [String(checkIndex(args[0]))]).then((v) => this.#value(v))
+        return this.#single(table, 'cdbAt', [String(checkIndex(args[0]))]).then((v) => this.#value(v))
       case 'list.shift':
         if (n !== 0) break
-        return this.#single(table, 'list', 'cdbShift', []).then((v) => this.#value(v))
+        return this.#single(table, 'cdbShift', []).then((v) => this.#value(v))
       case 'list.pop':
         if (n !== 0) break
-        return this.#single(table, 'list', 'cdbPop', []).then((v) => this.#value(v))
+        return this.#single(table, 'cdbPop', []).then((v) => this.#value(v))
       case 'dict.scan': case 'list.scan':
         return this.#scan(op)
       case 'cursor.close':
@@ -176,10 +186,41 @@ export class RedisTransport implements Transport {
   }
 
   /** One script on one table's keys; `on` names the table type for its error messages. */
-  #single(table: string, _on: 'dict' | 'list', script: keyof typeof SCRIPTS,
-    argv: (string | Buffer)[]): Promise<unknown> {
+  #single(table: string, script: keyof typeof SCRIPTS, argv: (string | Buffer)[]): Promise<unknown> {
     if (table === '') return Promise.reject(badArgument('a table name must not be empty'))
-    return this.#run[script](7, ...keyList(tableKeys(table)), String(this.#clock.now()), ...argv)
+    const keys = keyList(tableKeys(table))
+    if (this.#waitReplicas > 0 && WRITES.has(script)) return this.#replicated(script, [7, ...keys, String(this.#clock.now()), ...argv])
+    return this.#run[script](7, ...keys, String(this.#clock.now()), ...argv)
+  }
+
+  // ?waitReplicas=N: a write resolves once N replicas have it (WAIT, sent right behind it on
+  // the same node): what "acknowledged" means then, and what survives a failover.
+  async #replicated(script: keyof typeof SCRIPTS, args: (string | Buffer | number)[]): Promise<unknown> {
+    for (let attempt = 0; ; attempt++) {
+      const pipeline = this.#client.pipeline() as unknown as Record<string, (...a: unknown[]) => unknown> & {
+        exec(): Promise<[Error | null, unknown][] | null>
+        call(...a: unknown[]): unknown
+      }
+      pipeline[`${script}Buffer`]!(...args)
+      pipeline.call('WAIT', this.#waitReplicas, this.#waitTimeoutMs)
+      const replies = await pipeline.exec()
+      if (replies === null) throw new CyberError('CONNECTION_CLOSED', 'redis: the connection closed')
+      const [[error, result], [waitError, replicas]] = replies as [[Error | null, unknown], [Error | null, unknown]]
+      // A pipeline is not redirected when part of it (the keyless WAIT) succeeded: after a
+      // failover the script is refused with MOVED (so it did not run) and goes again, to the
+      // node that holds the slot now.
+      if (error !== null && /^(MOVED|ASK) /.test(error.message) && attempt < 16 && 'refreshSlotsCache' in this.#client) {
+        await new Promise<void>((resolve) => (this.#client as Cluster).refreshSlotsCache(() => resolve()))
+        continue
+      }
+      if (error !== null) throw error
+      if (waitError !== null) throw waitError
+      if ((replicas as number) < this.#waitReplicas) {
+        throw new CyberError('TIMEOUT', `written on the master, but only ${replicas} of ${this.#waitReplicas} ` +
+          `replicas had it within ${this.#waitTimeoutMs} ms: it may be lost if the master fails now`)
+      }
+      return result
+    }
   }
 
   // --- the optimistic path (tables.ts) ---
@@ -203,8 +244,8 @@ export class RedisTransport implements Transport {
       const result = store.apply(op, undefined, now)
       const changes = diff(loaded, store, this.#codec, touched)
       if (changes.argv.length === 0) return this.#result(op, result, loaded)
-      const ok = await this.#run.cdbCommit(keys.length, ...keys, String(now), String(names.length),
-        ...loaded.map((t) => t.version), ...changes.argv)
+      const commit = [keys.length, ...keys, String(now), String(names.length), ...loaded.map((t) => t.version), ...changes.argv]
+      const ok = this.#waitReplicas > 0 ? await this.#replicated('cdbCommit', commit) : await this.#run.cdbCommit(...commit)
       if (ok !== 1) continue
       for (const name of changes.created) await this.#run.cdbRegister(2, REGISTRY_KEY, REGISTRY_SEQ_KEY, '0', name, '0')
       for (const name of changes.dropped) await this.#run.cdbRegister(2, REGISTRY_KEY, REGISTRY_SEQ_KEY, '0', name, '1')
@@ -251,7 +292,7 @@ export class RedisTransport implements Transport {
     const on = op.name === 'dict.scan' ? 'dict' : 'list'
     const cursor = this.#scans.open(op, on)
     const count = cursor.count
-    const reply = await this.#single(op.table, on, 'cdbScan', [String(cursor.after), String(count)]) as Buffer[]
+    const reply = await this.#single(op.table, 'cdbScan', [String(cursor.after), String(count)]) as Buffer[]
     const type = reply[0]!.toString()
     if (type !== on) throw new CyberError('WRONG_TABLE_TYPE', `table "${op.table}" is a ${type}, not a ${on}`)
     return this.#scans.next(cursor, reply, this.#codec)
