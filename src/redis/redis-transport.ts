@@ -26,6 +26,9 @@ type Call = (...args: (string | Buffer | number)[]) => Promise<unknown>
 // The scripts that write (a replicated write waits for its replicas).
 const WRITES: ReadonlySet<string> = new Set(['cdbSet', 'cdbDelete', 'cdbPush', 'cdbShift', 'cdbPop', 'cdbTake', 'cdbCommit'])
 
+// Tables whose key names are kept (a client of more starts the cache again).
+const KEY_CACHE_TABLES = 4096
+
 // An optimistic op that keeps losing to other writers gives up after this many rounds (each
 // round is a read and a refused commit: someone else's write went through every time).
 const MAX_ROUNDS = 200
@@ -58,6 +61,7 @@ export class RedisTransport implements Transport {
   readonly #takes: Takes
   readonly #run: Record<keyof typeof SCRIPTS, Call>
   readonly #waitReplicas: number
+  readonly #keyCache = new Map<string, string[]>()
   readonly #waitTimeoutMs: number
   #closed = false
   #seq = 0
@@ -188,9 +192,19 @@ export class RedisTransport implements Transport {
   /** One script on one table's keys; `on` names the table type for its error messages. */
   #single(table: string, script: keyof typeof SCRIPTS, argv: (string | Buffer)[]): Promise<unknown> {
     if (table === '') return Promise.reject(badArgument('a table name must not be empty'))
-    const keys = keyList(tableKeys(table))
+    const keys = this.#keys(table)
     if (this.#waitReplicas > 0 && WRITES.has(script)) return this.#replicated(script, [7, ...keys, String(this.#clock.now()), ...argv])
     return this.#run[script](7, ...keys, String(this.#clock.now()), ...argv)
+  }
+
+  // The key names of a table are built once (escaping, seven concatenations), not per call.
+  #keys(table: string): string[] {
+    let keys = this.#keyCache.get(table)
+    if (keys === undefined) {
+      if (this.#keyCache.size >= KEY_CACHE_TABLES) this.#keyCache.clear()
+      this.#keyCache.set(table, keys = keyList(tableKeys(table)))
+    }
+    return keys
   }
 
   // ?waitReplicas=N: a write resolves once N replicas have it (WAIT, sent right behind it on
