@@ -7,6 +7,10 @@
 // the next, so exactly D requests are outstanding until the count runs out (D = 1: sequential round
 // trips). All clients gather the requests of one tick into one socket write.
 //
+// "burst of B" is the shape of real code, `await Promise.all(keys.map((k) => users.get(k)))`: B
+// requests made in one tick, then awaited together, again and again (Bun's RedisClient
+// auto-pipelines these natively). Bursts run get, set and incr against Redis (no echo column).
+//
 // The machine is shared and noisy (an idle core takes ~45 µs to wake), so every (op, depth) runs
 // the sides back to back, in an order that rotates each round, ROUNDS times; the tables quote
 // medians per side, and the ratios are medians of the ratios taken within each round. CPU time of
@@ -15,13 +19,15 @@
 //
 //   bun bench/remote.ts
 //   ROUNDS=7 SEQ_OPS=5000 PIPE_OPS=50000 ACCOUNT=0 bun bench/remote.ts
+//   SHAPES=burst ONLY=cyberdb BURSTS=128 bun --cpu-prof-md bench/remote.ts   (profile one shape)
 //   (ACCOUNT=0 skips the perf pass; REDIS=0 skips Redis; SERVER_BUN_FLAGS='--cpu-prof
 //   --cpu-prof-dir=DIR' profiles the CyberDB server, written when it stops)
 
-import { RedisClient, type Socket } from 'bun'
+import { RedisClient } from 'bun'
 import { join } from 'node:path'
 import { connect, type Database, type DictHandle } from '../src/index.ts'
 import { createCodec } from '../src/protocol/codec.ts'
+import { EchoClient } from './fixtures/echo-client.ts'
 import {
   HOST,
   SyscallCounter,
@@ -53,10 +59,18 @@ const SERVER_BUN_FLAGS = (process.env.SERVER_BUN_FLAGS ?? '')
 const ACCOUNT = process.env.ACCOUNT !== '0'
 const WITH_REDIS = process.env.REDIS !== '0'
 const KEYS = 10_000
-const DEPTHS = [1, 16, 128] as const
+const DEPTHS = (process.env.DEPTHS ?? '1,16,128').split(',').map(Number).filter((d) => d > 0)
 const OPS = ['dict.get', 'dict.set'] as const
+const BURST_OPS = ['dict.get', 'dict.set', 'dict.incr'] as const
+const BURSTS = (process.env.BURSTS ?? '16,128,1024').split(',').map(Number).filter((b) => b > 0)
+// Which shapes run: 'window' (sliding windows), 'burst' (Promise.all), or both (default).
+const SHAPES = (process.env.SHAPES ?? 'window,burst').split(',')
+const WINDOWS = SHAPES.includes('window')
+const BURSTING = SHAPES.includes('burst')
+// ONLY=cyberdb runs one side alone (for a profile of it).
+const ONLY = process.env.ONLY
 const PASSWORD = 'bench'
-type OpName = (typeof OPS)[number]
+type OpName = (typeof BURST_OPS)[number]
 type SideName = 'echo' | 'cyberdb' | 'redis'
 
 function clamp(n: number, min: number, max: number): number {
@@ -67,96 +81,8 @@ function clamp(n: number, min: number, max: number): number {
 const keys = Array.from({ length: KEYS }, (_, i) => `user:${100000 + i}`)
 const values = keys.map((_, i) => `value-${String(i).padStart(6, '0')}-xxxxxxx`)
 const others = keys.map((_, i) => `other-${String(i).padStart(6, '0')}-yyyyyyy`)
-
-// --- the echo client: frames out, the same byte count back ---
-
-class EchoClient {
-  #socket!: Socket<undefined>
-  #batch: Uint8Array[] = []
-  #batchBytes = 0
-  #flushQueued = false
-  #unsent: Uint8Array | undefined
-  #sent = 0
-  #received = 0
-  #waiting: { until: number; resolve: () => void }[] = []
-  #head = 0
-  #capture: Uint8Array[] | undefined
-
-  static async open(port: number): Promise<EchoClient> {
-    const client = new EchoClient()
-    client.#socket = await Bun.connect({
-      hostname: HOST,
-      port,
-      socket: {
-        data: (_socket, chunk) => client.#onData(chunk),
-        drain: () => client.#onDrain(),
-      },
-    })
-    client.#socket.setNoDelay(true)
-    return client
-  }
-
-  /** Sends one frame; resolves once as many bytes as were sent so far have come back. */
-  request(frame: Uint8Array): Promise<void> {
-    this.#batch.push(frame)
-    this.#batchBytes += frame.length
-    this.#sent += frame.length
-    if (!this.#flushQueued) {
-      this.#flushQueued = true
-      queueMicrotask(this.#flush)
-    }
-    return new Promise((resolve) => this.#waiting.push({ until: this.#sent, resolve }))
-  }
-
-  /** Sends one frame and returns the bytes that came back (the correctness check). */
-  async roundTrip(frame: Uint8Array): Promise<Uint8Array> {
-    this.#capture = []
-    await this.request(frame)
-    const bytes = Buffer.concat(this.#capture)
-    this.#capture = undefined
-    return bytes
-  }
-
-  close(): void {
-    this.#socket.end()
-  }
-
-  #flush = (): void => {
-    this.#flushQueued = false
-    // One write per tick, as the CyberDB client does: the frames are copied into one buffer.
-    const bytes =
-      this.#batch.length === 1 ? this.#batch[0]! : Buffer.concat(this.#batch, this.#batchBytes)
-    this.#batch = []
-    this.#batchBytes = 0
-    if (this.#unsent) {
-      this.#unsent = Buffer.concat([this.#unsent, bytes])
-      return
-    }
-    const written = this.#socket.write(bytes)
-    if (written >= 0 && written < bytes.length) this.#unsent = bytes.slice(written)
-  }
-
-  #onDrain(): void {
-    if (!this.#unsent) return
-    const bytes = this.#unsent
-    this.#unsent = undefined
-    const written = this.#socket.write(bytes)
-    if (written >= 0 && written < bytes.length) this.#unsent = bytes.slice(written)
-  }
-
-  #onData(chunk: Uint8Array): void {
-    if (this.#capture) this.#capture.push(chunk.slice())
-    this.#received += chunk.length
-    const waiting = this.#waiting
-    while (this.#head < waiting.length && waiting[this.#head]!.until <= this.#received) {
-      waiting[this.#head++]!.resolve()
-    }
-    if (this.#head === waiting.length) {
-      this.#waiting = []
-      this.#head = 0
-    }
-  }
-}
+// incr counts on keys of their own, so the string values stay strings.
+const counters = keys.map((_, i) => `count:${100000 + i}`)
 
 // --- sides ---
 
@@ -205,6 +131,8 @@ async function cyberdbSide(): Promise<Side & { child: Child }> {
     keys.map((k, i) => [k, values[i]!] as const),
   )
   const kv: DictHandle<string> = db.dict<string>('kv')
+  await db.createDict('counts')
+  const counts: DictHandle<number> = db.dict<number>('counts')
   return {
     name: 'cyberdb',
     child,
@@ -212,7 +140,9 @@ async function cyberdbSide(): Promise<Side & { child: Child }> {
     op: (name) =>
       name === 'dict.get'
         ? (i) => kv.get(keys[i % KEYS]!)
-        : (i) => kv.set(keys[i % KEYS]!, others[i % KEYS]!),
+        : name === 'dict.set'
+          ? (i) => kv.set(keys[i % KEYS]!, others[i % KEYS]!)
+          : (i) => counts.incr(counters[i % KEYS]!),
     async check() {
       expectEqual(await kv.size(), KEYS, 'cyberdb size')
       const sample = (await kv.get(keys[42]!))!
@@ -255,9 +185,13 @@ async function redisSide(dir: string): Promise<(Side & { child: Child }) | strin
     op: (name) =>
       name === 'dict.get'
         ? (i) => redis.get(keys[i % KEYS]!)
-        : (i) => redis.set(keys[i % KEYS]!, others[i % KEYS]!),
+        : name === 'dict.set'
+          ? (i) => redis.set(keys[i % KEYS]!, others[i % KEYS]!)
+          : (i) => redis.incr(counters[i % KEYS]!),
     async check() {
-      expectEqual(Number(await redis.send('DBSIZE', [])), KEYS, 'redis size')
+      // The prefilled keys, and the counters once incr ran.
+      const size = Number(await redis.send('DBSIZE', []))
+      expectEqual(size === KEYS || size === 2 * KEYS, true, 'redis size')
       const sample = await redis.get(keys[42]!)
       expectEqual(
         sample === values[42] || sample === others[42],
@@ -277,7 +211,7 @@ async function redisSide(dir: string): Promise<(Side & { child: Child }) | strin
 }
 
 /** Frames the size of CyberDB's get and set requests (with a 5-byte request id, as after 65535). */
-function requestFrames(): Record<OpName, Uint8Array> {
+function requestFrames(): Record<(typeof OPS)[number], Uint8Array> {
   const codec = createCodec()
   const frame = (body: Uint8Array) => {
     const bytes = new Uint8Array(4 + body.length)
@@ -291,9 +225,11 @@ function requestFrames(): Record<OpName, Uint8Array> {
   }
 }
 
-async function echoSide(): Promise<Side & { child: Child; frames: Record<OpName, Uint8Array> }> {
+async function echoSide(): Promise<
+  Side & { child: Child; frames: Record<(typeof OPS)[number], Uint8Array> }
+> {
   const { child, port, pid } = await startFixture('echo server', 'echo-server.ts')
-  const echo = await EchoClient.open(port)
+  const echo = await EchoClient.open({ hostname: HOST, port })
   const frames = requestFrames()
   return {
     name: 'echo',
@@ -301,7 +237,7 @@ async function echoSide(): Promise<Side & { child: Child; frames: Record<OpName,
     frames,
     serverPid: pid,
     op: (name) => {
-      const frame = frames[name]
+      const frame = frames[name === 'dict.incr' ? 'dict.get' : name]
       return () => echo.request(frame)
     },
     async check() {
@@ -357,7 +293,32 @@ async function measure(side: Side, name: OpName, depth: number, count: number): 
   }
 }
 
+/** `count` requests in bursts of `size`: each burst made in one tick, then awaited together. */
+async function measureBurst(side: Side, name: OpName, size: number, count: number): Promise<Sample> {
+  const op = side.op(name)
+  const burst = new Array<Promise<unknown>>(size)
+  const clientTicks = cpuTicks(process.pid)
+  const serverTicks = cpuTicks(side.serverPid)
+  const client0 = cpuNs(process.pid)
+  const server0 = cpuNs(side.serverPid)
+  const t0 = performance.now()
+  for (let i = 0; i < count; i += size) {
+    for (let j = 0; j < size; j++) burst[j] = op(i + j)
+    await Promise.all(burst)
+  }
+  const ms = performance.now() - t0
+  return {
+    ms,
+    clientNs: cpuNs(process.pid) - client0,
+    serverNs: cpuNs(side.serverPid) - server0,
+    clientTicks: ticksSince(clientTicks, process.pid),
+    serverTicks: ticksSince(serverTicks, side.serverPid),
+  }
+}
+
 const countFor = (depth: number) => (depth === 1 ? SEQ_OPS : PIPE_OPS)
+// A whole number of bursts, about PIPE_OPS requests.
+const burstCount = (size: number) => Math.max(size, Math.round(PIPE_OPS / size) * size)
 
 async function main(): Promise<void> {
   stopAllOnSignals()
@@ -368,36 +329,56 @@ async function main(): Promise<void> {
     console.log(
       `ROUNDS=${ROUNDS} SEQ_OPS=${SEQ_OPS} PIPE_OPS=${PIPE_OPS}; ${KEYS} keys, 20-byte values\n`,
     )
-    const echo = await echoSide()
-    sides.push(echo)
-    sides.push(await cyberdbSide())
-    const redis = await redisSide(dir)
+    const wanted = (name: SideName) => ONLY === undefined || ONLY === name
+    const echo = wanted('echo') ? await echoSide() : undefined
+    if (echo) sides.push(echo)
+    if (wanted('cyberdb')) sides.push(await cyberdbSide())
+    const redis = wanted('redis') ? await redisSide(dir) : 'skipped: ONLY'
     if (typeof redis === 'string') console.log(`NOTE: Redis column ${redis}\n`)
     else sides.push(redis)
-    console.log(
-      `echo frames: dict.get ${echo.frames['dict.get'].length} bytes, dict.set ${echo.frames['dict.set'].length} bytes`,
-    )
+    if (echo) {
+      console.log(
+        `echo frames: dict.get ${echo.frames['dict.get'].length} bytes, dict.set ${echo.frames['dict.set'].length} bytes`,
+      )
+    }
+    const burstSides = sides.filter((side) => side.name !== 'echo')
 
     for (const side of sides) await side.check()
     console.log(`checked: ${sides.map((s) => s.name).join(', ')} return what was set\n`)
 
     // Warm-up: JIT both ends of every path before anything counts.
-    for (const side of sides)
-      for (const name of OPS)
-        for (const depth of DEPTHS) await measure(side, name, depth, countFor(depth) / 4)
+    for (const side of sides) {
+      if (WINDOWS)
+        for (const name of OPS)
+          for (const depth of DEPTHS) await measure(side, name, depth, countFor(depth) / 4)
+      if (BURSTING && side.name !== 'echo')
+        for (const name of BURST_OPS)
+          for (const size of BURSTS) await measureBurst(side, name, size, burstCount(size) / 4)
+    }
 
     const samples = new Map<string, Sample[]>() // `${op}|${depth}|${side}` -> one per round
     const key = (name: OpName, depth: number, side: string) => `${name}|${depth}|${side}`
     const started = performance.now()
     for (let round = 0; round < ROUNDS; round++) {
       const order = sides.map((_, i) => sides[(i + round) % sides.length]!)
-      for (const name of OPS) {
+      for (const name of WINDOWS ? OPS : []) {
         for (const depth of DEPTHS) {
           for (const side of order) {
             const sample = await measure(side, name, depth, countFor(depth))
             const list = samples.get(key(name, depth, side.name)) ?? []
             list.push(sample)
             samples.set(key(name, depth, side.name), list)
+          }
+        }
+      }
+      const burstOrder = burstSides.map((_, i) => burstSides[(i + round) % burstSides.length]!)
+      for (const name of BURSTING ? BURST_OPS : []) {
+        for (const size of BURSTS) {
+          for (const side of burstOrder) {
+            const sample = await measureBurst(side, name, size, burstCount(size))
+            const list = samples.get(key(name, -size, side.name)) ?? []
+            list.push(sample)
+            samples.set(key(name, -size, side.name), list)
           }
         }
       }
@@ -412,88 +393,157 @@ async function main(): Promise<void> {
     const perOpUs = (s: Sample, count: number) => (s.ms * 1000) / count
     const opsPerSec = (s: Sample, count: number) => count / (s.ms / 1000)
     const names = sides.map((s) => s.name)
-    const header = [
-      'op',
-      'in flight',
-      ...names.map((n) => `${n} µs/op`),
-      ...names.map((n) => `${n} ops/s`),
-      'cyberdb/echo time',
-      ...(has('redis') ? ['cyberdb/redis ops/s'] : []),
-    ]
-    const rows: string[][] = []
     const ratios = new Map<string, number>()
-    for (const name of OPS) {
-      for (const depth of DEPTHS) {
-        const count = countFor(depth)
-        const of = (side: string) => samples.get(key(name, depth, side)) ?? []
-        const withinRound = (a: string, b: string, f: (s: Sample) => number) =>
-          median(of(a).map((s, r) => f(s) / f(of(b)[r]!)))
-        const echoRatio = withinRound('cyberdb', 'echo', (s) => perOpUs(s, count))
-        const redisRatio = has('redis')
-          ? withinRound('cyberdb', 'redis', (s) => opsPerSec(s, count))
-          : NaN
-        ratios.set(`${name}|${depth}|echo`, echoRatio)
-        ratios.set(`${name}|${depth}|redis`, redisRatio)
-        rows.push([
-          name,
-          String(depth),
-          ...names.map((n) => fmt(median(of(n).map((s) => perOpUs(s, count))), 2)),
-          ...names.map((n) => fmt(median(of(n).map((s) => opsPerSec(s, count))), 0)),
-          `${fmt(echoRatio, 2)}×`,
-          ...(has('redis') ? [`${fmt(redisRatio, 2)}×`] : []),
-        ])
-      }
+    if (WINDOWS) reportWindows()
+    if (BURSTING) reportBursts()
+    console.log('\nTargets (issue 13)')
+    if (WINDOWS && has('echo') && has('cyberdb')) {
+      console.log(
+        `  sequential dict.get round trip, cyberdb/echo:  ${verdict(ratios.get('dict.get|1|echo')!, '<=', 1.2)}`,
+      )
     }
-    console.log(
-      `\nMedians of ${ROUNDS} rounds (${SEQ_OPS} ops at 1 in flight, ${PIPE_OPS} at 16 and 128; ` +
-        'ratios: median of the per-round ratios)\n',
-    )
-    console.log(table(header, rows))
-
-    const cpuRows: string[][] = []
-    for (const name of OPS) {
-      for (const depth of DEPTHS) {
-        const count = countFor(depth)
-        const of = (side: string) => samples.get(key(name, depth, side)) ?? []
-        const kernel = (list: Sample[], which: 'clientTicks' | 'serverTicks') => {
-          const system = list.reduce((sum, s) => sum + s[which].system, 0)
-          const total = list.reduce((sum, s) => sum + s[which].user + s[which].system, 0)
-          return total > 0 ? `${fmt((100 * system) / total, 0)}%` : 'n/a'
-        }
-        cpuRows.push([
-          name,
-          String(depth),
-          ...names.flatMap((n) => [
-            `${fmt(median(of(n).map((s) => s.clientNs / count / 1000)), 2)} (${kernel(of(n), 'clientTicks')})`,
-            `${fmt(median(of(n).map((s) => s.serverNs / count / 1000)), 2)} (${kernel(of(n), 'serverTicks')})`,
-          ]),
-        ])
-      }
-    }
-    console.log(
-      '\nCPU time per request, µs (client = this process, server = the server process; all threads),\n' +
-        'with the share of it spent in the kernel (all rounds)\n',
-    )
-    console.log(
-      table(['op', 'in flight', ...names.flatMap((n) => [`${n} client`, `${n} server`])], cpuRows),
-    )
-
-    console.log('\nTargets')
-    console.log(
-      `  sequential dict.get round trip, cyberdb/echo:  ${verdict(ratios.get('dict.get|1|echo')!, '<=', 1.3)}`,
-    )
-    if (has('redis')) {
-      for (const name of OPS) {
+    if (has('redis') && has('cyberdb')) {
+      for (const name of WINDOWS ? OPS : []) {
         for (const depth of [16, 128]) {
-          const result = verdict(ratios.get(`${name}|${depth}|redis`)!, '>=', 1.0)
+          const result = verdict(ratios.get(`${name}|${depth}|redis`)!, '>=', 1.4)
           console.log(
-            `  ${name} at ${String(depth).padStart(3)} in flight, cyberdb/redis ops/s: ${result}`,
+            `  ${name} at ${String(depth).padStart(4)} in flight, cyberdb/redis ops/s: ${result}`,
           )
         }
       }
+      for (const name of BURSTING ? OPS : []) {
+        for (const size of BURSTS.filter((b) => b >= 128)) {
+          const result = verdict(ratios.get(`${name}|${-size}|redis`)!, '>=', 1.0)
+          console.log(`  ${name} bursts of ${String(size).padStart(4)}, cyberdb/redis ops/s: ${result}`)
+        }
+      }
     }
 
-    if (ACCOUNT) await account(sides, dir)
+    if (ACCOUNT && WINDOWS) await account(sides, dir)
+
+    function reportBursts(): void {
+      const bnames = burstSides.map((s) => s.name)
+      const rows: string[][] = []
+      const cpu: string[][] = []
+      for (const name of BURST_OPS) {
+        for (const size of BURSTS) {
+          const count = burstCount(size)
+          const of = (side: string) => samples.get(key(name, -size, side)) ?? []
+          const redisRatio = has('redis') && has('cyberdb')
+            ? median(of('cyberdb').map((s, r) => opsPerSec(s, count) / opsPerSec(of('redis')[r]!, count)))
+            : NaN
+          ratios.set(`${name}|${-size}|redis`, redisRatio)
+          const spread = (n: string) => {
+            const rates = of(n).map((s) => opsPerSec(s, count))
+            return `${fmt(Math.min(...rates), 0)}–${fmt(Math.max(...rates), 0)}`
+          }
+          rows.push([
+            name,
+            String(size),
+            ...bnames.map((n) => fmt(median(of(n).map((s) => opsPerSec(s, count))), 0)),
+            ...bnames.map(spread),
+            ...(has('redis') && has('cyberdb') ? [`${fmt(redisRatio, 2)}×`] : []),
+          ])
+          cpu.push([
+            name,
+            String(size),
+            ...bnames.flatMap((n) => [
+              fmt(median(of(n).map((s) => s.clientNs / count / 1000)), 2),
+              fmt(median(of(n).map((s) => s.serverNs / count / 1000)), 2),
+            ]),
+          ])
+        }
+      }
+      console.log(
+        `\nPromise.all bursts: medians of ${ROUNDS} rounds (about ${PIPE_OPS} ops per measurement; ` +
+          'ratio: median of the per-round ratios; range: slowest–fastest round)\n',
+      )
+      console.log(
+        table(
+          [
+            'op',
+            'burst',
+            ...bnames.map((n) => `${n} ops/s`),
+            ...bnames.map((n) => `${n} range`),
+            ...(has('redis') && has('cyberdb') ? ['cyberdb/redis ops/s'] : []),
+          ],
+          rows,
+        ),
+      )
+      console.log('\nCPU time per request in bursts, µs (client = this process, server = its process)\n')
+      console.log(
+        table(['op', 'burst', ...bnames.flatMap((n) => [`${n} client`, `${n} server`])], cpu),
+      )
+    }
+
+    function reportWindows(): void {
+      const header = [
+        'op',
+        'in flight',
+        ...names.map((n) => `${n} µs/op`),
+        ...names.map((n) => `${n} ops/s`),
+        'cyberdb/echo time',
+        ...(has('redis') ? ['cyberdb/redis ops/s'] : []),
+      ]
+      const rows: string[][] = []
+      for (const name of OPS) {
+        for (const depth of DEPTHS) {
+          const count = countFor(depth)
+          const of = (side: string) => samples.get(key(name, depth, side)) ?? []
+          const withinRound = (a: string, b: string, f: (s: Sample) => number) =>
+            median(of(a).map((s, r) => f(s) / f(of(b)[r]!)))
+          const echoRatio = has('echo') && has('cyberdb')
+            ? withinRound('cyberdb', 'echo', (s) => perOpUs(s, count))
+            : NaN
+          const redisRatio = has('redis') && has('cyberdb')
+            ? withinRound('cyberdb', 'redis', (s) => opsPerSec(s, count))
+            : NaN
+          ratios.set(`${name}|${depth}|echo`, echoRatio)
+          ratios.set(`${name}|${depth}|redis`, redisRatio)
+          rows.push([
+            name,
+            String(depth),
+            ...names.map((n) => fmt(median(of(n).map((s) => perOpUs(s, count))), 2)),
+            ...names.map((n) => fmt(median(of(n).map((s) => opsPerSec(s, count))), 0)),
+            `${fmt(echoRatio, 2)}×`,
+            ...(has('redis') ? [`${fmt(redisRatio, 2)}×`] : []),
+          ])
+        }
+      }
+      console.log(
+        `\nMedians of ${ROUNDS} rounds (${SEQ_OPS} ops at 1 in flight, ${PIPE_OPS} at 16 and 128; ` +
+          'ratios: median of the per-round ratios)\n',
+      )
+      console.log(table(header, rows))
+
+      const cpuRows: string[][] = []
+      for (const name of OPS) {
+        for (const depth of DEPTHS) {
+          const count = countFor(depth)
+          const of = (side: string) => samples.get(key(name, depth, side)) ?? []
+          const kernel = (list: Sample[], which: 'clientTicks' | 'serverTicks') => {
+            const system = list.reduce((sum, s) => sum + s[which].system, 0)
+            const total = list.reduce((sum, s) => sum + s[which].user + s[which].system, 0)
+            return total > 0 ? `${fmt((100 * system) / total, 0)}%` : 'n/a'
+          }
+          cpuRows.push([
+            name,
+            String(depth),
+            ...names.flatMap((n) => [
+              `${fmt(median(of(n).map((s) => s.clientNs / count / 1000)), 2)} (${kernel(of(n), 'clientTicks')})`,
+              `${fmt(median(of(n).map((s) => s.serverNs / count / 1000)), 2)} (${kernel(of(n), 'serverTicks')})`,
+            ]),
+          ])
+        }
+      }
+      console.log(
+        '\nCPU time per request, µs (client = this process, server = the server process; all threads),\n' +
+          'with the share of it spent in the kernel (all rounds)\n',
+      )
+      console.log(
+        table(['op', 'in flight', ...names.flatMap((n) => [`${n} client`, `${n} server`])], cpuRows),
+      )
+    }
   } finally {
     for (const side of sides) await side.close().catch(() => {})
     await stopAll()

@@ -12,6 +12,9 @@ const FORMS = 'memory://[?maxMemory=BYTES], ' +
   'file:PATH[?backup=SECONDS&durability=always|everysec|no&compact=BYTES&maxMemory=BYTES], ' +
   'cyberdb://[:PASSWORD@]HOST:PORT[?timeout=SECONDS&pool=N&connectTimeout=SECONDS&password=PASSWORD&encrypt=true], ' +
   'cyberdbs://... (the same over TLS; &ca=PEM_FILE for a private CA), ' +
+  'cyberdb+unix:///ABSOLUTE/PATH.sock[?password=PASSWORD&...] or ' +
+  'cyberdb+unix://:PASSWORD@localhost/ABSOLUTE/PATH.sock ' +
+  '(a unix socket, the same parameters as cyberdb://), ' +
   'redis://[[USER]:PASSWORD@]HOST[:PORT][/DB][?cluster=true], rediss://...'
 
 export const DEFAULT_PORT = 9980
@@ -36,12 +39,20 @@ export interface ConnectOptions {
 }
 
 /**
- * Opens a database: in process (`memory://`, `file:PATH`) or on a server (`cyberdb://`).
+ * Opens a database: in process (`memory://`, `file:PATH`) or on a server (`cyberdb://`, or
+ * `cyberdb+unix:///PATH.sock` on this machine). Without a URL it opens `$CYBERDB_URL`, else
+ * `memory://` (as Bun's RedisClient reads `REDIS_URL`); a server URL without a password takes
+ * `$CYBERDB_PASSWORD`.
  * @example
  * const db = await connect('file:./data.cdb?backup=300')
  * const remote = await connect('cyberdb://:secret@127.0.0.1:9980?pool=4')
  */
-export async function connect(url: string, options: ConnectOptions = {}): Promise<Database> {
+export async function connect(): Promise<Database>
+export async function connect(url: string, options?: ConnectOptions): Promise<Database>
+export async function connect(url?: string, options: ConnectOptions = {}): Promise<Database> {
+  // Only a call with no argument at all reads the environment: connect(process.env.TYPO) stays
+  // BAD_ARGUMENT instead of quietly opening an empty memory://. Read at call time, not at import.
+  if (arguments.length === 0) url = process.env['CYBERDB_URL'] || 'memory://'
   if (typeof url !== 'string') throw badUrl(String(url), 'it is not a string')
   if (/^memory:(\/\/)?(\?|$)/.test(url)) {
     return new Database(limitMemory(EmbeddedTransport.memory({ clock: options.clock, setTimer: options.setTimer }), parseMemoryUrl(url) ?? options.maxMemory))
@@ -59,7 +70,7 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
     const { openRedis } = await import('./redis/open.ts')
     return new Database(await openRedis(url, options))
   }
-  if (url.startsWith('cyberdb://') || url.startsWith('cyberdbs://')) {
+  if (url.startsWith('cyberdb://') || url.startsWith('cyberdbs://') || url.startsWith('cyberdb+unix://')) {
     return new Database(await RemoteTransport.open(await parseRemoteUrl(url, options)))
   }
   throw badUrl(url, 'unknown scheme')
@@ -116,11 +127,13 @@ export async function parseRemoteUrl(url: string, options: ConnectOptions = {}):
   } catch {
     throw badUrl(url, 'it does not parse as a URL')
   }
-  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1') // [::1] -> ::1
+  const unix = parsed.protocol === 'cyberdb+unix:' ? unixPath(url, parsed) : undefined
+  const host = unix === undefined ? parsed.hostname.replace(/^\[(.*)\]$/, '$1') : 'localhost' // [::1] -> ::1
   if (host === '') throw badUrl(url, 'the host is missing')
   const remote: RemoteOptions = {
     host,
     port: parsed.port === '' ? DEFAULT_PORT : Number(parsed.port),
+    ...(unix === undefined ? {} : { unix }),
     password: options.password ?? decodeURIComponent(parsed.password),
     pool: DEFAULT_POOL,
     idleTimeout: DEFAULT_IDLE_SECONDS,
@@ -137,6 +150,8 @@ export async function parseRemoteUrl(url: string, options: ConnectOptions = {}):
     else if (name === 'ca' && parsed.protocol === 'cyberdbs:') caFile = value
     else throw badUrl(url, `unknown parameter "${name}"`)
   }
+  // The password stays out of URLs kept in config and shell history: the environment supplies it.
+  if (remote.password === '') remote.password = process.env['CYBERDB_PASSWORD'] ?? ''
   if (parsed.protocol === 'cyberdbs:') {
     let ca = options.ca
     if (ca === undefined && caFile !== undefined) {
@@ -147,6 +162,25 @@ export async function parseRemoteUrl(url: string, options: ConnectOptions = {}):
     remote.tls = ca === undefined ? {} : { ca }
   }
   return remote
+}
+
+// cyberdb+unix:///run/cyberdb.sock: the path is the URL's (absolute); a host, needed only to
+// carry a password (cyberdb+unix://:pw@localhost/run/cyberdb.sock), can only be localhost.
+function unixPath(url: string, parsed: URL): string {
+  if (parsed.hostname !== '' && parsed.hostname !== 'localhost') {
+    throw badUrl(url, `a unix socket is on this machine: the host is empty or localhost, not "${parsed.hostname}"`)
+  }
+  if (parsed.port !== '') throw badUrl(url, 'a unix socket has no port')
+  let path: string
+  try {
+    path = decodeURIComponent(parsed.pathname)
+  } catch {
+    throw badUrl(url, 'the socket path has a malformed %-escape')
+  }
+  if (!path.startsWith('/') || path === '/') {
+    throw badUrl(url, 'the socket path is missing (an absolute path: cyberdb+unix:///run/cyberdb.sock)')
+  }
+  return path
 }
 
 function durability(url: string, value: string): Durability {

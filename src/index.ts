@@ -10,6 +10,8 @@ export { Atomic, AtomicDict, AtomicList, type CommitResult } from './client/atom
 export type { ListOptions } from './engine/listing.ts'
 export type { Transport } from './client/transport.ts'
 export type { TableInfo } from './engine/store.ts'
+export type { DatabaseInfo, ServerStats, TableStats } from './host/info.ts'
+export type { LastSave } from './persistence/data-file.ts'
 export type { Key } from './engine/values.ts'
 export type { SortOptions } from './engine/list-table.ts'
 export type { SnapshotStats } from './persistence/snapshot.ts'

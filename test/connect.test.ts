@@ -100,7 +100,8 @@ describe('bad URLs', () => {
   }
 
   const secrets: [string, string][] = [
-    ['in the userinfo of an unknown scheme', 'redis://:hunter2@localhost:6379'],
+    // (redis:// was the example of an unknown scheme here until issue 15 made it a known one)
+    ['in the userinfo of an unknown scheme', 'mysql://:hunter2@localhost:3306'],
     ['with a user name, in an unknown scheme', 'postgres://admin:hunter2@db.example/app'],
     ['in the userinfo of a cyberdb URL with a bad parameter', 'cyberdb://:hunter2@127.0.0.1:9980?bogus=1'],
     ['in a password parameter of a cyberdb URL with a bad pool', 'cyberdb://127.0.0.1:9980?password=hunter2&pool=0'],
@@ -112,4 +113,73 @@ describe('bad URLs', () => {
       expect(error.message).toContain('***')
     })
   }
+})
+
+describe('the environment (CYBERDB_URL, CYBERDB_PASSWORD)', () => {
+  /** Runs `body` with these variables set (undefined: unset), then puts the old values back. */
+  async function withEnv(vars: Record<string, string | undefined>, body: () => Promise<void>) {
+    const saved = Object.fromEntries(Object.keys(vars).map((name) => [name, process.env[name]]))
+    const put = (values: Record<string, string | undefined>) => {
+      for (const [name, value] of Object.entries(values)) {
+        if (value === undefined) delete process.env[name]
+        else process.env[name] = value
+      }
+    }
+    put(vars)
+    try {
+      await body()
+    } finally {
+      put(saved)
+    }
+  }
+
+  test('connect() with no argument opens memory:// when CYBERDB_URL is unset or empty', async () => {
+    for (const value of [undefined, '']) {
+      await withEnv({ CYBERDB_URL: value }, async () => {
+        await using a = await connect()
+        await using b = await connect()
+        await a.createDict('t', { k: 1 })
+        expect([await a.tables(), await b.tables()]).toEqual([[{ name: 't', type: 'dict', size: 1 }], []])
+      })
+    }
+  })
+
+  test('connect() with no argument opens CYBERDB_URL, read at the call', async () => {
+    using dir = tempDir()
+    const path = dir.file('env.cdb')
+    await withEnv({ CYBERDB_URL: `file:${path}` }, async () => {
+      {
+        await using db = await connect()
+        await db.createDict('kept', { a: 1 })
+      }
+      await using again = await connect()
+      expect(await again.dict('kept').get('a')).toBe(1)
+    })
+    await withEnv({ CYBERDB_URL: 'http://nowhere/' }, async () => {
+      expect((await expectCode(connect(), 'BAD_ARGUMENT')).message).toContain('unknown scheme')
+    })
+  })
+
+  test('connect(undefined) stays BAD_ARGUMENT: only a call without arguments reads CYBERDB_URL', async () => {
+    await withEnv({ CYBERDB_URL: 'memory://' }, async () => {
+      const error = await expectCode(connect(undefined as unknown as string), 'BAD_ARGUMENT')
+      expect(error.message).toContain('it is not a string')
+    })
+  })
+
+  test('a server URL without a password takes CYBERDB_PASSWORD; one in the URL or options wins', async () => {
+    await using server = new Server()
+    const { port } = await server.listen({ host: '127.0.0.1', port: 0, password: 'from-env' })
+    await withEnv({ CYBERDB_PASSWORD: 'from-env' }, async () => {
+      await using db = await connect(`cyberdb://127.0.0.1:${port}`)
+      await db.createDict('t')
+      expect((await db.tables()).map((table) => table.name)).toEqual(['t'])
+    })
+    await withEnv({ CYBERDB_PASSWORD: 'wrong', CYBERDB_URL: `cyberdb://127.0.0.1:${port}` }, async () => {
+      await expectCode(connect(), 'AUTH_FAILED')
+      await using byUrl = await connect(`cyberdb://:from-env@127.0.0.1:${port}`)
+      await using byOption = await connect(`cyberdb://127.0.0.1:${port}`, { password: 'from-env' })
+      expect([(await byUrl.tables()).length, (await byOption.tables()).length]).toEqual([1, 1])
+    })
+  })
 })

@@ -1,10 +1,17 @@
 // Step 3: a Bun.serve app started as several processes sharing one port (reusePort). Each
 // request takes a proxy, reads centre.content, answers, and gives the proxy back.
-//   CYBERDB_PASSWORD=secret bun examples/workers/app.ts [workers] [http-port] [cyberdb-port]
+//   CYBERDB_PASSWORD=secret npx bun examples/workers/app.ts [workers] [http-port] [cyberdb-port]
+//   ... [workers] [http-port] /tmp/cyberdb.sock    the server's unix socket instead of its port
 import { connect } from '../../src/index.ts'
 
 const [workers = '2', httpPort = '8000', dbPort = '9980'] = process.argv.slice(2)
-const password = process.env.CYBERDB_PASSWORD ?? 'hWjYvVdqRC'
+// No fallback: a password written in an example ends up guarding someone's production server.
+const password = process.env.CYBERDB_PASSWORD
+if (!password) {
+  console.error('app: CYBERDB_PASSWORD is not set; the server\'s password goes there:\n' +
+    '  CYBERDB_PASSWORD=secret npx bun examples/workers/app.ts')
+  process.exit(1)
+}
 
 if (process.env.CYBERDB_WORKER === undefined) {
   // The parent only starts the workers and stops them with itself.
@@ -18,7 +25,8 @@ if (process.env.CYBERDB_WORKER === undefined) {
   process.on('SIGINT', stop).on('SIGTERM', stop)
   await Promise.all(children.map((child) => child.exited))
 } else {
-  const db = await connect(`cyberdb://127.0.0.1:${dbPort}`, { password })
+  const url = dbPort.startsWith('/') ? `cyberdb+unix://${dbPort}` : `cyberdb://127.0.0.1:${dbPort}`
+  const db = await connect(url, { password })
   const server = Bun.serve({
     hostname: '127.0.0.1',
     port: Number(httpPort),

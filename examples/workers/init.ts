@@ -1,5 +1,5 @@
 // Step 1 of the workers tutorial: create the data file the server will serve.
-//   bun examples/workers/init.ts [data.cdb]
+//   npx bun examples/workers/init.ts [data.cdb]
 import { connect } from '../../src/index.ts'
 
 const file = process.argv[2] ?? './data.cdb'

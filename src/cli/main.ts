@@ -10,6 +10,13 @@ import { DURABILITIES, type Durability } from '../persistence/log-format.ts'
 import { applyRepair, describePlan, planRepair } from '../persistence/repair.ts'
 import { readSnapshot } from '../persistence/snapshot.ts'
 import { Server } from '../server/server.ts'
+import type { Address } from '../listen-options.ts'
+import { AllowList } from '../security/allow-list.ts'
+import { CLIENT_COMMANDS, CLIENT_HELP, runClientCommand } from './client-commands.ts'
+import { jsonValue } from './format.ts'
+import { ProgressLine } from './load-progress.ts'
+import { FilesCreated, listenFailure, serverUrl } from './serve-start.ts'
+import pkg from '../../package.json' with { type: 'json' }
 
 const HELP = `cyberdb: dict and list tables for Bun, in process or over TCP
 
@@ -17,12 +24,17 @@ usage:
   cyberdb serve [options]     serve a data file over TCP
   cyberdb inspect FILE        show the tables of a snapshot file
   cyberdb repair FILE         cut an operation log at its last good record
-  cyberdb COMMAND --help      the options of a command`
+  cyberdb --version           the version of this package
+  cyberdb COMMAND --help      the options of a command
+${CLIENT_HELP}`
 
 const SERVE_HELP = `usage: cyberdb serve [options]
 
   --host HOST             address to listen on (default 127.0.0.1)
-  --port PORT             port to listen on, 0 for any free one (default ${DEFAULT_PORT})
+  --port PORT             port to listen on, 0 for any free one (default ${DEFAULT_PORT}, or none
+                          with --unix alone)
+  --unix PATH             listen on this unix socket file too (owner-only, 0600; alone, with no
+                          --port or --host, on it only; clients use cyberdb+unix:///PATH)
   --data FILE             snapshot file to load and save (default ./data.cdb)
   --backup SECONDS        snapshot every SECONDS, and on SIGINT/SIGTERM (default 300)
   --durability MODE       when a write is on disk, in FILE.log: always (fsync before the reply),
@@ -38,7 +50,9 @@ const SERVE_HELP = `usage: cyberdb serve [options]
                           (e.g. 127.0.0.1,10.0.0.0/8,fd00::/8; default: any)
   --tls-cert FILE         serve TLS with this certificate (PEM; clients use cyberdbs://)
   --tls-key FILE          the certificate's private key (PEM)
-  --log                   one line per connection event`
+  --log                   one line per connection event
+  --metrics PORT          serve /metrics (Prometheus), /health and a live dashboard at / over
+                          HTTP on 127.0.0.1:PORT (the --allow list applies)`
 
 const REPAIR_HELP = `usage: cyberdb repair FILE [--dry-run]
 
@@ -59,10 +73,15 @@ export async function main(argv: string[]): Promise<number> {
     console.log(HELP)
     return command === undefined ? 1 : 0
   }
+  if (command === '--version' || command === '-v' || command === 'version') {
+    console.log(pkg.version)
+    return 0
+  }
   try {
     if (command === 'serve') return await serve(rest)
     if (command === 'inspect') return await inspect(rest)
     if (command === 'repair') return repair(rest)
+    if (CLIENT_COMMANDS.has(command)) return await runClientCommand(command, rest)
     console.error(`cyberdb: unknown command "${command}"\n\n${HELP}`)
     return 1
   } catch (error) {
@@ -85,8 +104,9 @@ async function serve(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: String(DEFAULT_PORT) },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      unix: { type: 'string' },
       data: { type: 'string', default: './data.cdb' },
       backup: { type: 'string', default: '300' },
       password: { type: 'string' },
@@ -99,6 +119,7 @@ async function serve(argv: string[]): Promise<number> {
       'tls-key': { type: 'string' },
       log: { type: 'boolean', default: false },
       'max-memory': { type: 'string' },
+      metrics: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -106,35 +127,68 @@ async function serve(argv: string[]): Promise<number> {
     console.log(SERVE_HELP)
     return 0
   }
-  let password = values.password ?? process.env.CYBERDB_PASSWORD
-  if (password === undefined || password === '') {
-    password = randomBytes(18).toString('base64url')
-    console.log(`cyberdb: no password given; generated one for this run: ${password}`)
-  }
+  const given = values.password ?? process.env['CYBERDB_PASSWORD']
+  const generated = given === undefined || given === ''
+  const password = generated ? randomBytes(18).toString('base64url') : given
+  // Every argument is checked before the data file is touched.
+  const port = values.port === undefined ? undefined : number('--port', values.port, { min: 0, max: 65535, integer: true })
+  const backup = number('--backup', values.backup, { min: 0, exclusive: true })
+  const metrics = values.metrics === undefined ? undefined
+    : { port: number('--metrics', values.metrics, { min: 0, max: 65535, integer: true }) }
+  const maxConnections = number('--max-connections', values['max-connections'], { min: 1, integer: true })
+  const idleTimeout = number('--idle-timeout', values['idle-timeout'], { min: 0 })
+  const mode = durability(values.durability)
+  const allow = values.allow?.split(',').map((entry) => entry.trim())
+  if (allow !== undefined) new AllowList(allow) // throws BAD_ARGUMENT naming a bad entry
   const tls = await tlsFiles(values['tls-cert'], values['tls-key'])
   const maxMemory = values['max-memory'] === undefined ? undefined
     : number('--max-memory', values['max-memory'], { min: 1 << 20, integer: true })
   const server = new Server(maxMemory === undefined ? {} : { maxMemory })
   const started = performance.now()
-  const loaded = await server.load(values.data)
+  const progress = process.stdout.isTTY
+    ? new ProgressLine(values.data, (text) => process.stdout.write(text))
+    : undefined
+  const loaded = await server.load(values.data, progress ? { progress: progress.report } : {})
+  progress?.end()
   const loadMs = performance.now() - started
-  server.setBackup(values.data, number('--backup', values.backup, { min: 0, exclusive: true }),
-    { durability: durability(values.durability) })
-  const { host, port } = await server.listen({
-    host: values.host,
-    port: number('--port', values.port, { min: 0, integer: true }),
-    password,
-    maxConnections: number('--max-connections', values['max-connections'], { min: 1, integer: true }),
-    idleTimeout: number('--idle-timeout', values['idle-timeout'], { min: 0 }),
-    encrypt: values.encrypt,
-    ...(values.allow === undefined ? {} : { allow: values.allow.split(',').map((entry) => entry.trim()) }),
-    ...(tls ? { tls } : {}),
-    log: values.log,
-  })
+  const created = new FilesCreated([values.data, `${values.data}.log`])
+  server.setBackup(values.data, backup, { durability: mode })
+  let address: Address
+  try {
+    // With --unix alone, no TCP listener; otherwise the default host and port fill what is missing.
+    address = await server.listen({
+      ...(values.host === undefined ? {} : { host: values.host }),
+      ...(port === undefined ? {} : { port }),
+      ...(values.unix === undefined ? {} : { unix: values.unix }),
+      password,
+      maxConnections,
+      idleTimeout,
+      encrypt: values.encrypt,
+      ...(allow === undefined ? {} : { allow }),
+      ...(tls ? { tls } : {}),
+      log: values.log ? (message) => console.log(`cyberdb: ${message} at ${new Date().toISOString()}`)
+        : false,
+      ...(metrics ? { metrics } : {}),
+    })
+  } catch (error) {
+    // A serve that never served leaves nothing behind: the lock goes with close(), and a data file
+    // or log that this run created (close() writes a final snapshot) is removed again.
+    await server.close()
+    created.remove()
+    throw listenFailure(error, values.host ?? '127.0.0.1', port ?? 9980)
+  }
   stopOnSignals(server) // before the start line: a signal sent as soon as it is read finds them
+  // Only once it serves (a password printed by a run that failed would name nothing), before the
+  // start line (that is what scripts wait for). Printed once (the URL leaves it out): connect() takes it from CYBERDB_PASSWORD or { password }.
+  const url = serverUrl(address, tls !== undefined, values.encrypt)
+  console.log(`cyberdb: connect with ${url}` + (generated
+    ? `; no password given, so generated one for this run: ${password}`
+    : ` (password ${values.password === undefined ? 'from CYBERDB_PASSWORD' : 'given with --password'})`))
   const modes = [tls && 'tls', values.encrypt && 'encrypted', values.allow && `allow ${values.allow}`].filter(Boolean)
-  console.log(`cyberdb: serving ${values.data} on ${host}:${port}${modes.length ? ` (${modes.join(', ')})` : ''}: ` +
+  const where = [address.port > 0 && `${address.host}:${address.port}`, address.unix].filter(Boolean).join(' and ')
+  console.log(`cyberdb: serving ${values.data} on ${where}${modes.length ? ` (${modes.join(', ')})` : ''}: ` +
     `loaded ${loaded.tables} tables, ${loaded.entries} entries in ${loadMs.toFixed(0)} ms; backup every ${values.backup} s`)
+  if (address.metrics) console.log(`cyberdb: metrics and dashboard on http://${address.metrics.host}:${address.metrics.port}/`)
   return new Promise<number>(() => {}) // runs until SIGINT/SIGTERM (the server saves, then exits 0)
 }
 
@@ -236,26 +290,20 @@ async function tlsFiles(cert: string | undefined, key: string | undefined): Prom
   return { cert: await Bun.file(cert).text(), key: await Bun.file(key).text() }
 }
 
-/** JSON has no bigint, Map, Set or bytes: show them as what they hold. */
-function jsonValue(_key: string, value: unknown): unknown {
-  if (typeof value === 'bigint') return value.toString()
-  if (value instanceof Map) return Object.fromEntries(value)
-  if (value instanceof Set) return [...value]
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64')
-  return value
-}
-
 function durability(text: string): Durability {
   if ((DURABILITIES as string[]).includes(text)) return text as Durability
   throw new CyberError('BAD_ARGUMENT', `--durability takes ${DURABILITIES.join(', ')}, not "${text}"`)
 }
 
-function number(flag: string, text: string, rule: { min: number; exclusive?: boolean; integer?: boolean }): number {
+function number(flag: string, text: string, rule: { min: number; max?: number; exclusive?: boolean; integer?: boolean }): number {
   const n = Number(text)
   const ok = text !== '' && Number.isFinite(n) && (rule.exclusive ? n > rule.min : n >= rule.min) &&
     (!rule.integer || Number.isInteger(n))
-  if (!ok) throw new CyberError('BAD_ARGUMENT', `${flag} takes ${rule.integer ? 'a whole' : 'a'} number ` +
-    `${rule.exclusive ? 'above' : 'of at least'} ${rule.min}, not "${text}"`)
+  const kind = rule.integer ? 'a whole number' : 'a number'
+  if (!ok) throw new CyberError('BAD_ARGUMENT', `${flag} takes ${kind} ${rule.exclusive ? 'above' : 'of at least'} ${rule.min}, not "${text}"`)
+  if (rule.max !== undefined && n > rule.max) {
+    throw new CyberError('BAD_ARGUMENT', `${flag} takes ${kind} of at most ${rule.max}, not "${text}"`)
+  }
   return n
 }
 

@@ -1,7 +1,7 @@
 // One client connection: hello, password proof, then pipelined requests. Requests made in one
 // tick leave in one socket write (flushed in a microtask); replies are matched to requests by id.
 
-import type { Socket } from 'bun'
+import type { Socket, TCPSocketConnectOptions } from 'bun'
 import type { Packr } from 'msgpackr'
 import { CyberError, badArgument } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
@@ -9,14 +9,17 @@ import { checkOp } from '../engine/store.ts'
 import { createCodec, type Packed } from '../protocol/codec.ts'
 import { Inbox, MAX_FRAME_BYTES, Outbox } from '../protocol/frame.ts'
 import { Opener, Sealer, masterKey, sessionKeys } from '../security/seal.ts'
+import { PendingRequests, type Unanswered } from './pending.ts'
 import {
   CONNECTION_ID, FIRST_BYTES, FLAG_ENCRYPT, PROTOCOL_VERSION, STATUS_OK, authProof, checkFirstBytes,
-  decodeHello, decodeReply, encodeRequest, errorFromPayload,
+  decodeHello, decodeReply, encodeRequest, errorFromPayload, writeRequest,
 } from '../protocol/messages.ts'
 
 export interface ConnectionOptions {
   host: string
   port: number
+  /** Connect to this unix socket file instead of host:port (no TLS on it). */
+  unix?: string
   password: string
   /** Milliseconds for the TCP connect, the hello and the password proof together. */
   connectTimeoutMs: number
@@ -36,16 +39,14 @@ interface Pending {
 }
 
 /** A request sent on a connection the server then retired unread: safe to send again. */
-export interface Unanswered extends Pending {
-  op: Op
-}
+export type { Unanswered }
 
 type State = 'hello' | 'auth' | 'ready' | 'closed'
 
 export class Connection {
   readonly #codec: Packr = createCodec()
   readonly #reader = new Inbox(MAX_FRAME_BYTES)
-  readonly #pending = new Map<number, Unanswered>()
+  readonly #pending = new PendingRequests()
   #socket!: Socket<Connection>
   #out!: Outbox
   #state: State = 'hello'
@@ -78,7 +79,7 @@ export class Connection {
 
   /** Connects and authenticates; rejects with CONNECTION_CLOSED, AUTH_FAILED or TIMEOUT, in time. */
   static open(options: ConnectionOptions): Promise<Connection> {
-    const where = `${options.host}:${options.port}`
+    const where = options.unix ?? `${options.host}:${options.port}`
     // Settled once: by the server's ok reply, or by the first failure or the timer.
     const opened = Promise.withResolvers<Connection>()
     const connection: Connection = new Connection(options, {
@@ -96,7 +97,7 @@ export class Connection {
     }, options.connectTimeoutMs)
     const stop = (): void => clearTimeout(timer)
     opened.promise.then(stop, stop)
-    Bun.connect<Connection>({
+    connectTo(options.unix)({
       hostname: options.host,
       port: options.port,
       data: connection,
@@ -158,28 +159,32 @@ export class Connection {
       return Promise.reject(error)
     }
     const id = this.#nextId++
-    try {
-      packed = encodeRequest(this.#codec, id, op.name, op.table, op.args)
-    } catch (error) {
-      return Promise.reject(encodeError(error))
+    const frames = this.#out.frames
+    if (!writeRequest(frames, id, op.name, op.table, op.args, this.#maxFrameBytes)) {
+      try {
+        packed = encodeRequest(this.#codec, id, op.name, op.table, op.args)
+      } catch (error) {
+        return Promise.reject(encodeError(error))
+      }
+      const bytes = packed.end - packed.start
+      if (bytes > this.#maxFrameBytes) {
+        return Promise.reject(new CyberError('FRAME_TOO_LARGE',
+          `a request of ${bytes} bytes exceeds the server's frame limit of ${this.#maxFrameBytes}`))
+      }
+      frames.writeRange(packed, packed.start, packed.end)
     }
-    const bytes = packed.end - packed.start
-    if (bytes > this.#maxFrameBytes) {
-      return Promise.reject(new CyberError('FRAME_TOO_LARGE',
-        `a request of ${bytes} bytes exceeds the server's frame limit of ${this.#maxFrameBytes}`))
-    }
-    this.#out.frames.writeRange(packed, packed.start, packed.end)
     if (!this.#flushQueued) {
       this.#flushQueued = true
       // A request made in answer to replies (a sequential caller, a sliding window) or with nothing
-      // in flight leaves at once: an idle server takes tens of microseconds to wake, and it
-      // starts waking while this tick makes the rest of its burst, which leaves together at the
-      // end of the tick (Promise.all: two writes, not one per request). Requests made since our
-      // last write by other callbacks of this wakeup (the handlers of concurrent HTTP requests,
-      // each followed by its own microtask checkpoint) wait for the end of the event-loop turn,
-      // so they too share one write instead of costing a system call each.
+      // in flight leaves at the end of this tick, with the rest of its burst (Promise.all: one
+      // write, not one per request). Writing the first request at once would let an idle server
+      // start waking sooner, but a write is the costliest step of a request on either end
+      // (issue 13: ~40% of both processes' CPU in bursts), and the burst then costs two writes
+      // here and three replies' writes there. Requests made since our last write by other
+      // callbacks of this wakeup (the handlers of concurrent HTTP requests, each followed by its
+      // own microtask checkpoint) wait for the end of the event-loop turn, so they too share one
+      // write instead of costing a system call each.
       if (this.#pending.size === 0 || this.#readSinceFlush) {
-        this.#out.flush()
         this.#readSinceFlush = false
         queueMicrotask(this.#flush)
       } else {
@@ -188,9 +193,7 @@ export class Connection {
     }
     // Only a connection with requests in flight keeps the process alive (issue 8.16f).
     if (this.#pending.size === 0) this.#socket.ref()
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, op })
-    })
+    return new Promise((resolve, reject) => this.#pending.add(id, op, resolve, reject))
   }
 
   /** Waits for the replies in flight (at most closeWaitMs: a hung server cannot hold close()
@@ -199,10 +202,8 @@ export class Connection {
     if (this.#state === 'closed') return
     // Takes waiting on the server would hold close() for as long as they wait: the server is
     // asked to end them first. A value it handed one before that still arrives, and resolves it.
-    for (const pending of this.#pending.values()) {
-      if (pending.op.name !== 'list.take') continue
+    if (this.#pending.hasOp('list.take')) {
       void this.request({ table: '', name: 'take.cancel', args: [] }).catch(() => {})
-      break
     }
     if (this.#pending.size > 0) {
       await new Promise<void>((resolve) => {
@@ -263,11 +264,9 @@ export class Connection {
     this.#range.end = end
     const [id, status, payload] = decodeReply(this.#codec, data, this.#range)
     if (id === CONNECTION_ID) return this.#onConnectionReply(status, payload)
-    const pending = this.#pending.get(id)
-    if (pending === undefined) throw new CyberError('PROTOCOL', `the server answered unknown request ${id}`)
-    this.#pending.delete(id)
-    if (status === STATUS_OK) pending.resolve(payload)
-    else pending.reject(errorFromPayload(payload))
+    if (!this.#pending.settle(id, status === STATUS_OK, payload, errorFromPayload)) {
+      throw new CyberError('PROTOCOL', `the server answered unknown request ${id}`)
+    }
     if (this.#pending.size === 0) {
       this.#socket.unref()
       this.#onIdle?.()
@@ -350,8 +349,7 @@ export class Connection {
   // The server's goodbye: it read nothing after the replies that came before it, so what is
   // still pending was never applied and can go again on a fresh connection.
   #retire(goodbye: CyberError): void {
-    const unanswered = [...this.#pending.values()]
-    this.#pending.clear()
+    const unanswered = this.#pending.drain()
     this.#closed(goodbye)
     this.#socket.end()
     if (this.onRetry) this.onRetry(unanswered)
@@ -364,8 +362,7 @@ export class Connection {
     this.#closeReason = reason.code === 'CONNECTION_CLOSED' ? reason
       : new CyberError('CONNECTION_CLOSED', `the connection closed: ${reason.message}`, { cause: reason })
     this.#opened.reject(reason)
-    for (const pending of this.#pending.values()) pending.reject(this.#closeReason)
-    this.#pending.clear()
+    for (const pending of this.#pending.drain()) pending.reject(this.#closeReason)
     this.#onIdle?.()
     this.onClose?.(this)
   }
@@ -384,4 +381,10 @@ const closedInHandshake = new WeakSet<CyberError>()
 /** Whether Connection.open failed because the server closed it during the handshake. */
 export function isClosedInHandshake(error: unknown): boolean {
   return error instanceof CyberError && closedInHandshake.has(error)
+}
+
+// Bun.connect to host:port, or with the same handlers to a unix socket file instead.
+function connectTo(unix: string | undefined): (tcp: TCPSocketConnectOptions<Connection>) => Promise<Socket<Connection>> {
+  if (unix === undefined) return (tcp) => Bun.connect<Connection>(tcp)
+  return (tcp) => Bun.connect<Connection>({ unix, data: tcp.data, socket: tcp.socket })
 }

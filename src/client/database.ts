@@ -2,6 +2,7 @@
 // unit of work). Both have the table methods; neither knows which transport it holds.
 
 import type { TableInfo } from '../engine/store.ts'
+import type { DatabaseInfo } from '../host/info.ts'
 import type { Key } from '../engine/values.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
 import { Atomic } from './atomic.ts'
@@ -94,6 +95,17 @@ export class TableClient {
     return new Atomic(this.transport)
   }
 
+  /**
+   * What the database is doing, as plain data: tables with sizes and approximate bytes, op counts,
+   * get hits and misses, expiry, the feed's seq, persistence, memory, and on a server its
+   * connections. The same shape in every mode.
+   * @example
+   * const { tables, ops } = await db.info()
+   */
+  info(): Promise<DatabaseInfo> {
+    return this.call('', 'db.info', [])
+  }
+
   tables(): Promise<TableInfo[]> {
     return this.call('', 'db.tables', [])
   }
@@ -164,4 +176,4 @@ export class DatabaseProxy extends TableClient implements AsyncDisposable {
   }
 }
 
-export type { Key, TableInfo }
+export type { DatabaseInfo, Key, TableInfo }

@@ -3,6 +3,7 @@
 // transport it holds.
 
 import type { Op, OpName, OpResult } from '../engine/commands.ts'
+import type { DatabaseInfo } from '../host/info.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
 import type { Transport } from './transport.ts'
 
@@ -17,9 +18,10 @@ export function isIterable(value: unknown): value is Iterable<unknown> {
   return typeof value === 'object' && value !== null && Symbol.iterator in value
 }
 
-/** What an op answers a client: its command's result, or for db.save, which the host runs (its
- * command in the engine only refuses), the snapshot's figures. */
-export type CallResult<N extends OpName> = N extends 'db.save' ? SnapshotStats : OpResult<N>
+/** What an op answers a client: its command's result, or for db.save and db.info, which the host
+ * runs (their commands in the engine only refuse), the snapshot's figures and the info. */
+export type CallResult<N extends OpName> = N extends 'db.save' ? SnapshotStats
+  : N extends 'db.info' ? DatabaseInfo : OpResult<N>
 
 /** Runs one op through a transport, the one place a client types a transport's answer. `R` is
  * what the caller promises (inferred from its return type): the compiler checks it against what

@@ -138,6 +138,8 @@ const TABLE = {
   'db.drop': db(true, 0, 0, (_, _args, store, table) => store.drop(table)),
   'db.tables': db(false, 0, 0, (_, _args, store) => store.list()),
   'db.save': { on: 'db', writes: false, minArgs: 0, maxArgs: 1, host: true, run: hostOnly } as Command<null, never>,
+  // what the database is doing (src/host/info.ts): counters and gauges the host keeps
+  'db.info': { on: 'db', writes: false, minArgs: 0, maxArgs: 0, host: true, run: hostOnly } as Command<null, never>,
   'cursor.close': db(false, 1, 1,
     (_, a, _store, _name, cursors) => cursors.close(checkIndex(a[0], 'a cursor'))),
 

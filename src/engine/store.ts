@@ -41,11 +41,18 @@ export class Store {
   // The latest time an op was run at (never goes back): what expiry is evaluated against.
   #now = -Infinity
   #timed = false
+  #cached = false
 
   /** Whether any dict table has (or had) deadlines or a default ttl: until then reads need no
    * time, and the host reads no clock for them (a plain table's get stays as fast as before). */
   get timed(): boolean {
     return this.#timed
+  }
+
+  /** Whether any dict table has (or had) cache options or deadlines: until then no write needs the
+   * host's look at bounds and deadlines afterwards. */
+  get cached(): boolean {
+    return this.#cached
   }
 
   /** The latest `now` an operation was run at (-Infinity: none given yet). */
@@ -98,7 +105,7 @@ export class Store {
       return command.run(table as never, args, this, name, cursors)
     } finally {
       this.#bytes += table.bytes - before
-      if (!this.#timed && table.type === 'dict' && table.deadlineCount > 0) this.#timed = true
+      if (!this.#timed && table.type === 'dict' && table.deadlineCount > 0) this.#timed = this.#cached = true
     }
   }
 
@@ -142,6 +149,7 @@ export class Store {
       table = new DictTable(dictOptions)
       table.advance(this.#now)
       if (dictOptions?.ttl !== undefined) this.#timed = true
+      if (dictOptions !== undefined) this.#cached = true
       if (!empty) {
         if (typeof content !== 'object') {
           const what = describe(content)
@@ -190,6 +198,7 @@ export class Store {
       this.#bytes += table.bytes
       this.tables.set(name, table)
       if (table.type === 'dict' && (table.deadlineCount > 0 || table.options?.ttl !== undefined)) this.#timed = true
+      if (table.type === 'dict' && (table.deadlineCount > 0 || table.options !== undefined)) this.#cached = true
     }
   }
 }

@@ -23,6 +23,7 @@ import type { OpLog } from '../persistence/op-log.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
 import { systemClock, systemTimer, type Clock, type SetTimer } from './clock.ts'
 import { Expiry } from './expiry.ts'
+import { describeHost, type DatabaseInfo, type ServerStats } from './info.ts'
 import { Takers, Takes, Waiter } from './takes.ts'
 
 const DICT_GET = COMMANDS.get('dict.get')!
@@ -94,6 +95,9 @@ export class Host {
   // The latest time seen: a clock stepping back never makes an expired key live again.
   #now = -Infinity
   readonly #expiry: Expiry
+  readonly #since: number
+  /** A server serving this host adds its part to db.info (set while it listens). */
+  serverStats: (() => ServerStats) | undefined
 
   constructor(options: HostOptions = {}) {
     this.store = options.store ?? new Store()
@@ -102,6 +106,12 @@ export class Host {
     this.saver = options.saver ?? new Snapshotter(this.store)
     this.#noFile = options.noFile ?? 'there is no data file: pass save(path)'
     this.#expiry = new Expiry(this, options.setTimer)
+    this.#since = this.clock.now()
+  }
+
+  /** What this database is doing now, as plain data (db.info; info.ts). */
+  info(): DatabaseInfo {
+    return describeHost(this, this.#since)
   }
 
   /** The time ops run at now: the clock's, or the latest seen when the clock went back. */
@@ -176,7 +186,10 @@ export class Host {
       this.#count(op, command!, result, now) // run() threw for an unknown op
       return { result, seq: 0 }
     }
-    const now = this.now()
+    // Until some table has a deadline, no table write's outcome depends on the time: it reads no
+    // clock and its record carries none (a logged form that needs the time reads it: #lazyClock).
+    // Database ops always have one (a table created with a ttl gives its content deadlines).
+    const now = this.store.timed || command.on === 'db' ? this.now() : undefined
     if (command === ATOMIC) {
       const applied = this.#atomic(op, cursors, now)
       if (applied.seq !== 0) for (const [table] of op.args as [string][]) this.#afterWrite(table)
@@ -190,21 +203,43 @@ export class Host {
   // After a write to `table`: it may be past its bound, or have a key with the earliest deadline
   // (expiry); it may have values for waiting takes.
   #afterWrite(table: string): void {
-    this.#expiry.afterWrite(table)
+    if (this.store.cached) this.#expiry.afterWrite(table)
     if (this.#takes.size !== 0) this.#handOut(table)
   }
 
-  /** Applies and logs one write at `now` (apply's core; the sweep and eviction call it for their
-   * own dict.expire and dict.evict). */
-  write(op: Op, command: RegisteredCommand, cursors: Cursors | undefined, now: number): Applied {
-    const logged = command.logged === undefined ? op
-      : { table: op.table, name: op.name, args: command.logged(op.args, { now: () => now }) }
-    return this.#write(logged, command, cursors, now)
+  // The clock a logged form reads when the op has no time yet (an untimed store's set with a
+  // ttl): reading it gives the op a time (#timeRead), which it then runs and is logged at.
+  #timeRead = false
+  readonly #lazyClock: Clock = {
+    now: () => {
+      this.#timeRead = true
+      return this.now()
+    },
   }
 
-  // A write in its logged form: with a log, encode its record (with its time), apply it, then
-  // append the record (dropped when apply throws).
-  #write(logged: Op, command: RegisteredCommand, cursors: Cursors | undefined, now: number): Applied {
+  #clockFor(now: number | undefined): Clock {
+    if (now === undefined) return this.#lazyClock
+    return { now: () => now }
+  }
+
+  // The time a write whose logged form was made with #clockFor(now) runs at.
+  #timeOf(now: number | undefined): number | undefined {
+    if (now !== undefined || !this.#timeRead) return now
+    this.#timeRead = false
+    return this.#now
+  }
+
+  /** Applies and logs one write at `now` (apply's core; the sweep and eviction call it for their
+   * own dict.expire and dict.evict); `now` undefined: an untimed store's write, see apply(). */
+  write(op: Op, command: RegisteredCommand, cursors: Cursors | undefined, now: number | undefined): Applied {
+    if (command.logged === undefined) return this.#write(op, command, cursors, now)
+    const logged = { table: op.table, name: op.name, args: command.logged(op.args, this.#clockFor(now)) }
+    return this.#write(logged, command, cursors, this.#timeOf(now))
+  }
+
+  // A write in its logged form: with a log, encode its record (with its time, when it has one),
+  // apply it, then append the record (dropped when apply throws).
+  #write(logged: Op, command: RegisteredCommand, cursors: Cursors | undefined, now: number | undefined): Applied {
     const log = this.#log
     let result: unknown
     if (log === undefined) {
@@ -221,13 +256,14 @@ export class Host {
 
   // An atomic batch: its checks run before anything is logged, so a failed one neither logs nor
   // takes a seq; then its ops are one write (one record, one seq), checks left out of the record.
-  #atomic(op: Op, cursors: Cursors | undefined, now: number): Applied {
+  #atomic(op: Op, cursors: Cursors | undefined, now: number | undefined): Applied {
     const failed = failedCheck(this.store, op.args, now)
     if (failed >= 0) {
       this.#ops[ATOMIC.id] = (this.#ops[ATOMIC.id] ?? 0) + 1
       return { result: { ok: false, failed }, seq: 0 }
     }
-    const logged = { table: op.table, name: op.name, args: ATOMIC.logged!(op.args, { now: () => now }) }
+    const logged = { table: op.table, name: op.name, args: ATOMIC.logged!(op.args, this.#clockFor(now)) }
+    now = this.#timeOf(now)
     const { result, seq } = this.#write(logged, ATOMIC, cursors, now)
     return { result: { ok: true, seq, results: (result as { results: unknown[] }).results }, seq }
   }
@@ -244,6 +280,7 @@ export class Host {
         `not ${op.args.length}`)
     }
     const work = op.name === 'db.save' ? this.#save(op.args, origin)
+      : op.name === 'db.info' ? Promise.resolve(this.info())
       : op.name === 'list.take' ? this.#take(op, takers)
       : Promise.resolve(takers.cancel(new CyberError('CONNECTION_CLOSED', 'the take was cancelled: ' +
         'its connection is closing')))

@@ -37,9 +37,25 @@ export interface DataFileOptions {
   crash?: CrashHooks
 }
 
+/** How the last save went (db.info): when it ended (ms since the epoch), how long it took, and
+ * the snapshot's size or the error's message. */
+export interface LastSave {
+  at: number
+  ms: number
+  ok: boolean
+  bytes: number
+  error: string | null
+}
+
 export class Snapshotter {
   readonly store: Store
   #saving: Promise<unknown> = Promise.resolve()
+  #last: LastSave | undefined
+
+  /** The last save that finished (periodic, compaction, asked for, final), if any. */
+  get lastSave(): LastSave | undefined {
+    return this.#last
+  }
 
   constructor(store: Store) {
     this.store = store
@@ -56,9 +72,25 @@ export class Snapshotter {
 
   /** Runs `task` after every save already asked for. */
   protected serialize<T>(task: () => Promise<T>): Promise<T> {
-    const next = this.#saving.then(task)
+    const next = this.#saving.then(() => this.#timed(task))
     this.#saving = next.catch(() => {})
     return next
+  }
+
+  // Wall time, not the host's clock: a save takes real milliseconds even under a manual clock.
+  async #timed<T>(task: () => Promise<T>): Promise<T> {
+    const started = performance.now()
+    const record = (ok: boolean, bytes: number, error: string | null): void => {
+      this.#last = { at: Date.now(), ms: performance.now() - started, ok, bytes, error }
+    }
+    try {
+      const result = await task()
+      record(true, (result as { bytes?: number } | undefined)?.bytes ?? 0, null)
+      return result
+    } catch (error) {
+      record(false, 0, error instanceof Error ? error.message : String(error))
+      throw error
+    }
   }
 }
 

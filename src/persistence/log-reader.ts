@@ -213,14 +213,30 @@ export interface Recovered {
  * g and later in order, which must run g, g+1, ... with none missing. Logs older than g are
  * already in the snapshot and are ignored (the next snapshot deletes them).
  */
+/** How far a recovery got: entries of the snapshot plus log records replayed, and bytes of the
+ * snapshot and logs read of their total. Reported after the snapshot and every few thousand
+ * records (not inside the snapshot's one decode); the callee decides how often to show it. */
+export interface LoadProgress {
+  entries: number
+  bytes: number
+  totalBytes: number
+}
+
+const PROGRESS_EVERY_RECORDS = 4096
+
 export async function recover(dataPath: string, warn: (message: string) => void = console.warn,
+  progress?: (loaded: LoadProgress) => void,
 ): Promise<Recovered> {
-  return recoverSync(dataPath, warn)
+  return recoverSync(dataPath, warn, progress)
 }
 
 /** recover(), synchronously: also what brings memory back to the files after the disk refused a
  * write (op-log.ts), when nothing may run in between. */
-export function recoverSync(dataPath: string, warn: (message: string) => void = console.warn): Recovered {
+export function recoverSync(dataPath: string, warn: (message: string) => void = console.warn,
+  progress?: (loaded: LoadProgress) => void,
+): Recovered {
+  const snapshotBytes = progress && existsSync(dataPath) ? statSync(dataPath).size : 0
+  const logBytes = progress ? listLogFiles(dataPath).reduce((sum, path) => sum + statSync(path).size, 0) : 0
   const snapshot = existsSync(dataPath) ? decodeSnapshotFile(readFileSync(dataPath), dataPath) : undefined
   const base = snapshot?.generation ?? 0
   const scans = listLogFiles(dataPath).map((path) => scanLog(readFileSync(path), path))
@@ -252,8 +268,15 @@ export function recoverSync(dataPath: string, warn: (message: string) => void = 
   const store = new Store()
   if (snapshot) store.replaceAll(snapshot.tables)
   let replayed = 0
+  let entries = 0
+  for (const table of store.tables.values()) entries += progress ? table.size : 0
+  let logsBefore = 0 // bytes of the logs replayed before this one
+  const report = (bytes: number) =>
+    progress?.({ entries: entries + replayed, bytes: snapshotBytes + bytes, totalBytes: snapshotBytes + logBytes })
+  report(0)
   for (const scan of live) {
     for (const record of scan.records) {
+      if (progress && replayed % PROGRESS_EVERY_RECORDS === 0) report(logsBefore + record.offset)
       try {
         // At the record's own time: expiry decides as it did when the write ran.
         store.apply({ table: record.table, name: record.name, args: record.args }, undefined, record.now)
@@ -264,11 +287,13 @@ export function recoverSync(dataPath: string, warn: (message: string) => void = 
       }
       replayed++
     }
+    logsBefore += scan.size
     if (scan.torn) {
       warn(`cyberdb: ${scan.path}: dropping a torn last record at byte ${scan.torn.offset} ` +
         `(${scan.torn.why}, ${scan.torn.bytes} bytes): the process stopped while writing it`)
     }
   }
+  report(logBytes)
   let log: OpenLog
   if (newest?.path !== current) {
     log = { generation: newest === undefined ? base : newest.generation! + 1 }

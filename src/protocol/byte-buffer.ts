@@ -49,6 +49,12 @@ export class ByteBuffer {
     this.view = new DataView(this.bytes.buffer)
   }
 
+  /** Drops what was appended past `length` (a reserve() that was not all used). */
+  protected truncate(length: number): void {
+    if (length > this.#length) throw new Error('truncate() past the end')
+    this.#length = length
+  }
+
   /** Makes room for `count` more bytes and returns where they start. It may replace `bytes` and
    * `view`, so read them after calling it. */
   protected reserve(count: number): number {

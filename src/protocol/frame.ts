@@ -4,6 +4,7 @@
 
 import { CyberError } from '../errors.ts'
 import { ByteBuffer, KEEP_BYTES } from './byte-buffer.ts'
+import type { Room } from './fast-write.ts'
 
 // 64 MiB by default: room for a large list reply, but one bad client cannot make us buffer
 // gigabytes before the length prefix gives it away.
@@ -120,6 +121,28 @@ export class FrameWriter extends ByteBuffer {
     const at = this.reserve(LENGTH_BYTES + length)
     this.view.setUint32(at, length)
     source.copy(this.bytes, at + LENGTH_BYTES, start, end)
+  }
+
+  // The buffer as it is after the last beginFrame(), for writers that fill a frame in place.
+  readonly room: Room = { bytes: this.bytes, view: this.view }
+
+  /** Reserves one frame of at most `maxBody` bytes to be written in place through `room`;
+   * returns where its body starts. endFrame() closes it at its real size. */
+  beginFrame(maxBody: number): number {
+    const body = this.reserve(LENGTH_BYTES + maxBody) + LENGTH_BYTES
+    this.room.bytes = this.bytes
+    this.room.view = this.view
+    return body
+  }
+
+  /** Closes the frame begun at `body` with its body ending at `end`; `end < body` drops it. */
+  endFrame(body: number, end: number): void {
+    if (end < body) {
+      this.truncate(body - LENGTH_BYTES)
+      return
+    }
+    this.view.setUint32(body - LENGTH_BYTES, end - body)
+    this.truncate(end)
   }
 
   /** Appends raw bytes that are already framed (or a partial write's leftover). */

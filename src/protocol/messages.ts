@@ -8,6 +8,9 @@ import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { Packr } from 'msgpackr'
 import { CyberError, isErrorCode, type ErrorCode } from '../errors.ts'
 import { packInPlace, type Packed } from './codec.ts'
+import type { FrameWriter } from './frame.ts'
+import { readReply, readRequest } from './fast-read.ts'
+import { argsBound, valueBound, writeArgs, writeAscii, writeUint, writeValue } from './fast-write.ts'
 
 export const PROTOCOL_VERSION = 1
 export const MAGIC = new TextEncoder().encode('CYBERDB')
@@ -147,12 +150,54 @@ export function encodeRequest(codec: Packr, id: number, name: string, table: str
   return packInPlace(codec, [id, name, table, args])
 }
 
+/**
+ * Appends the request [id, name, table, args] to `frames` as one frame, written in place with no
+ * msgpackr call, when its args are simple values (fast-write.ts) and it fits `maxFrameBytes`;
+ * false otherwise, with nothing appended: encode it with encodeRequest then.
+ */
+export function writeRequest(frames: FrameWriter, id: number, name: string, table: string,
+  args: unknown[], maxFrameBytes: number): boolean {
+  const bound = argsBound(args)
+  if (bound < 0 || id > 0xffffffff || name.length > 0xff || table.length > 0xff) return false
+  const body = frames.beginFrame(1 + 5 + 2 + name.length + 2 + table.length + bound)
+  const room = frames.room
+  room.bytes[body] = 0x94
+  let at = writeUint(room, body + 1, id)
+  at = writeAscii(room, at, name)
+  if (at >= 0) at = writeAscii(room, at, table)
+  if (at >= 0) at = writeArgs(room, at, args)
+  if (at - body > maxFrameBytes) at = -1
+  frames.endFrame(body, at)
+  return at >= 0
+}
+
+/**
+ * Appends the reply [id, status, payload] to `frames` as one frame written in place, when the
+ * payload is a simple value and it fits `maxFrameBytes`; false otherwise, with nothing appended
+ * (encodeReply then says what is wrong with it, on the same id).
+ */
+export function writeReply(frames: FrameWriter, id: number, status: number, payload: unknown,
+  maxFrameBytes: number): boolean {
+  const bound = valueBound(payload)
+  if (bound < 0 || id > 0xffffffff) return false
+  const body = frames.beginFrame(1 + 5 + 1 + bound)
+  const room = frames.room
+  room.bytes[body] = 0x93
+  let at = writeUint(room, body + 1, id)
+  room.bytes[at++] = status
+  at = writeValue(room, at, payload)
+  if (at - body > maxFrameBytes) at = -1
+  frames.endFrame(body, at)
+  return at >= 0
+}
+
 /** Decodes the message of a request frame (`data` from `range.start` to `range.end`), in place;
  * PROTOCOL when it does not decode (or the codec's own CyberError), or has no id to answer on
  * (see requestId). */
 export function decodeRequest(codec: Packr, data: Uint8Array, range: Range):
   { id: number; message: unknown[] } {
-  let message: unknown
+  let message: unknown = readRequest(data, range.start, range.end)
+  if (message !== undefined) return { id: requestId(message), message: message as unknown[] }
   try {
     message = codec.unpack(data, range)
   } catch (cause) {
@@ -186,7 +231,8 @@ export function encodeReply(codec: Packr, id: number, status: number, payload: u
 /** Decodes a reply frame in place; PROTOCOL when it does not decode or is not [id, status,
  * payload]. */
 export function decodeReply(codec: Packr, data: Uint8Array, range: Range): Reply {
-  let reply: unknown
+  let reply: unknown = readReply(data, range.start, range.end)
+  if (reply !== undefined) return reply as Reply
   try {
     reply = codec.unpack(data, range)
   } catch (cause) {

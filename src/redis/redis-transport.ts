@@ -17,6 +17,7 @@ import { closedError, type Transport } from '../client/transport.ts'
 import { encodeKey, keyList, REGISTRY_KEY, REGISTRY_SEQ_KEY, slotTag, tableKeys } from './keys.ts'
 import * as lua from './scripts.ts'
 import { diff, parseLoaded, rebuild, type Loaded } from './tables.ts'
+import { describeRedis, type TableReply } from './info.ts'
 import { Scans } from './scans.ts'
 import { Takes } from './takes.ts'
 
@@ -62,6 +63,11 @@ export class RedisTransport implements Transport {
   readonly #run: Record<keyof typeof SCRIPTS, Call>
   readonly #waitReplicas: number
   readonly #keyCache = new Map<string, string[]>()
+  // What db.info reports of this client: its successful ops by name, its get hits and misses.
+  readonly #ops = new Map<string, number>()
+  readonly #since: number
+  #hits = 0
+  #misses = 0
   readonly #waitTimeoutMs: number
   #closed = false
   #seq = 0
@@ -70,6 +76,7 @@ export class RedisTransport implements Transport {
     this.#client = client
     this.#clock = options.clock ?? Date
     this.#cluster = options.cluster === true
+    this.#since = this.#clock.now()
     this.#waitReplicas = options.waitReplicas ?? 0
     this.#waitTimeoutMs = options.waitTimeoutMs ?? 1000
     const run = {} as Record<keyof typeof SCRIPTS, Call>
@@ -100,7 +107,10 @@ export class RedisTransport implements Transport {
     try {
       checkOp(op)
       acceptArgs(op.args) // the one value model
-      return this.#dispatch(op).catch((error) => { throw this.#error(error, op) })
+      return this.#dispatch(op).then((result) => {
+        this.#ops.set(op.name, (this.#ops.get(op.name) ?? 0) + 1)
+        return result
+      }, (error) => { throw this.#error(error, op) })
     } catch (error) {
       return Promise.reject(this.#error(error, op))
     }
@@ -130,8 +140,14 @@ export class RedisTransport implements Transport {
     switch (name) {
       case 'dict.get':
         if (n !== 1 && n !== 2) break
-        return this.#single(table, 'cdbGet', [encodeKey(checkKey(args[0]))])
-          .then((v) => v === null ? args[1] : this.#codec.unpack(v as Buffer))
+        return this.#single(table, 'cdbGet', [encodeKey(checkKey(args[0]))]).then((v) => {
+          if (v === null) {
+            this.#misses++
+            return args[1]
+          }
+          this.#hits++
+          return this.#codec.unpack(v as Buffer)
+        })
       case 'dict.set':
         if (n !== 2) break
         return this.#single(table, 'cdbSet', [encodeKey(checkKey(args[0])), this.#pack(args[1])])
@@ -167,6 +183,9 @@ export class RedisTransport implements Transport {
       case 'db.tables':
         if (n !== 0) break
         return this.#tables()
+      case 'db.info':
+        if (n !== 0) break
+        return this.#info()
       case 'db.save':
         // Every write is on Redis when it resolves; how Redis keeps it (RDB, AOF) is its own
         // configuration: there is no CyberDB file to write, and no path to write one to.
@@ -286,17 +305,28 @@ export class RedisTransport implements Transport {
 
   // --- tables() and scans ---
 
-  async #tables(): Promise<unknown> {
+  /** Every registered table's INFO reply (tables that are gone answer an empty type). */
+  async #tableReplies(now: number): Promise<TableReply[]> {
     const names = (await (this.#client as Redis).zrange(REGISTRY_KEY, '0', '-1')) as string[]
-    const now = String(this.#clock.now())
-    const infos = await Promise.all(names.map((name) =>
-      this.#run.cdbInfo(7, ...keyList(tableKeys(name)), now) as Promise<[Buffer, number]>))
+    const replies = await Promise.all(names.map((name) =>
+      this.#run.cdbInfo(7, ...this.#keys(name), String(now)) as Promise<TableReply['reply']>))
+    return names.map((name, i) => ({ name, reply: replies[i]! }))
+  }
+
+  async #tables(): Promise<unknown> {
     const out: { name: string; type: string; size: number }[] = []
-    names.forEach((name, i) => {
-      const [type, size] = infos[i]!
+    for (const { name, reply: [type, size] } of await this.#tableReplies(this.#clock.now())) {
       if (type.length > 0) out.push({ name, type: type.toString(), size })
-    })
+    }
     return out
+  }
+
+  async #info(): Promise<unknown> {
+    const now = this.#clock.now()
+    const ops = new Map(this.#ops)
+    ops.set('db.info', (ops.get('db.info') ?? 0) + 1) // this one, as the host counts it
+    return describeRedis(now, await this.#tableReplies(now),
+      { since: this.#since, ops, hits: this.#hits, misses: this.#misses })
   }
 
   async #scan(op: Op): Promise<unknown> {

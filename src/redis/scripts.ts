@@ -44,7 +44,7 @@ end
 -- a live value, or false; an expired one is removed on the way (a write: the version moves)
 local function live(b, f)
   if expired(b, f) then
-    remove(b, f)
+    if remove(b, f) then redis.call('HINCRBY', KEYS[b + 1], 'expired', 1) end
     bump(b)
     return false
   end
@@ -66,7 +66,7 @@ local function evict(b)
     if (not maxE or size <= maxE) and (not maxB or bytes <= maxB) then return end
     local victim = redis.call('ZRANGE', KEYS[b + 5], 0, 0)[1]
     if not victim then return end
-    remove(b, victim)
+    if remove(b, victim) then redis.call('HINCRBY', KEYS[b + 1], 'evicted', 1) end
   end
 end
 -- Waiting takes (takes.ts): a line of take ids per list, and a hand-over key per take that its
@@ -90,7 +90,9 @@ end
 -- the sweep: each write reclaims a few expired keys, so memory is freed without reads
 local function sweep(b)
   local due = redis.call('ZRANGEBYSCORE', KEYS[b + 4], '-inf', now, 'LIMIT', 0, 16)
-  for _, f in ipairs(due) do remove(b, f) end
+  for _, f in ipairs(due) do
+    if remove(b, f) then redis.call('HINCRBY', KEYS[b + 1], 'expired', 1) end
+  end
 end
 `
 
@@ -326,15 +328,23 @@ end
 return 1
 `
 
-/** tables(): per table named in KEYS, {type, size} ('' type: gone). */
+/** tables() and info(): per table {type ('' gone), size, bytes, keys with a deadline, version,
+ * expired, evicted}. A list's bytes are what Redis says it uses (MEMORY USAGE). */
 export const INFO = PRELUDE + `
-local ty = redis.call('HGET', KEYS[1], 'type')
-if not ty then return {'', 0} end
+local meta = redis.call('HMGET', KEYS[1], 'type', 'bytes', 'expired', 'evicted')
+local ty = meta[1]
+if not ty then return {'', 0, 0, 0, 0, 0, 0} end
 since(0)
+local version = tonumber(redis.call('GET', KEYS[7]) or '0')
+local counts = {tonumber(meta[3] or '0'), tonumber(meta[4] or '0')}
 if ty == 'dict' then
-  return {ty, redis.call('HLEN', KEYS[2]) - redis.call('ZCOUNT', KEYS[4], '-inf', now)}
+  local due = redis.call('ZCOUNT', KEYS[4], '-inf', now)
+  return {ty, redis.call('HLEN', KEYS[2]) - due, tonumber(meta[2] or '0'),
+    redis.call('ZCARD', KEYS[4]) - due, version, counts[1], counts[2]}
 end
-return {ty, redis.call('LLEN', KEYS[6])}
+local ok, bytes = pcall(redis.call, 'MEMORY', 'USAGE', KEYS[6])
+if not ok or not bytes then bytes = 0 end
+return {ty, redis.call('LLEN', KEYS[6]), bytes, 0, version, counts[1], counts[2]}
 `
 
 /** Registers a created table (ARGV[2]) in creation order, or forgets a dropped one (ARGV[3] '1'). */

@@ -2,7 +2,7 @@
 // backup file (lock, periodic snapshots, the final snapshot on close). It installs no signal
 // handlers: how a process stops is its owner's choice (the CLI saves and exits on SIGINT/SIGTERM).
 
-import type { Socket, TCPSocketListener } from 'bun'
+import type { Socket, SocketHandler, TCPSocketListener, UnixSocketListener } from 'bun'
 import { CyberError, badArgument } from '../errors.ts'
 import type { Store } from '../engine/store.ts'
 import type { Op, RegisteredCommand } from '../engine/commands.ts'
@@ -12,15 +12,18 @@ import { createCodec } from '../protocol/codec.ts'
 import { MAX_FRAME_BYTES } from '../protocol/frame.ts'
 import { unrefTimer, type Clock, type SetTimer } from '../host/clock.ts'
 import { Host } from '../host/host.ts'
+import type { DatabaseInfo, ServerStats } from '../host/info.ts'
 import type { Takers } from '../host/takes.ts'
 import type { Address, ListenOptions } from '../listen-options.ts'
 import { DataFile, type DataFileOptions } from '../persistence/data-file.ts'
-import { recover, type Recovered } from '../persistence/log-reader.ts'
+import { recover, type LoadProgress, type Recovered } from '../persistence/log-reader.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
 import { AllowList } from '../security/allow-list.ts'
 import { masterKey } from '../security/seal.ts'
 import { AuthThrottle } from '../security/throttle.ts'
+import { listenMetrics, type Health, type MetricsListener } from './metrics-http.ts'
 import { Session, type SessionHost } from './session.ts'
+import { UNIX_PEER, bindOwnerOnly, clearStaleSocket, removeSocket, type BoundSocket } from './unix-socket.ts'
 
 export type { Address, ListenOptions }
 
@@ -126,9 +129,15 @@ export class Server implements AsyncDisposable {
   // What load() recovered, so that setBackup() on the same file continues its log.
   #loaded: { path: string; recovered: Recovered } | undefined
   #listener: TCPSocketListener<Session> | undefined
+  // The unix socket listener (listen({ unix })), beside or instead of the TCP one.
+  #unixListener: UnixSocketListener<Session> | undefined
+  #unixSocket: BoundSocket | undefined
+  #metrics: MetricsListener | undefined
+  // Loads running now: /health answers 503 while the tables are being replaced.
+  #loading = 0
   #sessions = new Set<Session>()
   #maxConnections = 10_000
-  #logging = false
+  #logger: ((message: string) => void) | undefined
   #closing: Promise<SnapshotStats | undefined> | undefined
   // Sessions close() is waiting for, with what to call when each is gone.
   readonly #onSessionClosed = new Map<Session, () => void>()
@@ -152,9 +161,19 @@ export class Server implements AsyncDisposable {
 
   /** Replaces the tables with a data file's: its snapshot, then its operation log. Missing file:
    * nothing changes. Corrupt: SNAPSHOT_CORRUPT, nothing changes and the files are left as they are.
-   * Call it before setBackup() on the same file, so that the log goes on where it stopped. */
-  async load(path: string): Promise<SnapshotStats> {
-    const recovered = await recover(path)
+   * Call it before setBackup() on the same file, so that the log goes on where it stopped.
+   * `progress` hears how far it got (the CLI's progress line). */
+  async load(path: string, options: { progress?: (loaded: LoadProgress) => void } = {}): Promise<SnapshotStats> {
+    this.#loading++
+    try {
+      return await this.#load(path, options.progress)
+    } finally {
+      this.#loading--
+    }
+  }
+
+  async #load(path: string, progress: ((loaded: LoadProgress) => void) | undefined): Promise<SnapshotStats> {
+    const recovered = await recover(path, console.warn, progress)
     if (recovered.tables) this.#store.replaceAll(recovered.tables)
     this.#host.tablesReplaced() // deadlines loaded: the sweep's timer
     this.#loaded = { path, recovered }
@@ -217,15 +236,19 @@ export class Server implements AsyncDisposable {
     }
   }
 
-  /** Starts serving; resolves with the bound address (port 0 picks a free port). */
+  /** Starts serving; resolves with the bound address (port 0 picks a free port). With `unix`, on
+   * that socket file too; with `unix` and neither `port` nor `host`, on the socket only. */
   async listen(options: ListenOptions = {}): Promise<Address> {
-    if (this.#listener) throw badArgument('this server is already listening')
+    if (this.#listener || this.#unixListener) throw badArgument('this server is already listening')
     const host = (options.host ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1') // [::1], as in a URL, is ::1
+    const tcp = options.unix === undefined || options.port !== undefined || options.host !== undefined
     const password = options.password ?? ''
-    if (password === '' && !isLoopback(host)) {
+    if (tcp && password === '' && !isLoopback(host)) {
       throw badArgument(`refusing to listen on ${host} without a password: anyone who can reach it ` +
         'could read and change everything (give a password, or listen on 127.0.0.1)')
     }
+    if (options.unix !== undefined) await clearStaleSocket(options.unix)
+    if (this.#listener || this.#unixListener) throw badArgument('this server is already listening')
     this.#allow = options.allow === undefined ? undefined : new AllowList(options.allow)
     this.#masterKey = masterKey(password)
     this.#encrypt = options.encrypt ?? false
@@ -237,32 +260,105 @@ export class Server implements AsyncDisposable {
     this.#maxUnauthenticatedPerAddress = options.maxUnauthenticatedPerAddress ?? 128
     this.#maxUnsentBytes = positive(options.maxUnsentBytes ?? MAX_UNSENT_BYTES, 'maxUnsentBytes')
     this.#maxUnsentTotal = positive(options.maxUnsentTotalBytes ?? MAX_UNSENT_TOTAL_BYTES, 'maxUnsentTotalBytes')
-    this.#logging = options.log ?? false
-    const server = this
-    this.#listener = bindOrRefuse(host, options.port ?? 9980, () => Bun.listen<Session>({
-      hostname: host,
-      port: options.port ?? 9980,
-      ...(options.tls ? { tls: options.tls } : {}),
-      socket: {
-        open(socket) {
-          server.#open(socket)
-        },
-        data(socket, chunk) {
-          socket.data?.onData(chunk)
-        },
-        drain(socket) {
-          socket.data?.onDrain()
-        },
-        close(socket) {
-          if (socket.data) server.#socketClosed(socket.data)
-        },
-        error(socket, error) {
-          server.#log(`socket error from ${socket.remoteAddress}: ${error.message}`)
-        },
-      },
-    }))
+    // A function takes the lines itself (the CLI stamps them with the time); true prints them.
+    const log = options.log ?? false
+    this.#logger = typeof log === 'function' ? log : log ? (message) => console.log(`cyberdb: ${message}`) : undefined
+    if (tcp) {
+      this.#listener = bindOrRefuse(host, options.port ?? 9980, () => Bun.listen<Session>({
+        hostname: host,
+        port: options.port ?? 9980,
+        ...(options.tls ? { tls: options.tls } : {}),
+        socket: this.#handlers(false),
+      }))
+    }
+    if (options.unix !== undefined) {
+      const path = options.unix
+      try {
+        // No TLS on the socket: its traffic never leaves the machine (encrypt still applies).
+        const socket = this.#handlers(true)
+        const { listener, bound } = bindOwnerOnly(path, () => Bun.listen<Session>({ unix: path, socket }))
+        this.#unixListener = listener
+        this.#unixSocket = bound
+      } catch (error) {
+        this.#listener?.stop(true)
+        this.#listener = undefined
+        throw error
+      }
+    }
+    if (options.metrics !== undefined) this.#listenMetrics(options.metrics)
     if (this.#idleTimeout > 0) this.#sweepIdle()
-    return { host, port: this.#listener.port }
+    this.#host.serverStats = this.#stats
+    // The host as given (normalized), as before unix sockets: not Bun's spelling of it.
+    const address: Address = this.#listener ? { host, port: this.#listener.port } : { host: '', port: 0 }
+    if (this.#unixSocket !== undefined) address.unix = this.#unixSocket.path
+    if (this.#metrics !== undefined) address.metrics = this.#metrics.address
+    return address
+  }
+
+  // Stops the database listeners again (a later part of listen() failed): listen() either serves
+  // everything it was asked to or nothing.
+  #unlisten(): void {
+    this.#listener?.stop(true)
+    this.#listener = undefined
+    this.#unixListener?.stop(true)
+    this.#unixListener = undefined
+    if (this.#unixSocket) removeSocket(this.#unixSocket)
+    this.#unixSocket = undefined
+  }
+
+  #handlers(unix: boolean): SocketHandler<Session> {
+    const server = this
+    return {
+      open(socket) {
+        server.#open(socket, unix)
+      },
+      data(socket, chunk) {
+        socket.data?.onData(chunk)
+      },
+      drain(socket) {
+        socket.data?.onDrain()
+      },
+      close(socket) {
+        if (socket.data) server.#socketClosed(socket.data)
+      },
+      error(socket, error) {
+        server.#log(`socket error from ${unix ? UNIX_PEER : socket.remoteAddress}: ${error.message}`)
+      },
+    }
+  }
+
+  // The metrics listener binds after the database listeners: a metrics port that is taken stops
+  // them again, so listen() either serves everything or nothing.
+  #listenMetrics(options: { port?: number; host?: string }): void {
+    if (typeof options !== 'object' || options === null) {
+      this.#unlisten()
+      throw badArgument('metrics is { port, host }')
+    }
+    const host = (options.host ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1')
+    const port = options.port ?? 9981
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      this.#unlisten()
+      throw badArgument(`a metrics port is an integer from 0 to 65535, not ${port}`)
+    }
+    try {
+      this.#metrics = bindOrRefuse(host, port, () => listenMetrics(this.#metricsSource, host, port, this.#allow))
+    } catch (error) {
+      this.#unlisten()
+      throw error
+    }
+  }
+
+  readonly #metricsSource = { info: (): DatabaseInfo => this.#host.info(), health: (): Health => this.health }
+
+  /** What /health answers: 'loading' while load() replaces the tables, 'closing' once close()
+   * was called, else 'serving'. */
+  get health(): Health {
+    return this.#closing !== undefined ? 'closing' : this.#loading > 0 ? 'loading' : 'serving'
+  }
+
+  /** Where the metrics listener is bound, when listen() was given `metrics`. */
+  get metricsAddress(): Address | undefined {
+    return this.#metrics?.address
   }
 
   // One sweep over every connection rather than a timer per socket, reset on each data event:
@@ -277,8 +373,25 @@ export class Server implements AsyncDisposable {
     this.#cancelSweep = this.#setTimer(tick, periodMs)
   }
 
+  /** Where the server listens: a unix socket alone shows host '' and port 0. */
   get address(): Address | undefined {
-    return this.#listener ? { host: this.#listener.hostname, port: this.#listener.port } : undefined
+    const unix = this.#unixSocket?.path
+    if (this.#listener) {
+      const address = { host: this.#listener.hostname, port: this.#listener.port }
+      return unix === undefined ? address : { ...address, unix }
+    }
+    return unix === undefined ? undefined : { host: '', port: 0, unix }
+  }
+
+  /** What the database and this server are doing now (what a client's db.info() gets). */
+  info(): DatabaseInfo {
+    return this.#host.info()
+  }
+
+  // The server's part of db.info, read when asked (the counters are kept anyway).
+  readonly #stats = (): ServerStats => {
+    const { unsentBytes, bufferBytes } = this.output
+    return { connections: this.#sessions.size, refused: { ...this.#refused }, unsentBytes, bufferBytes }
   }
 
   get connections(): number {
@@ -305,6 +418,7 @@ export class Server implements AsyncDisposable {
 
   async #close(): Promise<SnapshotStats | undefined> {
     this.#listener?.stop(false)
+    this.#unixListener?.stop(false)
     const drained = Promise.all([...this.#sessions].map((session) => new Promise<void>((resolve) => {
       this.#onSessionClosed.set(session, resolve)
       session.end('the server is shutting down')
@@ -316,8 +430,10 @@ export class Server implements AsyncDisposable {
     })
     await Promise.race([drained, grace])
     cancelGrace?.()
-    this.#listener?.stop(true)
-    this.#listener = undefined
+    this.#unlisten()
+    this.#metrics?.stop()
+    this.#metrics = undefined
+    if (this.#host.serverStats === this.#stats) this.#host.serverStats = undefined
     if (this.#ownsHost) this.#host.close() // its expiry sweep ends with the server
     return this.#backup?.close()
   }
@@ -362,7 +478,7 @@ export class Server implements AsyncDisposable {
   }
 
   #log(message: string): void {
-    if (this.#logging) console.log(`cyberdb: ${message}`)
+    this.#logger?.(message)
   }
 
   #reserveOutput(session: Session): boolean {
@@ -402,7 +518,7 @@ export class Server implements AsyncDisposable {
   #socketClosed(session: Session): void {
     session.onSocketClosed()
     this.#sessions.delete(session)
-    this.#log(`closed: ${session.socket.remoteAddress} (${this.#sessions.size} open)`)
+    this.#log(`closed: ${session.address} (${this.#sessions.size} open)`)
     const resolve = this.#onSessionClosed.get(session)
     if (resolve) {
       this.#onSessionClosed.delete(session)
@@ -410,9 +526,11 @@ export class Server implements AsyncDisposable {
     }
   }
 
-  #open(socket: Socket<Session>): void {
-    const address = socket.remoteAddress
-    if (this.#allow && !this.#allow.allows(address)) {
+  #open(socket: Socket<Session>, unix: boolean): void {
+    // A unix socket has no peer address: its file's permissions decide who connects, not the
+    // allow-list (see ListenOptions.unix).
+    const address = unix ? UNIX_PEER : socket.remoteAddress
+    if (!unix && this.#allow && !this.#allow.allows(address)) {
       // Not even a hello: nothing from this address is read or answered.
       this.#refused.notAllowed++
       this.#log(`refused ${address}: not on the allow-list`)
@@ -429,7 +547,7 @@ export class Server implements AsyncDisposable {
     let mine = this.#unauthenticatedBy.get(address)
     if (mine === undefined) this.#unauthenticatedBy.set(address, mine = new Set())
     mine.add(session)
-    this.#log(`open: ${socket.remoteAddress} (${this.#sessions.size} open)`)
+    this.#log(`open: ${address} (${this.#sessions.size} open)`)
   }
 
   #refusal(address: string): CyberError | undefined {

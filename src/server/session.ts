@@ -9,7 +9,7 @@ import { CyberError } from '../errors.ts'
 import { Inbox, LENGTH_BYTES, Outbox } from '../protocol/frame.ts'
 import {
   CONNECTION_ID, FLAG_ENCRYPT, PROOF_BYTES, PROTOCOL_VERSION, STATUS_ERROR, STATUS_OK, authProof,
-  checkProof, checkRequest, decodeRequest, encodeHello, encodeReply, errorPayload,
+  checkProof, checkRequest, decodeRequest, encodeHello, encodeReply, errorPayload, writeReply,
 } from '../protocol/messages.ts'
 import type { Op, RegisteredCommand } from '../engine/commands.ts'
 import { Cursors } from '../engine/cursors.ts'
@@ -19,6 +19,7 @@ import { checkOp } from '../engine/store.ts'
 import { Opener, Sealer, sessionKeys } from '../security/seal.ts'
 import type { AuthThrottle } from '../security/throttle.ts'
 import type { SetTimer } from '../host/clock.ts'
+import { UNIX_PEER } from './unix-socket.ts'
 
 // A paused session reads again once its unsent output is below this share of its bound, so that
 // it does not flip between paused and reading on every drain.
@@ -96,7 +97,6 @@ export class Session {
   #early: Uint8Array[] = []
   #earlyBytes = 0
   #paused = false
-  #repliesThisChunk = 0
   #goodbye: string | undefined
   // Replies still being computed (db.save), and held ones waiting for the log: closing waits.
   #inFlight = 0
@@ -124,7 +124,7 @@ export class Session {
   /** Sends the hello; or, given a `refusal`, only that error frame (no hello), then closes. */
   constructor(socket: Socket<Session>, host: SessionHost, refusal?: CyberError) {
     this.socket = socket
-    this.address = socket.remoteAddress
+    this.address = socket.remoteAddress ?? UNIX_PEER // a unix socket has none
     this.#host = host
     this.#reader = new Inbox(host.maxFrameBytes)
     this.#out = new Outbox((bytes) => socket.write(bytes))
@@ -210,7 +210,6 @@ export class Session {
   onData(chunk: Uint8Array): void {
     if (!this.#reading()) return
     this.#active = true
-    this.#repliesThisChunk = 0
     try {
       this.#reader.push(chunk, this.#onFrame)
     } catch (error) {
@@ -518,13 +517,10 @@ export class Session {
       this.#backlog.push(data.slice(start, end)) // the chunk is only valid during the reader's callback
       return true
     }
-    const more = this.#onRequest(data, start, end)
-    // The first reply of a chunk leaves at once, so the client starts waking while the rest is
-    // computed; the rest leave together at the end of the chunk. A reply to a write leaves once
-    // the log has its record (flush writes the log first): the first record then has a write of
-    // its own, a microsecond that buys the client tens of them.
-    if (++this.#repliesThisChunk === 1) this.flush() // may pause
-    return more
+    // The replies to a chunk leave together at its end (onData flushes), in one write: a write
+    // is the costliest step of a request (issue 13), so the first reply does not get one of its
+    // own. A reply to a write leaves once the log has its record (flush writes the log first).
+    return this.#onRequest(data, start, end)
   }
 
   #onRequest(data: Uint8Array, start: number, end: number): boolean {
@@ -585,8 +581,11 @@ export class Session {
 
   #reply(id: number, status: number, payload: unknown): void {
     if (this.#phase === 'closed') return
-    const packed = encodeReply(this.#host.codec, id, status, payload, this.#host.maxFrameBytes)
-    this.#out.frames.writeRange(packed, packed.start, packed.end)
+    const frames = this.#out.frames
+    if (!writeReply(frames, id, status, payload, this.#host.maxFrameBytes)) {
+      const packed = encodeReply(this.#host.codec, id, status, payload, this.#host.maxFrameBytes)
+      frames.writeRange(packed, packed.start, packed.end)
+    }
     if (id !== CONNECTION_ID) this.#unsentIds.push(id)
     this.#account()
   }

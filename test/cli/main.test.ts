@@ -112,6 +112,18 @@ describe('cyberdb serve', () => {
     expect((await server.finish()).exitCode).toBe(0)
   })
 
+  test('--metrics PORT serves /metrics, /health and the dashboard on loopback, and says where', async () => {
+    const server = await serve(['--data', dir.file('metrics.cdb'), '--password', 'pw', '--metrics', '0'])
+    await server.stdout.until((lines) => lines.some((l) => l.includes('metrics and dashboard on')), 'the metrics line')
+    const line = server.stdout.lines().find((l) => l.includes('metrics and dashboard on'))!
+    const base = /(http:\/\/127\.0\.0\.1:\d+)\//.exec(line)![1]
+    const [health, metrics, page] = await Promise.all(['/health', '/metrics', '/'].map((path) => fetch(base + path)))
+    expect([health!.status, (await metrics!.text()).includes('# TYPE cyberdb_operations_total counter'),
+      (await page!.text()).includes('<title>CyberDB</title>')]).toEqual([200, true, true])
+    server.proc.kill('SIGTERM')
+    expect((await server.finish()).exitCode).toBe(0)
+  })
+
   const badArguments: [string, string[], string][] = [
     ['a negative port', ['--port=-1'], '--port takes a whole number of at least 0, not "-1"'],
     ['an unknown option', ['--prot', '9980'], "Unknown option '--prot'"],

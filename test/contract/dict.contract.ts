@@ -26,6 +26,28 @@ export function dictContract(open: Open): void {
       expect([await d.get('a'), await d.get('b'), await d.get('nope')]).toEqual([1, { x: [1, 2] }, undefined])
     })
 
+    test('a Promise.all burst of mixed values gets each request its own value or error', async () => {
+      await using db = await open()
+      const d = await newDict<unknown>(db)
+      // Plain ASCII strings and numbers, and values only the general encoder writes (non-ASCII,
+      // bigints, objects, long arrays), interleaved in one burst.
+      const kinds = (i: number): unknown => [
+        `v-${i}`, `naïve-${i}`, i, -i - 0.5, -0, BigInt(i) ** 3n, { i, tags: ['a', 'é'] },
+        Array.from({ length: 20 }, (_, j) => `${i}-${j}`), [i, 'x', null], null, true, undefined,
+      ][i % 12]
+      const count = 300
+      await Promise.all(Array.from({ length: count }, (_, i) => d.set(`k${i}`, kinds(i))))
+      // Every 25th asks incr of a string value: a BAD_ARGUMENT of its own, amid the burst.
+      const incrOfString = (i: number) =>
+        d.incr(`k${i - (i % 12)}`).then(() => 'no error', (error) => error.code)
+      const got = await Promise.all(Array.from({ length: count }, (_, i) =>
+        i % 25 === 7 ? incrOfString(i) : d.get(`k${i}`)))
+      for (let i = 0; i < count; i++) {
+        const want = i % 25 === 7 ? 'BAD_ARGUMENT' : kinds(i) === 0 ? 0 : kinds(i)
+        expect(got[i]).toEqual(want)
+      }
+    })
+
     test('get returns the fallback only when the key is missing', async () => {
       await using db = await open()
       const d = await newDict<unknown>(db, { zero: 0, empty: '', nil: null, undef: undefined })

@@ -7,22 +7,12 @@ import { describe, expect, test } from 'bun:test'
 import { CyberError, manualClock, type Database, type DictHandle, type Key, type ListHandle,
   type ManualClock } from '../../src/index.ts'
 import { uniqueName } from './helpers.ts'
+import { mulberry32 } from '../fixtures/random.ts'
 
 const SEEDS = [0x5eed, 42, 20240229]
 const OPS_PER_SEED = 3000
 const CHECK_EVERY = 100
 
-/** mulberry32: a tiny, well-mixed 32-bit PRNG; the same seed gives the same sequence. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 class Rng {
   readonly #next: () => number

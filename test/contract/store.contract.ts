@@ -9,6 +9,7 @@ import { atomicContract, type Clients } from './atomic.contract.ts'
 import { bulkContract } from './bulk.contract.ts'
 import { databaseContract } from './database.contract.ts'
 import { dictContract } from './dict.contract.ts'
+import { infoContract } from './info.contract.ts'
 import { iterationContract } from './iteration.contract.ts'
 import { listContract } from './list.contract.ts'
 import { valuesContract } from './values.contract.ts'
@@ -23,5 +24,6 @@ export function storeContract(label: string, open: () => Promise<Database>, many
     iterationContract(open)
     bulkContract(open)
     atomicContract(open, many)
+    infoContract(open)
   })
 }

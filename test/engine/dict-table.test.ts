@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import { DictTable } from '../../src/engine/dict-table.ts'
 import type { Key } from '../../src/engine/values.ts'
-import { mulberry32 } from '../contract/property.contract.ts'
+import { mulberry32 } from '../fixtures/random.ts'
 import { expectCode } from '../contract/helpers.ts'
 
 function dictOf(entries: [Key, unknown][]): DictTable {

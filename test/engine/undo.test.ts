@@ -5,7 +5,7 @@
 import { describe, expect, test } from 'bun:test'
 import type { DictTable } from '../../src/engine/dict-table.ts'
 import { Store } from '../../src/engine/store.ts'
-import { mulberry32 } from '../contract/property.contract.ts'
+import { mulberry32 } from '../fixtures/random.ts'
 
 type Item = [string, string, unknown[]]
 

@@ -10,12 +10,12 @@ const WORKERS = join(import.meta.dir, '..', '..', 'examples', 'workers')
 const dir = tempDir()
 afterAll(() => dir[Symbol.dispose]())
 
-function run(script: string, args: string[]) {
+function run(script: string, args: string[], env: Record<string, string> = {}) {
   const proc = Bun.spawn([process.execPath, join(WORKERS, script), ...args], {
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',
-    env: { ...process.env, CYBERDB_PASSWORD: 'tutorial', NO_COLOR: '1' },
+    env: { ...process.env, CYBERDB_PASSWORD: 'tutorial', NO_COLOR: '1', ...env },
   })
   return { proc, stdout: new Output(proc.stdout), stderr: new Output(proc.stderr) }
 }
@@ -57,3 +57,43 @@ test('two app workers answer {"code":1,"content":"Hello CyberDB!"} from one shar
   await serve.stdout.done
   expect(serve.stdout.text).toContain('stopped; saved 1 tables, 1 entries')
 })
+
+test('the same over a unix socket: CYBERDB_UNIX for serve.ts, the socket path for app.ts', async () => {
+  const data = dir.file('unix.cdb')
+  expect(await run('init.ts', [data]).proc.exited).toBe(0)
+  const socket = dir.file('workers.sock')
+  const serve = run('serve.ts', [data, '0'], { CYBERDB_UNIX: socket })
+  let app: ReturnType<typeof run> | undefined
+  try {
+    await serve.stdout.until((lines) => lines.includes(`serve: listening on ${socket}`), 'the socket')
+    const httpPort = String(freePort())
+    app = run('app.ts', ['2', httpPort, socket])
+    await app.stdout.until((lines) => lines.filter((l) => l.startsWith('app: worker')).length === 2, 'two workers')
+    const answers = await Promise.all(Array.from({ length: 10 }, async () => (await fetch(`http://127.0.0.1:${httpPort}/`)).json()))
+    for (const answer of answers) expect(answer).toEqual({ code: 1, content: 'Hello CyberDB!' })
+  } finally {
+    app?.proc.kill('SIGTERM')
+    await app?.proc.exited
+    serve.proc.kill('SIGTERM')
+  }
+  expect(await serve.proc.exited).toBe(0)
+  expect(await Bun.file(socket).exists()).toBe(false)
+})
+
+for (const script of ['serve.ts', 'app.ts']) {
+  for (const [how, password] of [['unset', undefined], ['empty', '']] as const) {
+    test(`${script} refuses to start with CYBERDB_PASSWORD ${how}, and says what to set`, async () => {
+      const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', CYBERDB_PASSWORD: password }
+      if (password === undefined) delete env.CYBERDB_PASSWORD
+      const proc = Bun.spawn([process.execPath, join(WORKERS, script), dir.file('never.cdb'), '0'], {
+        stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', env,
+      })
+      const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(),
+        new Response(proc.stderr).text(), proc.exited])
+      expect({ code, stdout }).toEqual({ code: 1, stdout: '' })
+      expect(stderr).toContain(`CYBERDB_PASSWORD is not set`)
+      expect(stderr).toContain(`CYBERDB_PASSWORD=secret npx bun examples/workers/${script}`)
+      expect(await Bun.file(dir.file('never.cdb')).exists()).toBe(false)
+    })
+  }
+}

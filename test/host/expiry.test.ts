@@ -68,6 +68,23 @@ describe('the sweep', () => {
     ])
   })
 
+  test('until a table has a deadline, table writes read no clock and their records carry no time', () => {
+    let reads = 0
+    const { host, records } = recordingHost({ clock: { now: () => (reads++, T0) } })
+    host.apply({ table: 'd', name: 'db.create', args: ['dict'] })
+    const afterCreate = reads
+    host.apply({ table: 'd', name: 'dict.set', args: ['plain', 1] })
+    host.apply({ table: 'd', name: 'dict.get', args: ['plain'] })
+    expect(reads).toBe(afterCreate)
+    host.apply({ table: 'd', name: 'dict.set', args: ['k', 1, { ttl: 10 }] }) // its logged form needs the time
+    host.apply({ table: 'd', name: 'dict.set', args: ['after', 1] }) // the store is timed now
+    expect(records.slice(1)).toEqual([
+      [{ table: 'd', name: 'dict.set', args: ['plain', 1] }, undefined],
+      [{ table: 'd', name: 'dict.set', args: ['k', 1, { deadline: T0 + 10 }] }, T0],
+      [{ table: 'd', name: 'dict.set', args: ['after', 1] }, T0],
+    ])
+  })
+
   test('a clock that steps back changes nothing: the host runs at the latest time it saw', () => {
     let now = T0
     const host = new Host({ clock: { now: () => now }, setTimer: () => () => {} })

@@ -9,7 +9,7 @@ import type { DictTable } from '../../src/engine/dict-table.ts'
 import type { ListTable } from '../../src/engine/list-table.ts'
 import { recover } from '../../src/persistence/log-reader.ts'
 import { tempDir } from '../contract/helpers.ts'
-import { mulberry32 } from '../contract/property.contract.ts'
+import { mulberry32 } from '../fixtures/random.ts'
 import { CRASHED_AT } from '../fixtures/crash-hooks.ts'
 import { spawnFixture, type Child } from '../fixtures/spawn.ts'
 

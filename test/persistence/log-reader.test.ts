@@ -202,3 +202,21 @@ describe('recovery', () => {
     expect([...recovered.tables!.get('d')!]).toEqual([['z', 0], ['y', 1]])
   })
 })
+
+test('recover() reports progress: the snapshot, then the log replay, ending at every byte', async () => {
+  using dir = tempDir()
+  const path = dir.file('progress.cdb')
+  await using db = await connect(`file:${path}`)
+  await db.createDict('t', { a: 1, b: 2 })
+  await db.save()
+  const dict = db.dict('t')
+  await Promise.all(Array.from({ length: 10_000 }, (_, i) => dict.set(`k${i}`, i)))
+  const reports: { entries: number; bytes: number; totalBytes: number }[] = []
+  await recover(path, () => {}, (loaded) => reports.push(loaded))
+  const total = reports[0]!.totalBytes
+  expect(reports.every((report) => report.totalBytes === total)).toBe(true)
+  expect(reports[0]!.entries).toBe(2) // the snapshot's entries, before any record
+  expect(reports.at(-1)).toEqual({ entries: 10_002, bytes: total, totalBytes: total })
+  expect(reports.length).toBeGreaterThanOrEqual(4) // 10,000 records: a report every 4096
+  for (let i = 1; i < reports.length; i++) expect(reports[i]!.bytes).toBeGreaterThanOrEqual(reports[i - 1]!.bytes)
+})

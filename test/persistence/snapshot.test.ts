@@ -8,7 +8,7 @@ import { encodeHeader } from '../../src/persistence/format.ts'
 import { decodeSnapshot, encodeSnapshot, readSnapshot, writeSnapshot } from '../../src/persistence/snapshot.ts'
 import { createCodec } from '../../src/protocol/codec.ts'
 import { expectCode, tempDir, waitFor } from '../contract/helpers.ts'
-import { mulberry32 } from '../contract/property.contract.ts'
+import { mulberry32 } from '../fixtures/random.ts'
 import { VALUE_CASES, kindOf } from '../contract/values.contract.ts'
 import { spawnFixture } from '../fixtures/spawn.ts'
 

@@ -23,8 +23,11 @@ if (redisMissing !== undefined) {
       await expectCode(connect(`${url}/x`), 'BAD_ARGUMENT')
     })
 
-    test('a server nobody listens on is CONNECTION_CLOSED at connect', async () => {
-      await expectCode(connect('redis://127.0.0.1:1?connectTimeout=1'), 'CONNECTION_CLOSED')
+    test('a server nobody listens on is CONNECTION_CLOSED at connect, and the password is never echoed', async () => {
+      const error = await expectCode(connect('redis://:hunter2@127.0.0.1:1?connectTimeout=1'), 'CONNECTION_CLOSED')
+      expect(error.message).not.toContain('hunter2')
+      const bad = await expectCode(connect('redis://:hunter2@127.0.0.1:1?bogus=1'), 'BAD_ARGUMENT')
+      expect([bad.message.includes('hunter2'), bad.message.includes('***')]).toEqual([false, true])
     })
 
     test('db.save with a path is BAD_ARGUMENT (Redis keeps its own persistence)', async () => {

@@ -19,6 +19,7 @@ import { waitFor } from '../contract/helpers.ts'
 import { RawClient, codec } from '../fixtures/wire.ts'
 import { spawnFixture } from '../fixtures/spawn.ts'
 import { Host } from '../../src/host/host.ts'
+import { mulberry32 } from '../fixtures/random.ts'
 
 const PASSWORD = 'hostile-test'
 const throttle = new AuthThrottle()
@@ -85,17 +86,6 @@ async function replyCode(client: RawClient, id: number): Promise<string> {
   return status === 0 ? 'OK' : (payload as [string])[0]
 }
 
-/** A small seeded generator (mulberry32), so a failing garbage case can be replayed. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function randomBytes(random: () => number, length: number): Uint8Array {
   return Uint8Array.from({ length }, () => Math.floor(random() * 256))
@@ -131,7 +121,7 @@ async function expectGarbageRefused(client: RawClient, garbage: Uint8Array): Pro
 describe('garbage', () => {
   for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
     hostile(`seeded random bytes (seed ${seed}) before the proof are refused; nothing is applied`, async () => {
-      const random = seeded(seed)
+      const random = mulberry32(seed)
       await using client = await RawClient.connect(port)
       await client.hello()
       const garbage = randomBytes(random, 1 + Math.floor(random() * 4096))
@@ -145,7 +135,7 @@ describe('garbage', () => {
 
     const after = `seeded random bytes (seed ${seed}) after the proof are refused; nothing is applied`
     hostile(after, async () => {
-      const random = seeded(1000 + seed)
+      const random = mulberry32(1000 + seed)
       await using client = await authed()
       const garbage = randomBytes(random, 1 + Math.floor(random() * 4096))
       client.send(garbage)
@@ -153,7 +143,7 @@ describe('garbage', () => {
     })
 
     hostile(`seeded random frame bodies (seed ${seed}) after the proof get PROTOCOL or an error reply`, async () => {
-      const random = seeded(2000 + seed)
+      const random = mulberry32(2000 + seed)
       await using client = await authed()
       client.sendFrame(randomBytes(random, 1 + Math.floor(random() * 512)))
       const [id, status, payload] = (await client.nextMessage()) as [number, number, [string, string]]
@@ -327,6 +317,7 @@ const WRONG_ARGS: Record<string, unknown[][]> = {
   'db.drop': [],
   'db.tables': [],
   'db.save': [['elsewhere.cdb'], [7]],
+  'db.info': [],
   'cursor.close': [['1'], [null], [1.5], [{}]],
   'dict.get': NOT_A_KEY.map((k) => [k]),
   'dict.set': [...NOT_A_KEY.map((k) => [k, 1]), ['n', 1, { ttl: -1 }], ['n', 1, { ttl: NaN }],
