@@ -28,8 +28,11 @@ export const REGISTRY_KEY = 'cdb:{cdb}:tables'
 export const REGISTRY_SEQ_KEY = 'cdb:{cdb}:seq'
 
 // A name holding braces would end or open the tag early; escaping them (and the escape itself)
-// keeps every key of a table on one slot and two names from ever sharing keys.
+// keeps every key of a table on one slot and two names from ever sharing keys. An empty tag
+// would hash each whole key apart: '' (which the engine refuses as a name anyway) is '%', which
+// no escaped name can be.
 function tag(name: string): string {
+  if (name === '') return '%'
   return name.replace(/[%{}]/g, (c) => (c === '%' ? '%25' : c === '{' ? '%7B' : '%7D'))
 }
 
