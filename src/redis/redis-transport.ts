@@ -9,7 +9,7 @@ import { CyberError, badArgument } from '../errors.ts'
 import { COMMANDS, checkIndex, type Op } from '../engine/commands.ts'
 import { checkOp } from '../engine/store.ts'
 import { acceptArgs } from '../engine/value-model.ts'
-import { checkKey } from '../engine/values.ts'
+import { checkKey, isKey, type Key } from '../engine/values.ts'
 import { createCodec } from '../protocol/codec.ts'
 import type { Clock, SetTimer } from '../host/clock.ts'
 import { ProxyTransport } from '../client/proxy-transport.ts'
@@ -37,7 +37,7 @@ const MAX_ROUNDS = 200
 const SCRIPTS = {
   cdbGet: lua.DICT_GET, cdbHas: lua.DICT_HAS, cdbSize: lua.DICT_SIZE, cdbDelete: lua.DICT_DELETE,
   cdbSet: lua.DICT_SET, cdbPush: lua.LIST_PUSH, cdbLength: lua.LIST_LENGTH, cdbAt: lua.LIST_AT,
-  cdbShift: lua.LIST_SHIFT, cdbPop: lua.LIST_POP, cdbLoad: lua.LOAD, cdbCommit: lua.COMMIT,
+  cdbShift: lua.LIST_SHIFT, cdbPop: lua.LIST_POP, cdbLoad: lua.LOAD, cdbLoadFields: lua.LOAD_FIELDS, cdbCommit: lua.COMMIT,
   cdbScan: lua.SCAN, cdbTake: lua.TAKE, cdbUnwait: lua.UNWAIT, cdbInfo: lua.INFO, cdbRegister: lua.REGISTER,
 } as const
 
@@ -268,14 +268,16 @@ export class RedisTransport implements Transport {
     const keys = names.flatMap((name) => keyList(tableKeys(name)))
     const touched = command?.on === 'dict' && (typeof op.args[0] === 'string' || typeof op.args[0] === 'number')
       ? op.args[0] : undefined
+    // An op that names its keys reads only those (and never needs the rest of the table).
+    const fields = names.length === 1 ? namedKeys(op) : undefined
     for (let round = 0; round < MAX_ROUNDS; round++) {
       let now = this.#clock.now()
-      const loaded = names.length === 0 ? [] : await this.#load(names, keys, now)
+      const loaded = names.length === 0 ? [] : await this.#load(names, keys, now, fields)
       for (const table of loaded) if (table.now > now) now = table.now // time never goes back
       const store = rebuild(loaded, this.#codec, now)
       // Throws the engine's own error (nothing has been written).
       const result = store.apply(op, undefined, now)
-      const changes = diff(loaded, store, this.#codec, touched)
+      const changes = diff(loaded, store, this.#codec, touched, now)
       if (changes.argv.length === 0) return this.#result(op, result, loaded)
       const commit = [keys.length, ...keys, String(now), String(names.length), ...loaded.map((t) => t.version), ...changes.argv]
       const ok = this.#waitReplicas > 0 ? await this.#replicated('cdbCommit', commit) : await this.#run.cdbCommit(...commit)
@@ -287,8 +289,10 @@ export class RedisTransport implements Transport {
     throw new CyberError('TIMEOUT', `${op.name} on "${op.table}" lost to other writers ${MAX_ROUNDS} times in a row`)
   }
 
-  async #load(names: string[], keys: string[], now: number): Promise<Loaded[]> {
-    const reply = await this.#run.cdbLoad(keys.length, ...keys, String(now)) as Buffer[][][]
+  async #load(names: string[], keys: string[], now: number, fields?: string[]): Promise<Loaded[]> {
+    const reply = (fields === undefined
+      ? await this.#run.cdbLoad(keys.length, ...keys, String(now))
+      : await this.#run.cdbLoadFields(keys.length, ...keys, String(now), ...fields)) as Buffer[][][]
     return names.map((name, i) => parseLoaded(name, reply[i]!, this.#codec))
   }
 
@@ -361,6 +365,29 @@ export class RedisTransport implements Transport {
     }
     return new CyberError('CONNECTION_CLOSED', `redis: ${message}`, { cause: error })
   }
+}
+
+// The dict ops that touch only the keys they name (so a partial table gives the whole answer),
+// and where those keys are among their arguments.
+const ONE_KEY: ReadonlySet<string> = new Set(['dict.get', 'dict.set', 'dict.has', 'dict.delete', 'dict.setdefault',
+  'dict.pop', 'dict.incr', 'dict.setTtl', 'dict.persist', 'dict.ttl'])
+const KEY_LIST: ReadonlySet<string> = new Set(['dict.getMany', 'dict.deleteMany'])
+const ENTRIES: ReadonlySet<string> = new Set(['dict.setMany', 'dict.update'])
+
+/** The fields an op reads and writes, or undefined: it needs the whole table (or its arguments
+ * are odd, and the engine on the whole table gives the error every mode gives). */
+function namedKeys(op: Op): string[] | undefined {
+  const first = op.args[0]
+  if (ONE_KEY.has(op.name)) return isKey(first) ? [encodeKey(first)] : undefined
+  let keys: unknown[] | undefined
+  if (KEY_LIST.has(op.name) && Array.isArray(first)) keys = first
+  if (ENTRIES.has(op.name)) {
+    if (first instanceof Map) keys = [...first.keys()]
+    else if (Array.isArray(first)) keys = first.map((pair) => (Array.isArray(pair) ? pair[0] : undefined))
+    else if (typeof first === 'object' && first !== null) keys = Object.keys(first)
+  }
+  if (keys === undefined || keys.length === 0 || keys.length > 10_000 || !keys.every(isKey)) return undefined
+  return keys.map((key) => encodeKey(key as Key))
 }
 
 function batchTables(items: unknown[]): string[] {

@@ -233,6 +233,39 @@ end
 return out
 `
 
+/** LOAD for an op that names its keys (incr, pop, getMany, setMany, ...): one dict table, only
+ * the fields in ARGV[2..] that are stored, in insertion order; the same reply shape as LOAD's. */
+export const LOAD_FIELDS = PRELUDE + `
+local version = redis.call('GET', KEYS[7]) or '0'
+local meta = redis.call('HMGET', KEYS[1], 'type', 'opts', 'born', 'now')
+local ty = meta[1]
+local t = {version, ty or '', meta[2] or '', meta[3] or '', meta[4] or '', {}, {}, {}, {}}
+if ty == 'dict' then
+  local found = {}
+  local seen = {}
+  for i = 2, #ARGV do
+    local f = ARGV[i]
+    if not seen[f] then
+      seen[f] = true
+      local score = redis.call('ZSCORE', KEYS[3], f)
+      if score then found[#found + 1] = {f, tonumber(score)} end
+    end
+  end
+  table.sort(found, function(x, y) return x[2] < y[2] end)
+  for i, entry in ipairs(found) do
+    local f = entry[1]
+    t[6][i] = f
+    t[7][i] = redis.call('HGET', KEYS[2], f) or ''
+    local d = redis.call('ZSCORE', KEYS[4], f)
+    if d then
+      t[8][#t[8] + 1] = f
+      t[8][#t[8] + 1] = d
+    end
+  end
+end
+return {t}
+`
+
 /** The optimistic commit: [now, tables, version per table..., then commands]. Refused (0) when a
  * table's version moved since it was read; else runs every command and bumps each version.
  * A command is [op, argc, args...]: 'R' a Redis command on KEYS[args[2]] (args[1] its name),

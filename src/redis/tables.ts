@@ -85,7 +85,9 @@ export interface Changes {
 // Lua's unpack() has a stack limit: long argument lists go in slices.
 const SLICE = 1000
 
-export function diff(loaded: Loaded[], store: Store, codec: Packr, touched: Key | undefined): Changes {
+/** `now`: the time the op ran at (a key whose deadline had come when it was read, and is there
+ * after, was set again: a new key, last in the order). */
+export function diff(loaded: Loaded[], store: Store, codec: Packr, touched: Key | undefined, now: number): Changes {
   const changes: Changes = { argv: [], created: [], dropped: [] }
   loaded.forEach((before, t) => {
     const b = t * 7
@@ -104,7 +106,7 @@ export function diff(loaded: Loaded[], store: Store, codec: Packr, touched: Key 
         'bytes', '0', 'seq', '0', 'lru', '0', ...metaFields(after, codec))
       before = { ...before, type: after.type } // an empty table of that type, filled below
     }
-    if (after.type === 'dict') dictChanges(before, after, out, codec, touched)
+    if (after.type === 'dict') dictChanges(before, after, out, codec, touched, now)
     else listChanges(before, after as ListTable, out, codec)
   })
   return changes
@@ -160,7 +162,7 @@ class Commands {
 }
 
 function dictChanges(before: Loaded, after: DictTable, out: Commands, codec: Packr,
-  touched: Key | undefined): void {
+  touched: Key | undefined, now: number): void {
   const bounded = after.options?.maxEntries !== undefined || after.options?.maxBytes !== undefined
   const start = out.count
   const fields: string[] = []
@@ -168,13 +170,21 @@ function dictChanges(before: Loaded, after: DictTable, out: Commands, codec: Pac
   let bytes = 0
   const values = after.storedValues()
   const seen = new Set<string>()
+  // Keys expired when read and stored after: set again, so new keys (at the end of the order).
+  const renewed: string[] = []
   for (const key of after.storedKeys()) {
     const field = encodeKey(key)
     const bytesNow = codec.pack(values.next().value)
     fields.push(field)
     seen.add(field)
     const old = before.values.get(field)
-    if (old === undefined) {
+    const deadline = before.deadlines.get(field)
+    if (old !== undefined && deadline !== undefined && deadline <= now &&
+      after.deadline(key) !== undefined) {
+      renewed.push(field)
+      bytes += bytesNow.length - old.length
+      set.push(field, bytesNow)
+    } else if (old === undefined) {
       bytes += Buffer.byteLength(field) + bytesNow.length
       set.push(field, bytesNow)
     } else if (!old.equals(bytesNow)) {
@@ -197,15 +207,16 @@ function dictChanges(before: Loaded, after: DictTable, out: Commands, codec: Pac
   if (bytes !== 0) out.raw('HINCRBY', 1, 'bytes', String(bytes))
   // Order: kept keys must keep their relative order (then new ones are appended); a key deleted
   // and set again in one op moved to the end, and the order is written again.
-  const kept = before.fields.filter((f) => seen.has(f))
+  const isNew = (field: string): boolean => !before.values.has(field) || renewed.includes(field)
+  const kept = before.fields.filter((f) => seen.has(f) && !renewed.includes(f))
   let k = 0
   let inOrder = true
   for (const field of fields) {
-    if (!before.values.has(field)) continue
+    if (isNew(field)) continue
     if (kept[k++] !== field) { inOrder = false; break }
   }
   if (inOrder) {
-    for (const field of fields) if (!before.values.has(field)) out.special('A', field)
+    for (const field of fields) if (isNew(field)) out.special('A', field)
   } else {
     out.raw('DEL', 3)
     out.sliced('ZADD', 3, fields.flatMap((f, i) => [String(i + 1), f]), 2)

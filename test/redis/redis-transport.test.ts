@@ -3,7 +3,7 @@
 // in cluster.test.ts.
 
 import { afterAll, describe, expect, test } from 'bun:test'
-import { connect } from '../../src/index.ts'
+import { connect, manualClock } from '../../src/index.ts'
 import { expectCode, uniqueName } from '../contract/helpers.ts'
 import { redisContracts } from '../fixtures/redis-contracts.ts'
 import { REDIS_EXCLUDED } from '../fixtures/redis-excluded.ts'
@@ -48,6 +48,25 @@ if (redisMissing !== undefined) {
       await other.tables()
       expect(await other.dropTable(name)).toBe(true)
       expect(await Promise.all(takes)).toEqual(['TABLE_NOT_FOUND', 'TABLE_NOT_FOUND'])
+    })
+
+    // incr, setdefault, pop, getMany, setMany, ... read only the keys they name (LOAD_FIELDS):
+    // an expired key they set again must still become a new key, last in the order.
+    test('ops that read only their keys: an expired key incr sets again starts from 0 and goes last', async () => {
+      const clock = manualClock(1_000_000)
+      await using db = await connect(url, { clock })
+      const name = uniqueName('keyed')
+      await db.createDict(name)
+      const d = db.dict<number>(name)
+      await d.set('a', 5, { ttl: 10 })
+      await d.set('b', 1)
+      clock.advance(10)
+      expect(await d.incr('a', 2)).toBe(2)
+      expect(await d.entries()).toEqual([['b', 1], ['a', 2]])
+      expect(await d.getMany(['a', 'b', 'zz'])).toEqual([2, 1, undefined])
+      await d.setMany([['c', 3], ['b', 4]])
+      expect(await d.deleteMany(['a', 'nope'])).toBe(1)
+      expect(await d.entries()).toEqual([['b', 4], ['c', 3]])
     })
 
     test('a table is one hash (values), one zset (order) and a meta hash, all under one {tag}', async () => {
