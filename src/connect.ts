@@ -36,6 +36,9 @@ export interface ConnectOptions {
   /** memory:// and file: only: schedules the timeouts of waiting takes (default real timers;
    * tests give manual ones). A server has its own (new Server({ setTimer })). */
   setTimer?: SetTimer
+  /** memory:// and file: only: changes the change feed keeps for watchers that resume or lag
+   * (default 10 000, about 100 bytes each plus their values). A server has its own. */
+  feedHistory?: number
 }
 
 /**
@@ -55,12 +58,12 @@ export async function connect(url?: string, options: ConnectOptions = {}): Promi
   if (arguments.length === 0) url = process.env['CYBERDB_URL'] || 'memory://'
   if (typeof url !== 'string') throw badUrl(String(url), 'it is not a string')
   if (/^memory:(\/\/)?(\?|$)/.test(url)) {
-    return new Database(limitMemory(EmbeddedTransport.memory({ clock: options.clock, setTimer: options.setTimer }), parseMemoryUrl(url) ?? options.maxMemory))
+    return new Database(limitMemory(EmbeddedTransport.memory({ clock: options.clock, setTimer: options.setTimer, feedHistory: options.feedHistory }), parseMemoryUrl(url) ?? options.maxMemory))
   }
   if (url.startsWith('file:')) {
     const { maxMemory, ...file } = parseFileUrl(url)
     // Set after loading: the limit refuses new writes, never the replay of acknowledged ones.
-    return new Database(limitMemory(await EmbeddedTransport.file({ ...file, clock: options.clock, setTimer: options.setTimer }), maxMemory ?? options.maxMemory))
+    return new Database(limitMemory(await EmbeddedTransport.file({ ...file, clock: options.clock, setTimer: options.setTimer, feedHistory: options.feedHistory }), maxMemory ?? options.maxMemory))
   }
   if (options.maxMemory !== undefined) {
     throw new CyberError('BAD_ARGUMENT', 'maxMemory is the server\'s limit: new Server({ maxMemory }) or cyberdb serve --max-memory')

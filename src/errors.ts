@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'PROTOCOL' | 'FRAME_TOO_LARGE' | 'CONNECTION_CLOSED' | 'TIMEOUT' // wire, transport
   | 'SNAPSHOT_CORRUPT' | 'LOCKED' // persistence
   | 'BAD_ARGUMENT' | 'MEMORY_LIMIT' // input, the server-wide memory limit
+  | 'FEED_COMPACTED' // a watch resumed from a seq the change feed no longer holds
   | 'INTERNAL' // a bug: reported, never expected
 
 export const ERROR_CODES: readonly ErrorCode[] = [
@@ -17,7 +18,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'AUTH_FAILED', 'NOT_ALLOWED',
   'PROTOCOL', 'FRAME_TOO_LARGE', 'CONNECTION_CLOSED', 'TIMEOUT',
   'SNAPSHOT_CORRUPT', 'LOCKED',
-  'BAD_ARGUMENT', 'MEMORY_LIMIT', 'INTERNAL',
+  'BAD_ARGUMENT', 'MEMORY_LIMIT', 'FEED_COMPACTED', 'INTERNAL',
 ]
 
 /**
@@ -29,8 +30,11 @@ export const ERROR_CODES: readonly ErrorCode[] = [
  */
 export class CyberError extends Error {
   override readonly name = 'CyberError'
-  constructor(readonly code: ErrorCode, message: string, options?: ErrorOptions) {
+  /** FEED_COMPACTED: the oldest seq the change feed still holds (resume from one before it). */
+  readonly oldest?: number
+  constructor(readonly code: ErrorCode, message: string, options?: ErrorOptions & { oldest?: number }) {
     super(message, options)
+    if (options?.oldest !== undefined) this.oldest = options.oldest
   }
 }
 

@@ -45,6 +45,8 @@ const SERVE_HELP = `usage: cyberdb serve [options]
   --idle-timeout SECONDS  close connections silent this long, 0 for never (default 900)
   --max-memory BYTES      refuse writes that grow the data past about BYTES of keys and values
                           (MEMORY_LIMIT; deletes still work; default: no limit)
+  --feed-history N        changes the change feed keeps for watchers that resume or lag
+                          (default 10000, about 100 bytes each plus their values)
   --encrypt               seal every frame with AES-256-GCM (clients add ?encrypt=true)
   --allow LIST            comma-separated addresses and CIDR ranges that may connect
                           (e.g. 127.0.0.1,10.0.0.0/8,fd00::/8; default: any)
@@ -120,6 +122,7 @@ async function serve(argv: string[]): Promise<number> {
       log: { type: 'boolean', default: false },
       'max-memory': { type: 'string' },
       metrics: { type: 'string' },
+      'feed-history': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -143,7 +146,12 @@ async function serve(argv: string[]): Promise<number> {
   const tls = await tlsFiles(values['tls-cert'], values['tls-key'])
   const maxMemory = values['max-memory'] === undefined ? undefined
     : number('--max-memory', values['max-memory'], { min: 1 << 20, integer: true })
-  const server = new Server(maxMemory === undefined ? {} : { maxMemory })
+  const feedHistory = values['feed-history'] === undefined ? undefined
+    : number('--feed-history', values['feed-history'], { min: 1, integer: true })
+  const server = new Server({
+    ...(maxMemory === undefined ? {} : { maxMemory }),
+    ...(feedHistory === undefined ? {} : { feedHistory }),
+  })
   const started = performance.now()
   const progress = process.stdout.isTTY
     ? new ProgressLine(values.data, (text) => process.stdout.write(text))

@@ -43,10 +43,20 @@ export type { Unanswered }
 
 type State = 'hello' | 'auth' | 'ready' | 'closed'
 
+/** Where the frames of a pushed stream go (a watch). */
+export interface PushHandler {
+  /** One frame: a result, or the server's error. Returns true when the stream ended with it. */
+  frame(ok: boolean, payload: unknown): boolean
+  /** The connection closed first. */
+  closed(reason: CyberError): void
+}
+
 export class Connection {
   readonly #codec: Packr = createCodec()
   readonly #reader = new Inbox(MAX_FRAME_BYTES)
   readonly #pending = new PendingRequests()
+  // Push path (issue 12): requests the server answers with many frames (a watch), by id.
+  readonly #streams = new Map<number, PushHandler>()
   #socket!: Socket<Connection>
   #out!: Outbox
   #state: State = 'hello'
@@ -196,6 +206,40 @@ export class Connection {
     return new Promise((resolve, reject) => this.#pending.add(id, op, resolve, reject))
   }
 
+  // --- push path (issue 12) ---
+
+  /** Sends `op` (a watch) and hands each frame the server sends on its id to `handler` until
+   * frame() returns true; a connection that closes first calls closed() (once). Returns the id,
+   * which later requests name (watch.more, watch.cancel); throws a CyberError when it cannot send. */
+  stream(op: Op, handler: PushHandler): number {
+    if (this.#state !== 'ready') throw this.#closeReason ?? new CyberError('CONNECTION_CLOSED', 'the connection is not open')
+    checkOp(op)
+    const id = this.#nextId++
+    let packed: Packed
+    try {
+      packed = encodeRequest(this.#codec, id, op.name, op.table, op.args)
+    } catch (error) {
+      throw encodeError(error)
+    }
+    this.#streams.set(id, handler)
+    this.#socket.ref() // a watch keeps the process alive, as a request in flight does
+    this.#out.frames.writeRange(packed, packed.start, packed.end)
+    this.#out.flush()
+    return id
+  }
+
+  /** Watches open on this connection. */
+  get streams(): number {
+    return this.#streams.size
+  }
+
+  #onPush(id: number, handler: PushHandler, status: number, payload: unknown): boolean {
+    if (!handler.frame(status === STATUS_OK, status === STATUS_OK ? payload : errorFromPayload(payload))) return true
+    this.#streams.delete(id)
+    if (this.#pending.size === 0 && this.#streams.size === 0) this.#socket.unref()
+    return true
+  }
+
   /** Waits for the replies in flight (at most closeWaitMs: a hung server cannot hold close()
    * forever; what is still unanswered then fails with CONNECTION_CLOSED), then closes. */
   async close(): Promise<void> {
@@ -264,10 +308,14 @@ export class Connection {
     this.#range.end = end
     const [id, status, payload] = decodeReply(this.#codec, data, this.#range)
     if (id === CONNECTION_ID) return this.#onConnectionReply(status, payload)
+    if (this.#streams.size !== 0) {
+      const handler = this.#streams.get(id)
+      if (handler !== undefined) return this.#onPush(id, handler, status, payload)
+    }
     if (!this.#pending.settle(id, status === STATUS_OK, payload, errorFromPayload)) {
       throw new CyberError('PROTOCOL', `the server answered unknown request ${id}`)
     }
-    if (this.#pending.size === 0) {
+    if (this.#pending.size === 0 && this.#streams.size === 0) {
       this.#socket.unref()
       this.#onIdle?.()
     }
@@ -363,6 +411,9 @@ export class Connection {
       : new CyberError('CONNECTION_CLOSED', `the connection closed: ${reason.message}`, { cause: reason })
     this.#opened.reject(reason)
     for (const pending of this.#pending.drain()) pending.reject(this.#closeReason)
+    const streams = [...this.#streams.values()]
+    this.#streams.clear()
+    for (const handler of streams) handler.closed(this.#closeReason)
     this.#onIdle?.()
     this.onClose?.(this)
   }

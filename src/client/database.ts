@@ -14,6 +14,7 @@ import { badArgument } from '../errors.ts'
 import type { Address, ListenOptions } from '../listen-options.ts'
 import { EmbeddedTransport } from './embedded.ts'
 import type { Transport } from './transport.ts'
+import { ChangeStream, type Change, type WatchOptions } from './change-stream.ts'
 
 export interface CreateOptions {
   /** Succeed without changes when a table of that name and type exists (TABLE_EXISTS otherwise). */
@@ -110,6 +111,20 @@ export class TableClient {
     return this.call('', 'db.tables', [])
   }
 
+  /**
+   * The change feed: every commit's changes, in order, from the next commit (or every change after
+   * `since`, then live, with no gap and no duplicate). A `since` older than the feed's history
+   * throws FEED_COMPACTED (its `oldest` is the oldest seq held). Leaving the loop ends the watch.
+   * @example
+   * for await (const change of db.watch({ tables: ['users'], prefix: 'user:' })) cache.delete(change.key)
+   */
+  watch(options?: WatchOptions): AsyncIterableIterator<Change> {
+    if (this.transport.watch !== undefined) return this.transport.watch(options)
+    const stream = new ChangeStream()
+    stream.fail(badArgument('this database has no change feed'))
+    return stream
+  }
+
   /** Drops a table; resolves `true` if it existed. */
   dropTable(name: string): Promise<boolean> {
     return this.call(name, 'db.drop', [])
@@ -176,4 +191,4 @@ export class DatabaseProxy extends TableClient implements AsyncDisposable {
   }
 }
 
-export type { DatabaseInfo, Key, TableInfo }
+export type { Change, DatabaseInfo, Key, TableInfo, WatchOptions }

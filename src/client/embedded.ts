@@ -3,6 +3,7 @@
 // allocates nothing of its own. In file mode it owns the data file: lock, load, periodic and final
 // snapshots. It never touches the log: the host logs, and tells it when a write is durable.
 
+import type { CyberError } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
 import { Cursors } from '../engine/cursors.ts'
 import { Store } from '../engine/store.ts'
@@ -12,12 +13,16 @@ import { Host } from '../host/host.ts'
 import { Takers } from '../host/takes.ts'
 import type { Address, ListenOptions } from '../listen-options.ts'
 import { DataFile, type DataFileOptions } from '../persistence/data-file.ts'
+import type { Watcher } from '../host/feed.ts'
+import { ChangeStream, type Change, type WatchOptions } from './change-stream.ts'
 import { ProxyTransport } from './proxy-transport.ts'
 import { closedError, type Transport } from './transport.ts'
 
 export interface FileOptions extends DataFileOptions {
   path: string
   clock?: Clock
+  /** Changes the feed keeps (default 10 000). */
+  feedHistory?: number
   /** Schedules the timeouts of waiting takes (tests give manual ones). */
   setTimer?: SetTimer
 }
@@ -25,6 +30,7 @@ export interface FileOptions extends DataFileOptions {
 export interface MemoryOptions {
   store?: Store
   clock?: Clock
+  feedHistory?: number
   setTimer?: SetTimer
 }
 
@@ -38,6 +44,8 @@ export class EmbeddedTransport implements Transport {
   readonly cursors = new Cursors()
   // This database's waiting takes (its proxies' too): closing it ends them.
   readonly #takers = new Takers()
+  // This database's watches (its proxies' too): closing it ends them.
+  readonly #streams = new Set<ChangeStream>()
   #closed = false
   // The writes of one tick wait for the disk together: one durable() for commits #from..#to.
   #tick: Promise<void> | undefined
@@ -61,7 +69,7 @@ export class EmbeddedTransport implements Transport {
 
   /** Opens a data file: takes its lock, loads it (missing: empty), starts periodic snapshots. */
   static async file(options: FileOptions): Promise<EmbeddedTransport> {
-    const host = new Host({ clock: options.clock, setTimer: options.setTimer })
+    const host = new Host({ clock: options.clock, setTimer: options.setTimer, feedHistory: options.feedHistory })
     const file = await DataFile.open(host, options.path, options)
     host.saver = file
     const transport = new EmbeddedTransport(host, file)
@@ -121,7 +129,22 @@ export class EmbeddedTransport implements Transport {
 
   pin(): Transport {
     if (this.#closed) throw closedError('database')
-    return new ProxyTransport(this, (op) => this.call(op))
+    return new ProxyTransport(this, (op) => this.call(op), (options) => this.watch(options))
+  }
+
+  /** A watch of the host's change feed (watchHost); closing the database ends it. */
+  watch(options: WatchOptions | undefined): ChangeStream {
+    if (this.#closed) {
+      const stream = new ChangeStream()
+      stream.fail(closedError('database'))
+      return stream
+    }
+    const stream = watchHost(this.host, options)
+    if (!stream.isEnded) {
+      this.#streams.add(stream)
+      stream.whenEnded(() => this.#streams.delete(stream))
+    }
+    return stream
   }
 
   /** Serves this store over TCP: other processes connect remotely, this one keeps calling in
@@ -141,6 +164,7 @@ export class EmbeddedTransport implements Transport {
     openFiles.delete(this)
     this.cursors.clear()
     this.#takers.cancel(closedError('database'))
+    for (const stream of [...this.#streams]) stream.finish() // a loop over db.watch() ends
     if (this.#ownsHost) this.host.close() // its expiry sweep ends with the database
     for (const close of this.#onClose.splice(0)) await close()
     if (this.#file !== undefined) await this.#file.close()
@@ -149,6 +173,42 @@ export class EmbeddedTransport implements Transport {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close()
   }
+}
+
+/**
+ * A watch of `host`'s change feed in process (a Database's, a SyncDatabase's): the stream reads the
+ * watcher when it runs dry, and the host's wake-up (a microtask after a commit) reads it again for
+ * a caller waiting. A caller that stops reading holds at most one read's changes; the rest stay in
+ * the host's history. Errors (BAD_ARGUMENT, FEED_COMPACTED) surface on the stream's reads.
+ */
+export function watchHost(host: Host, options: WatchOptions | undefined): ChangeStream {
+  const stream = new ChangeStream()
+  let watcher: Watcher
+  const pull = () => {
+    try {
+      const changes = watcher.read()
+      if (changes.length > 0) stream.push(changes.map(copyChange))
+    } catch (error) {
+      stream.fail(error as CyberError)
+    }
+  }
+  try {
+    watcher = host.watch(options, () => {
+      if (stream.buffered === 0) pull()
+    })
+  } catch (error) {
+    stream.fail(error as CyberError)
+    return stream
+  }
+  stream.attach({ pull, end: () => watcher.close() })
+  return stream
+}
+
+// A change as the caller gets it: its own copy of the values (the host's stay shared).
+function copyChange(change: Change): Change {
+  const args = copyStored(change.args)
+  return change.key === undefined ? { seq: change.seq, table: change.table, op: change.op, args }
+    : { seq: change.seq, table: change.table, op: change.op, key: change.key, args }
 }
 
 function copyResult(result: unknown): unknown {

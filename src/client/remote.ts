@@ -6,7 +6,9 @@
 import { acceptArgs } from '../engine/value-model.ts'
 import type { Op } from '../engine/commands.ts'
 import { Connection, isClosedInHandshake, type ConnectionOptions } from './connection.ts'
+import type { ChangeStream, WatchOptions } from './change-stream.ts'
 import { ProxyTransport } from './proxy-transport.ts'
+import { RemoteWatch } from './remote-watch.ts'
 import { closedError, type Transport } from './transport.ts'
 
 // Requests in flight on a connection past which a new proxy prefers another connection.
@@ -24,6 +26,8 @@ export class RemoteTransport implements Transport {
   readonly #slots: (Connection | Promise<Connection> | undefined)[]
   #closed = false
   #reaper: Timer | undefined
+  // Open watches (a proxy's too): closing the database ends them.
+  readonly #streams = new Set<ChangeStream>()
 
   private constructor(options: RemoteOptions) {
     this.#options = options
@@ -65,7 +69,24 @@ export class RemoteTransport implements Transport {
   pin(): Transport {
     if (this.#closed) throw closedError('database')
     const slot = this.#pickSlot()
-    return new ProxyTransport(this, (op) => this.callOn(slot, op))
+    return new ProxyTransport(this, (op) => this.callOn(slot, op), (options) => this.watchOn(slot, options))
+  }
+
+  watch(options: WatchOptions | undefined): ChangeStream {
+    return this.watchOn(0, options)
+  }
+
+  /** A watch on `slot`'s connection (replaced, and the watch resumed, when it drops). */
+  watchOn(slot: number, options: WatchOptions | undefined): ChangeStream {
+    const watch = new RemoteWatch(() => this.#connectForWatch(slot), options)
+    const stream = watch.stream
+    if (this.#closed) {
+      stream.finish()
+    } else {
+      this.#streams.add(stream)
+      stream.whenEnded(() => this.#streams.delete(stream))
+    }
+    return stream
   }
 
   // A proxy takes the first open connection that is not congested, so that under ordinary load
@@ -92,6 +113,7 @@ export class RemoteTransport implements Transport {
     if (this.#closed) return
     this.#closed = true
     clearInterval(this.#reaper)
+    for (const stream of [...this.#streams]) stream.finish() // each asks the server to end it first
     await Promise.all(this.#slots.map(async (slot) => {
       const connection = await Promise.resolve(slot).catch(() => undefined)
       await connection?.close()
@@ -106,22 +128,7 @@ export class RemoteTransport implements Transport {
     const current = this.#slots[slot]
     if (current instanceof Promise) return current
     if (current instanceof Connection && current.isReady) return Promise.resolve(current)
-    const opening = openConnection(this.#options).then((connection) => {
-      if (this.#closed) {
-        void connection.close()
-        throw closedError('database')
-      }
-      this.#slots[slot] = connection
-      connection.onClose = () => {
-        if (this.#slots[slot] === connection) this.#slots[slot] = undefined
-      }
-      // The server retired the connection (idle, shutting down) with requests it never read:
-      // they go again, in order, on the slot's next connection; the caller notices nothing.
-      connection.onRetry = (requests) => {
-        for (const request of requests) this.callOn(slot, request.op).then(request.resolve, request.reject)
-      }
-      return connection
-    }, (error) => {
+    const opening = openConnection(this.#options).then((connection) => this.#adopt(slot, connection), (error) => {
       if (this.#slots[slot] === opening) this.#slots[slot] = undefined
       throw error
     })
@@ -129,10 +136,48 @@ export class RemoteTransport implements Transport {
     return opening
   }
 
+  // A new connection takes `slot` (or is closed, the transport being closed).
+  #adopt(slot: number, connection: Connection): Connection {
+    if (this.#closed) {
+      void connection.close()
+      throw closedError('database')
+    }
+    this.#slots[slot] = connection
+    connection.onClose = () => {
+      if (this.#slots[slot] === connection) this.#slots[slot] = undefined
+    }
+    // The server retired the connection (idle, shutting down) with requests it never read:
+    // they go again, in order, on the slot's next connection; the caller notices nothing.
+    connection.onRetry = (requests) => {
+      for (const request of requests) this.callOn(slot, request.op).then(request.resolve, request.reject)
+    }
+    return connection
+  }
+
+  // The slot's connection for a watch: the open one at once, the one being opened, or a new one
+  // that joins the slot only once it is open, so that a watch trying again while the server is
+  // down never makes the slot's callers share its failure.
+  #connectForWatch(slot: number): Connection | Promise<Connection> {
+    if (this.#closed) throw closedError('database')
+    const current = this.#slots[slot]
+    if (current instanceof Connection && current.isReady) return current
+    if (current instanceof Promise) return current
+    return openConnection(this.#options).then((connection) => {
+      const now = this.#slots[slot]
+      if (this.#closed || (now !== undefined && !(now instanceof Connection && !now.isReady))) {
+        void connection.close()
+        return this.#connect(slot)
+      }
+      return this.#adopt(slot, connection)
+    })
+  }
+
   #dropIdle(): void {
     const cutoff = Date.now() - this.#options.idleTimeout * 1000
     for (const connection of this.#slots) {
-      if (connection instanceof Connection && connection.inFlight === 0 && connection.lastUsed < cutoff) {
+      // A connection carrying a watch is not idle: the server pushes on it.
+      if (connection instanceof Connection && connection.inFlight === 0 && connection.streams === 0 &&
+        connection.lastUsed < cutoff) {
         void connection.close()
       }
     }

@@ -4,6 +4,7 @@
 
 import { CyberError } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
+import type { ChangeStream, WatchOptions } from './change-stream.ts'
 
 export interface Transport extends AsyncDisposable {
   /** Runs one operation; values go in and come out as copies. Rejects with a CyberError. */
@@ -13,6 +14,9 @@ export interface Transport extends AsyncDisposable {
   pin(): Transport
   close(): Promise<void>
   readonly isClosed: boolean
+  /** The change feed from `options` (issue 12); errors (BAD_ARGUMENT, FEED_COMPACTED) surface
+   * on the stream's first read. Optional: a transport without a feed refuses db.watch(). */
+  watch?(options: WatchOptions | undefined): ChangeStream
 }
 
 /** Closing a proxy does no I/O: one settled promise serves every close. */

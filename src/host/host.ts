@@ -4,7 +4,8 @@
 // is first put in its deterministic form (the command's `logged` hook, given the clock), and its
 // log record is encoded before the write is applied: a value the encoder refuses never touches the
 // store (else it would sit in memory, missing from the log, and break every later snapshot).
-// durable() is the one way to wait for the disk (through the log's one wait, OpLog.durable). (The change feed is to join this class.)
+// durable() is the one way to wait for the disk (through the log's one wait, OpLog.durable). Every
+// commit enters the change feed (feed.ts) in its logged form, with its seq.
 // Time: every op runs at the host's `now` (the clock, never going back: a watermark), handed to
 // the engine, and a write's record carries it, so replay evaluates expiry as the run did. Expiry
 // and eviction are writes of the host (expiry.ts): dict.expire / dict.evict records naming the
@@ -20,10 +21,11 @@ import { Store } from '../engine/store.ts'
 import { describe } from '../engine/values.ts'
 import { Snapshotter } from '../persistence/data-file.ts'
 import type { OpLog } from '../persistence/op-log.ts'
-import type { SnapshotStats } from '../persistence/snapshot.ts'
+import type { FeedState, SnapshotStats } from '../persistence/snapshot.ts'
 import { systemClock, systemTimer, type Clock, type SetTimer } from './clock.ts'
 import { Expiry } from './expiry.ts'
 import { describeHost, type DatabaseInfo, type ServerStats } from './info.ts'
+import { Feed, type WatchOptions, type Watcher } from './feed.ts'
 import { Takers, Takes, Waiter } from './takes.ts'
 
 const DICT_GET = COMMANDS.get('dict.get')!
@@ -72,6 +74,8 @@ export interface HostOptions {
   /** Schedules the timeouts of waiting takes and the expiry sweep (default: real timers; the
    * sweep's are unref'd). A manual clock needs none for the sweep: its advance() runs it. */
   setTimer?: SetTimer
+  /** Changes the feed keeps for watchers that resume (`since`) or lag (default 10 000). */
+  feedHistory?: number
 }
 
 export class Host {
@@ -81,9 +85,10 @@ export class Host {
   readonly #noFile: string
   #log: OpLog | undefined
   // Host seq minus the log's record number: records count from 1 in each log, commits from 1 in
-  // the host. (The seq starts at 0 for every process: persisting it is issue 12's.)
+  // the host.
   #logBase = 0
   #seq = 0
+  readonly #feed: Feed
   // Successful operations by command id (an array: a Map update per call costs more than a get).
   readonly #ops: number[] = new Array<number>(COMMANDS.size).fill(0)
   #hits = 0
@@ -103,7 +108,8 @@ export class Host {
     this.store = options.store ?? new Store()
     this.clock = options.clock ?? systemClock
     this.#setTimer = options.setTimer ?? systemTimer
-    this.saver = options.saver ?? new Snapshotter(this.store)
+    this.#feed = new Feed(options.feedHistory)
+    this.saver = options.saver ?? new Snapshotter(this.store, () => this.feedState())
     this.#noFile = options.noFile ?? 'there is no data file: pass save(path)'
     this.#expiry = new Expiry(this, options.setTimer)
     this.#since = this.clock.now()
@@ -151,6 +157,44 @@ export class Host {
   /** The last commit's sequence number (0: none yet). */
   get seq(): number {
     return this.#seq
+  }
+
+  // --- the change feed ---
+
+  /** The oldest seq the feed's history still holds (seq + 1 when it holds none). */
+  get oldestSeq(): number {
+    return this.#feed.oldest
+  }
+
+  /** Watchers reading the feed now (every database and session on this host). */
+  get watchers(): number {
+    return this.#feed.watchers
+  }
+
+  /** The feed's bound, in changes. */
+  get feedHistory(): number {
+    return this.#feed.capacity
+  }
+
+  /** A watcher of the feed from `options.since` (default: the next commit); `wake` hears, a
+   * microtask after a commit, that there is more to read. Throws BAD_ARGUMENT, FEED_COMPACTED. */
+  watch(options: WatchOptions | undefined, wake: () => void): Watcher {
+    return this.#feed.watch(options, wake)
+  }
+
+  /** The seq and history a snapshot taken now holds. */
+  feedState(): FeedState {
+    return { seq: this.#seq, history: this.#feed.history() }
+  }
+
+  /** Continues from a data file's feed (before the log is attached); open watchers end with
+   * FEED_COMPACTED. `skip` seqs are left out after it (see DataFile: a crash may have lost
+   * commits watchers saw). The seq never goes back; a host that committed already (a load into
+   * a running server) keeps no history: its seqs there named other changes. */
+  restoreFeed(state: FeedState, skip = 0): void {
+    const fresh = this.#seq === 0
+    this.#seq = Math.max(this.#seq, state.seq + skip)
+    this.#feed.restore(this.#seq, fresh ? state.history : [])
   }
 
   /** Takes waiting now for a value, on every list. */
@@ -246,12 +290,14 @@ export class Host {
       result = this.store.run(logged, command, cursors, now)
     } else {
       log.check()
-      const record = log.encode(logged, now) // valid until the log encodes again: apply never logs
+      const record = log.encode(logged, now, this.#seq + 1) // valid until the log encodes again: apply never logs
       result = this.store.run(logged, command, cursors, now)
       log.appendEncoded(record)
     }
     this.#ops[command.id] = (this.#ops[command.id] ?? 0) + 1
-    return { result, seq: ++this.#seq }
+    const seq = ++this.#seq
+    this.#feed.publish(seq, logged)
+    return { result, seq }
   }
 
   // An atomic batch: its checks run before anything is logged, so a failed one neither logs nor

@@ -14,9 +14,9 @@ import {
   DEFAULT_DURABILITY, LOG_HEADER_BYTES, decodeLogHeader, logPath, rotatedLogPath, type Durability,
   type LogIO,
 } from './log-format.ts'
-import { listLogFiles, recover, recoverSync } from './log-reader.ts'
+import { listLogFiles, recover, recoverSync, type Recovered } from './log-reader.ts'
 import { OpLog, type OpenLog } from './op-log.ts'
-import { takeView, writeSnapshot, writeView, type SnapshotStats } from './snapshot.ts'
+import { takeView, writeSnapshot, writeView, type FeedState, type SnapshotStats } from './snapshot.ts'
 
 const MAX_TIMER_MS = 2 ** 31 - 1
 // The log is compacted (a snapshot rewrites it) once it passes max(this, 2 x the last snapshot):
@@ -49,6 +49,8 @@ export interface LastSave {
 
 export class Snapshotter {
   readonly store: Store
+  /** The change feed at this moment, which a snapshot holds (none: an empty feed). */
+  readonly feed: (() => FeedState) | undefined
   #saving: Promise<unknown> = Promise.resolve()
   #last: LastSave | undefined
 
@@ -57,8 +59,9 @@ export class Snapshotter {
     return this.#last
   }
 
-  constructor(store: Store) {
+  constructor(store: Store, feed?: () => FeedState) {
     this.store = store
+    this.feed = feed
   }
 
   /** The operation log, when this writes a data file with one. */
@@ -67,7 +70,8 @@ export class Snapshotter {
   }
 
   save(path: string): Promise<SnapshotStats> {
-    return this.serialize(() => writeSnapshot(this.store, path))
+    // The feed's state now, with the view: the snapshot holds the tables as of this seq.
+    return this.serialize(() => writeSnapshot(this.store, path, this.feed?.()))
   }
 
   /** Runs `task` after every save already asked for. */
@@ -108,7 +112,7 @@ export class DataFile extends Snapshotter {
   #holdsStore = true
 
   private constructor(host: Host, path: string, lock: FileLock) {
-    super(host.store)
+    super(host.store, () => host.feedState())
     this.#host = host
     this.path = path
     this.#lock = lock
@@ -128,6 +132,7 @@ export class DataFile extends Snapshotter {
     try {
       const recovered = await recover(path)
       if (recovered.tables) host.store.replaceAll(recovered.tables)
+      host.restoreFeed(recovered.feed, crashSkip(recovered))
       host.tablesReplaced() // deadlines loaded: the sweep's timer
       file.startLog(recovered.log, recovered.snapshotBytes, options)
     } catch (error) {
@@ -195,8 +200,9 @@ export class DataFile extends Snapshotter {
     try {
       // One synchronous moment: the view the snapshot will hold, and the first record it will not.
       const view = takeView(this.store)
+      const feed = this.#host.feedState()
       const generation = log.rotate(next)
-      const stats = await writeView(view, this.path, generation, this.#crash)
+      const stats = await writeView(view, this.path, generation, this.#crash, feed)
       // The snapshot is durable: the logs it contains can go.
       for (const file of listLogFiles(this.path)) {
         if (file !== logPath(this.path)) unlinkSync(file)
@@ -255,6 +261,21 @@ export class DataFile extends Snapshotter {
     this.#lock?.release()
     this.#lock = undefined
   }
+}
+
+/** Seqs left out after a crash (see crashSkip). */
+export const CRASH_SEQ_SKIP = 1_000_000
+
+/**
+ * The seqs to leave out after recovering `recovered`. A watcher may have seen a commit that is in
+ * no file: under everysec or no, what the OS held but had not written when the machine stopped (a
+ * kill -9 loses nothing the OS has, and watchers hear of a commit only after its record's write).
+ * Skipping CRASH_SEQ_SKIP seqs after a stop without a final snapshot keeps such a seq from naming
+ * another change, as long as fewer commits than that were lost (about a second of writes). Under
+ * `always` too: a watcher hears of a commit after its write, before its fdatasync.
+ */
+export function crashSkip(recovered: Recovered): number {
+  return recovered.unclean ? CRASH_SEQ_SKIP : 0
 }
 
 /**

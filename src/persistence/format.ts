@@ -9,7 +9,9 @@ export const MAGIC = 'CYBERDB'
 // version 1 files (one msgpack value, no generation) are still read, as generation 0.
 // Version 3 adds cache tables: each table's options, a dict's deadlines and the time it had seen
 // (snapshot.ts); the header is version 2's.
-export const FORMAT_VERSION = 3
+// Version 4 ends the body with the change feed's seq and history (issue 12, snapshot.ts); the
+// header is version 2's (the seq lives in the checked body, so old headers' tools keep working).
+export const FORMAT_VERSION = 4
 export const HEADER_BYTES = 40
 export const V1_HEADER_BYTES = 32
 

@@ -1,9 +1,10 @@
 // The operation log's file format and the small file helpers its writer and reader share.
 // File: a 16-byte header (magic "CDBLOG", version, reserved, the generation it continues as a u64
 // BE), then records. Version 2 record: [u32 BE body length][u32 BE CRC-32 of body][u32 BE CRC-32 of
-// the 8 bytes before it][body = msgpack [table, name, args] or [table, name, args, now]]: `now` is
-// the time (ms) the write ran at, given when the host had one, so that replay evaluates expiry as
-// the original run did (a body of three runs at the replay's latest time). The header's own checksum is what
+// the 8 bytes before it][body = msgpack [table, name, args], [table, name, args, now] or [table,
+// name, args, now, seq]]: `seq` is the commit's feed number (issue 12); `now` is
+// the time (ms) the write ran at, or null when it had none (a write no deadline could affect), so
+// that replay evaluates expiry as the original run did (no time: the replay's latest time). The header's own checksum is what
 // tells a damaged length from a cut file: without it a flipped length bit points past the end and
 // looks exactly like a record torn by a crash. A rotated log ends with an end marker (a record
 // header whose length is 0xFFFFFFFF and whose body checksum is the file's record count), so a
@@ -97,8 +98,10 @@ export function writeRecord(bytes: Uint8Array, at: number, body: Uint8Array,
 
 /** A record's body: msgpack [table, name, args], packed in place in the codec's buffer (valid
  * until the codec packs again). May throw what the codec throws on a value it refuses. */
-export function encodeRecordBody(codec: Packr, op: Op, now?: number): Uint8Array {
-  const packed = packInPlace(codec, now === undefined ? [op.table, op.name, op.args] : [op.table, op.name, op.args, now])
+export function encodeRecordBody(codec: Packr, op: Op, now?: number, seq?: number): Uint8Array {
+  // A write with no time (an untimed store's) still carries its seq: its time is null then.
+  const packed = packInPlace(codec, seq !== undefined ? [op.table, op.name, op.args, now ?? null, seq]
+    : now === undefined ? [op.table, op.name, op.args] : [op.table, op.name, op.args, now])
   return packed.subarray(packed.start, packed.end)
 }
 

@@ -15,7 +15,7 @@ import {
   decodeLogHeader, hasLogMagic, logPath,
 } from './log-format.ts'
 import type { OpenLog } from './op-log.ts'
-import { decodeSnapshotFile } from './snapshot.ts'
+import { decodeSnapshotFile, type FeedState } from './snapshot.ts'
 
 export interface LogRecord {
   offset: number
@@ -24,6 +24,8 @@ export interface LogRecord {
   args: unknown[]
   /** The time the write ran at (records of an older writer have none). */
   now?: number
+  /** The commit's seq (issue 12; records of an older writer have none: the one before + 1). */
+  seq?: number
 }
 
 /** Where a log stops being whole: the byte offset of the first bad record and why. */
@@ -144,16 +146,18 @@ export function scanLog(bytes: Uint8Array, path: string, lenient = false): LogSc
       torn = damaged('a record that does not decode', true)
       break
     }
-    if (!Array.isArray(decoded) || (decoded.length !== 3 && decoded.length !== 4) ||
+    if (!Array.isArray(decoded) || decoded.length < 3 || decoded.length > 5 ||
       typeof decoded[0] !== 'string' || typeof decoded[1] !== 'string' || !Array.isArray(decoded[2]) ||
-      (decoded.length === 4 && typeof decoded[3] !== 'number')) {
+      (decoded.length >= 4 && typeof decoded[3] !== 'number' && decoded[3] !== null) ||
+      (decoded.length === 5 && !Number.isSafeInteger(decoded[4]))) {
       if (!lenient) throw corrupt(`has a malformed record at byte ${offset}`)
       torn = damaged('a malformed record', true)
       break
     }
-    records.push(decoded.length === 4
-      ? { offset, table: decoded[0], name: decoded[1], args: decoded[2], now: decoded[3] }
-      : { offset, table: decoded[0], name: decoded[1], args: decoded[2] })
+    const record: LogRecord = { offset, table: decoded[0], name: decoded[1], args: decoded[2] }
+    if (decoded.length >= 4 && decoded[3] !== null) record.now = decoded[3] as number
+    if (decoded.length === 5) record.seq = decoded[4]
+    records.push(record)
     offset = end
   }
   // Version 1 wrote no end marker: its rotated logs cannot be told from cut ones.
@@ -206,6 +210,11 @@ export interface Recovered {
   replayed: number
   /** Bytes of the snapshot file (0 when missing). */
   snapshotBytes: number
+  /** The change feed as the files left it: the last seq and the commits after the snapshot's
+   * history (the snapshot's, then each record's, oldest first). */
+  feed: FeedState
+  /** Whether PATH.log held records: the process stopped without its final snapshot. */
+  unclean: boolean
 }
 
 /**
@@ -274,8 +283,12 @@ export function recoverSync(dataPath: string, warn: (message: string) => void = 
   const report = (bytes: number) =>
     progress?.({ entries: entries + replayed, bytes: snapshotBytes + bytes, totalBytes: snapshotBytes + logBytes })
   report(0)
+  let seq = snapshot?.seq ?? 0
+  const history = snapshot?.history ?? []
   for (const scan of live) {
     for (const record of scan.records) {
+      seq = record.seq ?? seq + 1
+      history.push([seq, record.table, record.name, record.args])
       if (progress && replayed % PROGRESS_EVERY_RECORDS === 0) report(logsBefore + record.offset)
       try {
         // At the record's own time: expiry decides as it did when the write ran.
@@ -313,5 +326,7 @@ export function recoverSync(dataPath: string, warn: (message: string) => void = 
     log,
     replayed,
     snapshotBytes: snapshot ? statSync(dataPath).size : 0,
+    feed: { seq, history },
+    unclean: currentScan !== undefined && (currentScan.records.length > 0 || currentScan.torn !== undefined),
   }
 }

@@ -159,9 +159,9 @@ export class OpLog {
 
   /** A write's record body, encoded before the write is applied: a value the encoder refuses is
    * refused here, before it touches the store. The bytes are valid until the next encode. */
-  encode(op: Op, now?: number): Uint8Array {
+  encode(op: Op, now?: number, seq?: number): Uint8Array {
     try {
-      return encodeRecordBody(this.#codec, op, now)
+      return encodeRecordBody(this.#codec, op, now, seq)
     } catch (error) {
       // A pack that threw may have left the encoder's scratch state half-written.
       this.#codec = createCodec()

@@ -11,6 +11,9 @@
 // keys not yet swept are saved as they are: the log after the snapshot continues from exactly
 // this state. Version 2 is the same without the last three fields and deadline chunks; version 1
 // bodies are one msgpack value, [[name, type, flat], ...]. Both are still read.
+// Version 4 (issue 12) ends the body with the change feed, one value: [seq, [[seq, table, name,
+// args], ...]]: the last commit's seq at the snapshot's moment and the history a watcher may still
+// resume from (commits in their logged form, oldest first).
 // Save writes PATH.tmp, fsyncs it, renames it over PATH (atomic within one folder) and fsyncs the
 // folder: after a crash at any moment there is the old snapshot or the new one, never a torn one.
 
@@ -26,6 +29,17 @@ import type { Store } from '../engine/store.ts'
 import { createCodec } from '../protocol/codec.ts'
 import type { CrashHooks } from './crash-points.ts'
 import { encodeHeaderFor, verifySnapshot } from './format.ts'
+
+/** A commit as the feed's history holds it: [seq, table, name, args] (the logged op). */
+export type SavedCommit = [number, string, string, unknown[]]
+
+/** The change feed at a snapshot's moment: the last seq and the history after it. */
+export interface FeedState {
+  seq: number
+  history: SavedCommit[]
+}
+
+const NO_FEED: FeedState = { seq: 0, history: [] }
 
 export interface SnapshotStats {
   tables: number
@@ -74,7 +88,7 @@ export function takeView(store: Store): StoreView {
 }
 
 /** The body's values in order: the table list, then each table's chunks. */
-function* bodyValues(view: StoreView): Generator<unknown> {
+function* bodyValues(view: StoreView, feed: FeedState): Generator<unknown> {
   yield view.map((t) => [t.name, t.type, t.keys.length, t.options, t.deadlines.length / 2, t.now])
   for (const { type, keys, values, deadlines } of view) {
     for (let at = 0; at < keys.length; at += CHUNK_ENTRIES) {
@@ -94,6 +108,7 @@ function* bodyValues(view: StoreView): Generator<unknown> {
       yield deadlines.slice(at, at + 2 * CHUNK_ENTRIES)
     }
   }
+  yield [feed.seq, feed.history]
 }
 
 interface Image {
@@ -104,9 +119,9 @@ interface Image {
 
 /** Packs a view one body value at a time: `step()` packs the next value and returns false once
  * none is left; `finish()` makes the header. Sync and async savers drive it their own way. */
-function encoder(view: StoreView, generation: number) {
+function encoder(view: StoreView, generation: number, feed: FeedState) {
   const codec = createCodec()
-  const values = bodyValues(view)
+  const values = bodyValues(view, feed)
   const chunks: Uint8Array[] = []
   let bodyBytes = 0
   let checksum = 0
@@ -130,8 +145,8 @@ function encoder(view: StoreView, generation: number) {
 }
 
 /** Packs a view, letting the event loop run between slices of at most ~SLICE_MS. */
-async function encodeView(view: StoreView, generation: number): Promise<Image> {
-  const packing = encoder(view, generation)
+async function encodeView(view: StoreView, generation: number, feed: FeedState): Promise<Image> {
+  const packing = encoder(view, generation, feed)
   for (;;) {
     const sliceEnd = performance.now() + SLICE_MS
     let more = true
@@ -142,9 +157,9 @@ async function encodeView(view: StoreView, generation: number): Promise<Image> {
 }
 
 /** Encodes the whole store as one snapshot file image, synchronously (tests, benchmarks). */
-export function encodeSnapshot(store: Store, generation = 0,
+export function encodeSnapshot(store: Store, generation = 0, feed = NO_FEED,
 ): { header: Uint8Array; body: Uint8Array; stats: SnapshotStats } {
-  const packing = encoder(takeView(store), generation)
+  const packing = encoder(takeView(store), generation, feed)
   while (packing.step());
   const { header, chunks, stats } = packing.finish()
   return { header, body: Buffer.concat(chunks), stats }
@@ -156,6 +171,9 @@ export function encodeSnapshot(store: Store, generation = 0,
 export interface DecodedSnapshot {
   tables: Map<string, Table>
   generation: number
+  /** The feed's seq and history (0 and none before version 4). */
+  seq: number
+  history: SavedCommit[]
 }
 
 /** Decodes a verified snapshot image into tables, without touching any store. */
@@ -219,8 +237,24 @@ export function decodeSnapshotFile(file: Uint8Array, path: string): DecodedSnaps
     }
     tables.set(name, buildTable(name, type, chunks as unknown[][], corrupt, options, deadlineChunks, now))
   }
+  let seq = 0
+  let history: SavedCommit[] = []
+  if (header.version >= 4) {
+    const feed = values[next++]
+    if (!Array.isArray(feed) || feed.length !== 2 || !Number.isSafeInteger(feed[0]) ||
+      !Array.isArray(feed[1]) || !(feed[1] as unknown[]).every(isSavedCommit)) {
+      throw corrupt('has a malformed change feed')
+    }
+    seq = feed[0]
+    history = feed[1]
+  }
   if (header.version !== 1 && next !== values.length) throw corrupt('has a malformed body')
-  return { tables, generation: header.generation }
+  return { tables, generation: header.generation, seq, history }
+}
+
+function isSavedCommit(value: unknown): value is SavedCommit {
+  return Array.isArray(value) && value.length === 4 && Number.isSafeInteger(value[0]) &&
+    typeof value[1] === 'string' && typeof value[2] === 'string' && Array.isArray(value[3])
 }
 
 function buildTable(name: string, type: unknown, chunks: unknown[][],
@@ -253,15 +287,15 @@ export async function readSnapshotFile(path: string): Promise<DecodedSnapshot | 
 // --- saving ---
 
 /** Writes a snapshot of the store to `path` atomically and durably. */
-export function writeSnapshot(store: Store, path: string): Promise<SnapshotStats> {
-  return writeView(takeView(store), path, 0)
+export function writeSnapshot(store: Store, path: string, feed = NO_FEED): Promise<SnapshotStats> {
+  return writeView(takeView(store), path, 0, undefined, feed)
 }
 
 /** Encodes a view in slices and writes it to `path` atomically and durably. `crash` hears each
  * named step (the crash tests, crash-points.ts). */
 export async function writeView(view: StoreView, path: string, generation: number,
-  crash?: CrashHooks): Promise<SnapshotStats> {
-  const { header, chunks, stats } = await encodeView(view, generation)
+  crash?: CrashHooks, feed = NO_FEED): Promise<SnapshotStats> {
+  const { header, chunks, stats } = await encodeView(view, generation, feed)
   const tmp = `${path}.tmp`
   // A leftover PATH.tmp (a crash, or a symlink someone planted there) is removed by unlink, which
   // never follows a link; the new one is created exclusively and not through a link, so a save

@@ -245,14 +245,20 @@ export function decodeReply(codec: Packr, data: Uint8Array, range: Range): Reply
 }
 
 /** The payload of an error reply. */
-export function errorPayload(error: CyberError): [ErrorCode, string] {
-  return [error.code, error.message]
+export function errorPayload(error: CyberError): [ErrorCode, string] | [ErrorCode, string, number] {
+  return error.oldest === undefined ? [error.code, error.message] : [error.code, error.message, error.oldest]
 }
 
 /** Rebuilds the CyberError a server sent, with the same code. */
 export function errorFromPayload(payload: unknown): CyberError {
   if (Array.isArray(payload) && isErrorCode(payload[0]) && typeof payload[1] === 'string') {
-    return new CyberError(payload[0], payload[1])
+    // FEED_COMPACTED carries the oldest seq the feed holds.
+    return typeof payload[2] === 'number' ? new CyberError(payload[0], payload[1], { oldest: payload[2] })
+      : new CyberError(payload[0], payload[1])
   }
   return new CyberError('PROTOCOL', 'the server sent a malformed error reply')
 }
+
+/** A watch's credit (issue 12): changes the server may push on it before the client asks for more
+ * (`watch.more`); the client asks once the caller has read half of it. */
+export const WATCH_WINDOW = 256

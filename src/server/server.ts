@@ -15,7 +15,7 @@ import { Host } from '../host/host.ts'
 import type { DatabaseInfo, ServerStats } from '../host/info.ts'
 import type { Takers } from '../host/takes.ts'
 import type { Address, ListenOptions } from '../listen-options.ts'
-import { DataFile, type DataFileOptions } from '../persistence/data-file.ts'
+import { DataFile, crashSkip, type DataFileOptions } from '../persistence/data-file.ts'
 import { recover, type LoadProgress, type Recovered } from '../persistence/log-reader.ts'
 import type { SnapshotStats } from '../persistence/snapshot.ts'
 import { AllowList } from '../security/allow-list.ts'
@@ -69,6 +69,9 @@ export interface ServerOptions {
   /** Milliseconds close() lets clients take their last replies before it cuts them. Default
    * 2000. */
   closeGraceMs?: number
+  /** Changes the change feed keeps for watchers that resume or lag (default 10 000, about 100
+   * bytes each plus their values); ignored with `host` (the host has its own). */
+  feedHistory?: number
 }
 
 
@@ -145,7 +148,8 @@ export class Server implements AsyncDisposable {
   constructor(options: ServerOptions = {}) {
     this.#ownsHost = options.host === undefined
     this.#host = options.host ?? new Host({ store: options.store, clock: options.clock,
-      setTimer: options.setTimer, noFile: 'the server has no backup file: pass save(path)' })
+      setTimer: options.setTimer, feedHistory: options.feedHistory,
+      noFile: 'the server has no backup file: pass save(path)' })
     this.#store = this.#host.store
     if (options.maxMemory !== undefined) this.#store.maxMemory = checkMaxMemory(options.maxMemory)
     this.#throttle = options.authThrottle ?? new AuthThrottle()
@@ -175,6 +179,7 @@ export class Server implements AsyncDisposable {
   async #load(path: string, progress: ((loaded: LoadProgress) => void) | undefined): Promise<SnapshotStats> {
     const recovered = await recover(path, console.warn, progress)
     if (recovered.tables) this.#store.replaceAll(recovered.tables)
+    this.#host.restoreFeed(recovered.feed, crashSkip(recovered)) // the seq goes on past the file's
     this.#host.tablesReplaced() // deadlines loaded: the sweep's timer
     this.#loaded = { path, recovered }
     // A log already running describes the tables just replaced: snapshot the new ones at once.
@@ -469,6 +474,7 @@ export class Server implements AsyncDisposable {
         return host.applyLater(op, 'remote', takers)
       },
       durable: (from: number, to: number) => host.durable(from, to),
+      watch: (options, wake) => host.watch(options, wake),
       authenticated: (session) => this.#forgetUnauthenticated(session),
       reserveOutput: (session) => this.#reserveOutput(session),
       outputChanged: (delta) => this.#outputChanged(delta),

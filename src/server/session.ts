@@ -20,6 +20,8 @@ import { Opener, Sealer, sessionKeys } from '../security/seal.ts'
 import type { AuthThrottle } from '../security/throttle.ts'
 import type { SetTimer } from '../host/clock.ts'
 import { UNIX_PEER } from './unix-socket.ts'
+import type { WatchOptions, Watcher } from '../host/feed.ts'
+import { WATCH_OPS, Watches } from './watches.ts'
 
 // A paused session reads again once its unsent output is below this share of its bound, so that
 // it does not flip between paused and reading on every drain.
@@ -50,6 +52,8 @@ export interface SessionHost {
   /** Undefined when commits `from`..`to` are durable; else a promise for it, rejected when the
    * disk refused any of them (see Host.durable). */
   durable(from: number, to: number): Promise<void> | undefined
+  /** A watcher of the host's change feed (watches.ts); throws BAD_ARGUMENT, FEED_COMPACTED. */
+  watch?(options: WatchOptions | undefined, wake: () => void): Watcher
   /** The session proved the password: it no longer counts as unauthenticated. */
   authenticated(session: Session): void
   /** Unsent output past which this session runs no further request until it drains. */
@@ -120,6 +124,15 @@ export class Session {
   readonly #onClose = new Set<() => void>()
   // This connection's waiting takes (issue 11.3): see #endTakes.
   readonly #takers = new Takers()
+  // --- push path (issue 12): this connection's watches, pushing changes on their request ids ---
+  readonly #watches = new Watches({
+    watch: (options, wake) => {
+      if (this.#host.watch === undefined) throw new CyberError('BAD_ARGUMENT', 'this server has no change feed')
+      return this.#host.watch(options, wake)
+    },
+    push: (id, ok, payload) => ok ? this.#reply(id, STATUS_OK, payload) : this.#replyError(id, payload),
+    flush: () => this.flush(),
+  })
 
   /** Sends the hello; or, given a `refusal`, only that error frame (no hello), then closes. */
   constructor(socket: Socket<Session>, host: SessionHost, refusal?: CyberError) {
@@ -169,6 +182,12 @@ export class Session {
   // while the socket can still write is answered (closing waits for it, as for any reply).
   #endTakes(why: string): void {
     if (this.#takers.size > 0) this.#takers.cancel(new CyberError('CONNECTION_CLOSED', `the take ended: ${why}`))
+    this.#watches.closeAll() // push path: the client's watch resumes on another connection
+  }
+
+  /** Watches open on this connection. */
+  get watches(): number {
+    return this.#watches.size
   }
 
   /** Bytes of memory this session holds for its socket: buffers, held output, waiting requests. */
@@ -256,7 +275,8 @@ export class Session {
   /** The server's idle sweep, every `periodMs`: past idleTimeout of silence, onTimeout. */
   idleTick(periodMs: number): void {
     if (this.#phase === 'closed') return
-    if (this.#active || this.#takers.size > 0) { // a client waiting on a take is not idle
+    // A client waiting on a take, or watching, is not idle.
+    if (this.#active || this.#takers.size > 0 || this.#watches.size > 0) {
       this.#active = false
       this.#idleMs = 0
       return
@@ -540,6 +560,11 @@ export class Session {
       // An ill-shaped request fails alone, on its own id (issue 8.15).
       const op = checkRequest(message)
       checkOp(op)
+      if (WATCH_OPS.has(op.name)) { // push path: answered on its id until it ends (watches.ts)
+        if (this.#phase === 'open') this.#watches.request(id, op.name, op.args)
+        else this.#replyError(id, new CyberError('CONNECTION_CLOSED', 'the connection is closing'))
+        return true
+      }
       const command = Host.command(op.name)
       if (command?.host === true) {
         this.#replyLater(id, this.#host.applyLater(op, this.#takers))

@@ -3,7 +3,7 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import { connect } from '../../src/index.ts'
-import { tempDir } from '../contract/helpers.ts'
+import { expectCode, tempDir } from '../contract/helpers.ts'
 import { Output } from '../fixtures/spawn.ts'
 import { snapshotContent } from '../fixtures/snapshot-content.ts'
 
@@ -56,6 +56,19 @@ describe('cyberdb serve', () => {
     expect(again.start).toContain('loaded 1 tables, 1 entries')
     again.proc.kill('SIGINT')
     expect((await again.finish()).exitCode).toBe(0)
+  })
+
+  test('--feed-history bounds the change feed: a since older than it is FEED_COMPACTED', async () => {
+    const server = await serve(['--data', dir.file('feed.cdb'), '--password', 'pw', '--feed-history', '3'])
+    {
+      await using db = await connect(`cyberdb://:pw@127.0.0.1:${server.port}`)
+      await db.createDict('d')
+      for (let i = 0; i < 5; i++) await db.dict('d').set('k', i)
+      const error = await expectCode(db.watch({ since: 0 }).next(), 'FEED_COMPACTED')
+      expect(error.oldest).toBe(4)
+    }
+    server.proc.kill('SIGTERM')
+    expect((await server.finish()).exitCode).toBe(0)
   })
 
   // Moved from the Server's tests (8.16g): saving and exiting on a signal is the command's choice.
@@ -130,6 +143,7 @@ describe('cyberdb serve', () => {
     ['a zero backup interval', ['--backup', '0'], '--backup takes a number above 0, not "0"'],
     ['a bad allow-list entry', ['--allow', 'nowhere'], 'is not an IP address or CIDR range'],
     ['a certificate without its key', ['--tls-cert', 'cert.pem'], '--tls-cert and --tls-key go together'],
+    ['a zero feed history', ['--feed-history', '0'], '--feed-history takes a whole number of at least 1, not "0"'],
   ]
   for (const [what, args, message] of badArguments) {
     test(`${what} exits 1 with BAD_ARGUMENT on stderr`, async () => {

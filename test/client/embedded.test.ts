@@ -12,6 +12,7 @@ import { cacheContract } from '../contract/cache.contract.ts'
 import { propertyContract, ttlPropertyContract } from '../contract/property.contract.ts'
 import { storeContract } from '../contract/store.contract.ts'
 import { takeContract, type Queues } from '../contract/take.contract.ts'
+import { feedContract, type FeedKit } from '../contract/feed.contract.ts'
 import { spawnFixture } from '../fixtures/spawn.ts'
 
 storeContract('memory', () => connect('memory://'))
@@ -171,4 +172,22 @@ describe('embedded only', () => {
     await using db = await connect(`file:${path}`)
     expect(await db.dict('unsaved').toObject()).toEqual({ written: 'without close' })
   })
+})
+
+// The change feed: a database and its siblings share one host (one feed).
+async function feedKit(transport: EmbeddedTransport): Promise<FeedKit> {
+  const db = new Database(transport)
+  return {
+    db,
+    peer: async () => new Database(transport.sibling()),
+    watchers: () => transport.host.watchers,
+    [Symbol.asyncDispose]: () => db.close(),
+  }
+}
+feedContract('memory', {
+  open: async (options) => feedKit(EmbeddedTransport.memory(options)),
+})
+feedContract('file', {
+  open: async (options) => feedKit(await EmbeddedTransport.file({ path: dir.file(`feed-${++files}.cdb`), ...options })),
+  reopen: async (name, options) => feedKit(await EmbeddedTransport.file({ path: dir.file(`${name}.cdb`), ...options })),
 })

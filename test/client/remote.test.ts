@@ -11,6 +11,7 @@ import { storeContract } from '../contract/store.contract.ts'
 import { takeContract } from '../contract/take.contract.ts'
 import { propertyContract, ttlPropertyContract } from '../contract/property.contract.ts'
 import { cacheContract } from '../contract/cache.contract.ts'
+import { feedContract, type FeedKit, type FeedOptions } from '../contract/feed.contract.ts'
 import { expectCode, tempDir, uniqueName, waitFor } from '../contract/helpers.ts'
 import { RawClient, codec, fakeServer } from '../fixtures/wire.ts'
 import { spawnFixture } from '../fixtures/spawn.ts'
@@ -686,4 +687,38 @@ describe('waiting takes over the network (issue 11.3)', () => {
     await db.list('jobs').push('job')
     expect([await taken, await db.list('jobs').length()]).toEqual(['job', 0])
   })
+})
+
+// The change feed: a server (its own host, to count its watchers) per kit; peers are other clients.
+async function feedServer(options: FeedOptions = {}, file?: string): Promise<FeedKit> {
+  const host = new Host({ clock: options.clock, feedHistory: options.feedHistory })
+  const own = new Server({ host })
+  if (file !== undefined) {
+    await own.load(file)
+    own.setBackup(file, 3600)
+  }
+  const address = await own.listen({ host: '127.0.0.1', port: 0, password: PASSWORD })
+  const url = `cyberdb://:${PASSWORD}@127.0.0.1:${address.port}`
+  const db = await connect(url)
+  const peers: Database[] = []
+  return {
+    db,
+    peer: async () => {
+      const peer = await connect(url)
+      peers.push(peer)
+      return peer
+    },
+    watchers: () => host.watchers,
+    async [Symbol.asyncDispose]() {
+      for (const peer of [db, ...peers]) await peer.close()
+      await own.close()
+      host.close()
+    },
+  }
+}
+const feedDir = tempDir()
+afterAll(() => feedDir[Symbol.dispose]())
+feedContract('remote', {
+  open: (options) => feedServer(options),
+  reopen: (name, options) => feedServer(options, feedDir.file(`${name}.cdb`)),
 })

@@ -98,3 +98,17 @@ test('embedded-cache serves until SIGINT, then saves its cache file and exits 0'
     child.kill()
   }
 })
+
+test('invalidation keeps two workers\' Maps coherent through watch() and exits 0', async () => {
+  const lines = (worker: string) => [
+    `${worker}: apple = 1 (ready)`,
+    `${worker}: apple = 2 after dict.set`,
+    `${worker}: pear = 5 after dict.set`,
+    `${worker}: apple = undefined after dict.delete`,
+  ]
+  expect(await runExample('invalidation.ts')).toEqual({
+    stdout: [...lines('worker-a'), ...lines('worker-b'), ''].join('\n'),
+    stderr: '',
+    code: 0,
+  })
+})
