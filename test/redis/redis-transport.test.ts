@@ -30,6 +30,14 @@ if (redisMissing !== undefined) {
       expect([bad.message.includes('hunter2'), bad.message.includes('***')]).toEqual([false, true])
     })
 
+    // No change feed on Redis yet (README, Scaling out): the feed contract is not run here, and
+    // watch() says so rather than waiting for changes that never come.
+    test('db.watch() fails with BAD_ARGUMENT: no change feed on Redis yet', async () => {
+      await using db = await connect(url)
+      const error = await expectCode(db.watch().next(), 'BAD_ARGUMENT')
+      expect(error.message).toContain('no change feed')
+    })
+
     test('db.save with a path is BAD_ARGUMENT (Redis keeps its own persistence)', async () => {
       await using db = await connect(url)
       await expectCode(db.save('x.cdb'), 'BAD_ARGUMENT')
