@@ -3,21 +3,25 @@
 // on the engine itself in the client, read and committed optimistically (tables.ts), so values,
 // errors and edge cases are the engine's. Proxies are cheap views: ioredis multiplexes one
 // connection per node, and no op here keeps state on a connection (no WATCH, no MULTI).
+// (A little over the 300-line rule: the dispatch keeps every hot op in one switch, on purpose.)
 
 import type { Cluster, Redis } from 'ioredis'
 import { CyberError, badArgument } from '../errors.ts'
 import { COMMANDS, checkIndex, type Op } from '../engine/commands.ts'
 import { checkOp } from '../engine/store.ts'
 import { acceptArgs } from '../engine/value-model.ts'
-import { checkKey, isKey, type Key } from '../engine/values.ts'
+import { checkKey } from '../engine/values.ts'
 import { createCodec } from '../protocol/codec.ts'
 import type { Clock, SetTimer } from '../host/clock.ts'
 import { ProxyTransport } from '../client/proxy-transport.ts'
 import { closedError, type Transport } from '../client/transport.ts'
 import { encodeKey, keyList, REGISTRY_KEY, REGISTRY_SEQ_KEY, slotTag, tableKeys } from './keys.ts'
 import * as lua from './scripts.ts'
+import * as tableLua from './table-scripts.ts'
 import { diff, parseLoaded, rebuild, type Loaded } from './tables.ts'
 import { describeRedis, type TableReply } from './info.ts'
+import { batchTables, namedKeys, toCyberError } from './ops.ts'
+import { replicated } from './replicated.ts'
 import { Scans } from './scans.ts'
 import { Takes } from './takes.ts'
 
@@ -37,8 +41,8 @@ const MAX_ROUNDS = 200
 const SCRIPTS = {
   cdbGet: lua.DICT_GET, cdbHas: lua.DICT_HAS, cdbSize: lua.DICT_SIZE, cdbDelete: lua.DICT_DELETE,
   cdbSet: lua.DICT_SET, cdbPush: lua.LIST_PUSH, cdbLength: lua.LIST_LENGTH, cdbAt: lua.LIST_AT,
-  cdbShift: lua.LIST_SHIFT, cdbPop: lua.LIST_POP, cdbLoad: lua.LOAD, cdbLoadFields: lua.LOAD_FIELDS, cdbCommit: lua.COMMIT,
-  cdbScan: lua.SCAN, cdbTake: lua.TAKE, cdbUnwait: lua.UNWAIT, cdbInfo: lua.INFO, cdbRegister: lua.REGISTER,
+  cdbShift: lua.LIST_SHIFT, cdbPop: lua.LIST_POP, cdbLoad: tableLua.LOAD, cdbLoadFields: tableLua.LOAD_FIELDS, cdbCommit: tableLua.COMMIT,
+  cdbScan: tableLua.SCAN, cdbTake: tableLua.TAKE, cdbUnwait: tableLua.UNWAIT, cdbInfo: tableLua.INFO, cdbRegister: tableLua.REGISTER,
 } as const
 
 export interface RedisTransportOptions {
@@ -226,34 +230,9 @@ export class RedisTransport implements Transport {
     return keys
   }
 
-  // ?waitReplicas=N: a write resolves once N replicas have it (WAIT, sent right behind it on
-  // the same node): what "acknowledged" means then, and what survives a failover.
-  async #replicated(script: keyof typeof SCRIPTS, args: (string | Buffer | number)[]): Promise<unknown> {
-    for (let attempt = 0; ; attempt++) {
-      const pipeline = this.#client.pipeline() as unknown as Record<string, (...a: unknown[]) => unknown> & {
-        exec(): Promise<[Error | null, unknown][] | null>
-        call(...a: unknown[]): unknown
-      }
-      pipeline[`${script}Buffer`]!(...args)
-      pipeline.call('WAIT', this.#waitReplicas, this.#waitTimeoutMs)
-      const replies = await pipeline.exec()
-      if (replies === null) throw new CyberError('CONNECTION_CLOSED', 'redis: the connection closed')
-      const [[error, result], [waitError, replicas]] = replies as [[Error | null, unknown], [Error | null, unknown]]
-      // A pipeline is not redirected when part of it (the keyless WAIT) succeeded: after a
-      // failover the script is refused with MOVED (so it did not run) and goes again, to the
-      // node that holds the slot now.
-      if (error !== null && /^(MOVED|ASK) /.test(error.message) && attempt < 16 && 'refreshSlotsCache' in this.#client) {
-        await new Promise<void>((resolve) => (this.#client as Cluster).refreshSlotsCache(() => resolve()))
-        continue
-      }
-      if (error !== null) throw error
-      if (waitError !== null) throw waitError
-      if ((replicas as number) < this.#waitReplicas) {
-        throw new CyberError('TIMEOUT', `written on the master, but only ${replicas} of ${this.#waitReplicas} ` +
-          `replicas had it within ${this.#waitTimeoutMs} ms: it may be lost if the master fails now`)
-      }
-      return result
-    }
+  // ?waitReplicas=N: a write resolves once N replicas have it (replicated.ts).
+  #replicated(script: keyof typeof SCRIPTS, args: (string | Buffer | number)[]): Promise<unknown> {
+    return replicated(this.#client, `${script}Buffer`, args, this.#waitReplicas, this.#waitTimeoutMs)
   }
 
   // --- the optimistic path (tables.ts) ---
@@ -345,53 +324,8 @@ export class RedisTransport implements Transport {
     if (type !== on) throw new CyberError('WRONG_TABLE_TYPE', `table "${op.table}" is a ${type}, not a ${on}`)
     return this.#scans.next(cursor, reply, this.#codec)
   }
-
-  // --- errors ---
-
   #error(error: unknown, op: Op): unknown {
-    if (error instanceof CyberError) return error
-    const message = error instanceof Error ? error.message : String(error)
-    const cdb = /^(?:ERR[^C]*)?CDB (\w+) ?(\S*)/.exec(message) ?? /CDB (\w+) ?(\S*)/.exec(message)
-    if (cdb !== null) {
-      const [, code, detail] = cdb
-      const on = COMMANDS.get(op.name)?.on ?? 'dict'
-      if (code === 'TABLE_NOT_FOUND') return new CyberError(code, `table "${op.table}" not found`)
-      if (code === 'WRONG_TABLE_TYPE') return new CyberError(code, `table "${op.table}" is a ${detail}, not a ${on}`)
-      if (code === 'INDEX_OUT_OF_RANGE') return new CyberError(code, 'pop from an empty list')
-      return new CyberError('INTERNAL', message)
-    }
-    if (/CROSSSLOT/.test(message)) {
-      return badArgument('these tables are on different Redis Cluster slots: one operation spans one table')
-    }
-    return new CyberError('CONNECTION_CLOSED', `redis: ${message}`, { cause: error })
+    return toCyberError(error, op)
   }
-}
 
-// The dict ops that touch only the keys they name (so a partial table gives the whole answer),
-// and where those keys are among their arguments.
-const ONE_KEY: ReadonlySet<string> = new Set(['dict.get', 'dict.set', 'dict.has', 'dict.delete', 'dict.setdefault',
-  'dict.pop', 'dict.incr', 'dict.setTtl', 'dict.persist', 'dict.ttl'])
-const KEY_LIST: ReadonlySet<string> = new Set(['dict.getMany', 'dict.deleteMany'])
-const ENTRIES: ReadonlySet<string> = new Set(['dict.setMany', 'dict.update'])
-
-/** The fields an op reads and writes, or undefined: it needs the whole table (or its arguments
- * are odd, and the engine on the whole table gives the error every mode gives). */
-function namedKeys(op: Op): string[] | undefined {
-  const first = op.args[0]
-  if (ONE_KEY.has(op.name)) return isKey(first) ? [encodeKey(first)] : undefined
-  let keys: unknown[] | undefined
-  if (KEY_LIST.has(op.name) && Array.isArray(first)) keys = first
-  if (ENTRIES.has(op.name)) {
-    if (first instanceof Map) keys = [...first.keys()]
-    else if (Array.isArray(first)) keys = first.map((pair) => (Array.isArray(pair) ? pair[0] : undefined))
-    else if (typeof first === 'object' && first !== null) keys = Object.keys(first)
-  }
-  if (keys === undefined || keys.length === 0 || keys.length > 10_000 || !keys.every(isKey)) return undefined
-  return keys.map((key) => encodeKey(key as Key))
-}
-
-function batchTables(items: unknown[]): string[] {
-  const names = new Set<string>()
-  for (const item of items) if (Array.isArray(item) && typeof item[0] === 'string') names.add(item[0])
-  return [...names]
 }
