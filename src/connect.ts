@@ -2,6 +2,7 @@
 
 import { EmbeddedTransport, type FileOptions } from './client/embedded.ts'
 import { Database } from './client/database.ts'
+import { SyncDatabase } from './client/sync-database.ts'
 import { RemoteTransport, type RemoteOptions } from './client/remote.ts'
 import { CyberError } from './errors.ts'
 import { checkMaxMemory } from './engine/value-model.ts'
@@ -77,6 +78,29 @@ export async function connect(url?: string, options: ConnectOptions = {}): Promi
     return new Database(await RemoteTransport.open(await parseRemoteUrl(url, options)))
   }
   throw badUrl(url, 'unknown scheme')
+}
+
+/**
+ * Opens an embedded database (`memory://`, `file:PATH`) whose handles return values instead of
+ * promises: the same URL forms and options as connect(), the same host. `file:` loads before it
+ * returns (LOCKED, SNAPSHOT_CORRUPT thrown).
+ * @example
+ * const db = openSync('file:./data.cdb?durability=always')
+ * db.dict('users').set('ada', 'Ada') // durable when it returns
+ */
+export function openSync(url: string, options: ConnectOptions = {}): SyncDatabase {
+  if (typeof url !== 'string') throw badUrl(String(url), 'it is not a string')
+  const timing = { clock: options.clock, setTimer: options.setTimer, feedHistory: options.feedHistory }
+  if (/^memory:(\/\/)?(\?|$)/.test(url)) {
+    const maxMemory = parseMemoryUrl(url) ?? options.maxMemory
+    return new SyncDatabase(limitMemory(EmbeddedTransport.memory(timing), maxMemory))
+  }
+  if (url.startsWith('file:')) {
+    const { maxMemory, ...file } = parseFileUrl(url)
+    const transport = EmbeddedTransport.fileSync({ ...file, ...timing })
+    return new SyncDatabase(limitMemory(transport, maxMemory ?? options.maxMemory))
+  }
+  throw badUrl(url, 'openSync opens memory:// and file: databases only (a server: connect())')
 }
 
 function limitMemory(transport: EmbeddedTransport, maxMemory: number | undefined): EmbeddedTransport {

@@ -1,6 +1,9 @@
 // The public surface of CyberDB. Re-exports only.
 
-export { connect } from './connect.ts'
+export { connect, openSync } from './connect.ts'
+export { SyncDatabase, SyncTransport } from './client/sync-database.ts'
+export { SyncDictHandle } from './client/sync-dict.ts'
+export { SyncListHandle } from './client/sync-list.ts'
 export { CyberError, type ErrorCode } from './errors.ts'
 export { Database, DatabaseProxy, TableClient, type CreateOptions, type CreateDictOptions,
   type CreateListOptions } from './client/database.ts'

@@ -38,7 +38,7 @@ export interface CreateListOptions extends CreateOptions {
 }
 
 /** The cache options of a create call (the engine checks them), or undefined when none. */
-function cacheOptions(options: CreateOptions | undefined): Record<string, unknown> | undefined {
+export function cacheOptions(options: CreateOptions | undefined): Record<string, unknown> | undefined {
   if (options === undefined || options === null || typeof options !== 'object') return undefined
   const { ifNotExists: _, ...rest } = options as Record<string, unknown>
   return Object.keys(rest).length === 0 ? undefined : rest

@@ -69,8 +69,13 @@ export class EmbeddedTransport implements Transport {
 
   /** Opens a data file: takes its lock, loads it (missing: empty), starts periodic snapshots. */
   static async file(options: FileOptions): Promise<EmbeddedTransport> {
+    return EmbeddedTransport.fileSync(options)
+  }
+
+  /** file(), synchronously: loading reads the files with sync calls (openSync() needs it). */
+  static fileSync(options: FileOptions): EmbeddedTransport {
     const host = new Host({ clock: options.clock, setTimer: options.setTimer, feedHistory: options.feedHistory })
-    const file = await DataFile.open(host, options.path, options)
+    const file = DataFile.openSync(host, options.path, options)
     host.saver = file
     const transport = new EmbeddedTransport(host, file)
     openFiles.add(transport)

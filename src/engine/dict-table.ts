@@ -23,6 +23,8 @@ function isPlainObject(value: unknown): value is object {
   return proto === Object.prototype || proto === null
 }
 
+const NONE: Key[] = []
+
 export class DictTable {
   readonly type = 'dict'
   // Private so that every write passes through a method that keeps #bytes (and later expiry):
@@ -58,17 +60,26 @@ export class DictTable {
     const dict = new DictTable(options)
     const map = dict.#map
     let bytes = 0
+    let pairs = 0
+    // One map.set per entry and no lookup before it (issue 13.5: loading is held to the floor of
+    // building the Map; the first touch of each fresh key, hashing it and growing the table, is
+    // most of the time whichever operation makes it): a snapshot is written from a Map, so each
+    // key comes once. A file that repeats one (made by hand) keeps its last value, as a Map
+    // would, and its bytes are then counted again from what the map holds.
     for (const flat of chunks) {
       if (flat.length % 2 !== 0) throw refuse('odd chunk')
       for (let i = 0; i < flat.length; i += 2) {
         const key = flat[i]
         if (!isKey(key)) throw refuse('bad key')
         const value = flat[i + 1]
-        const old = map.get(key)
-        if (old !== undefined || map.has(key)) bytes -= sizeOf(key) + sizeOf(old)
         map.set(key, value)
         bytes += sizeOf(key) + sizeOf(value)
       }
+      pairs += flat.length >> 1
+    }
+    if (map.size !== pairs) {
+      bytes = 0
+      for (const [key, value] of map) bytes += sizeOf(key) + sizeOf(value)
     }
     dict.#bytes = bytes
     if (dict.#recent !== undefined) for (const key of map.keys()) dict.#recent.touch(key)
@@ -105,6 +116,12 @@ export class DictTable {
   }
 
   // --- cache: deadlines, recency, what the host sweeps and evicts ---
+
+  /** Whether time matters to this table: it has (or had) a deadline, or a default ttl. Until
+   * then it is never advanced by the host's fast paths (nothing in it can expire). */
+  get timed(): boolean {
+    return this.#deadlines !== undefined
+  }
 
   /** Keys with a deadline, expired ones included until removed. */
   get deadlineCount(): number {
@@ -149,6 +166,7 @@ export class DictTable {
     const maxBytes = this.options!.maxBytes ?? Infinity
     let size = this.#map.size
     let bytes = this.#bytes
+    if (size <= maxEntries && bytes <= maxBytes) return NONE // every write asks: no walk, no array
     const out: Key[] = []
     for (const key of recent.keys()) {
       if (size <= maxEntries && bytes <= maxBytes) break
@@ -285,6 +303,21 @@ export class DictTable {
    * default). A bulk setMany with a ttl calls set(key, value, deadline) per entry. */
   set(key: Key, value: unknown, expiry?: Expiry): void {
     const map = this.#map
+    if (this.#deadlines === undefined && expiry === undefined) {
+      // No deadline to keep or give (nothing here can be expired): one lookup tells whether the
+      // key existed and what it held (has + get + set cost an overwrite a third more).
+      const old = map.get(key)
+      if (old === undefined && !map.has(key)) {
+        this.#store(key, value, false)
+      } else {
+        map.set(key, value)
+        // (a string for a string, the common overwrite: sizeOf counts length + the same header)
+        this.#bytes += typeof value === 'string' && typeof old === 'string' ? value.length - old.length
+          : sizeOf(value) - sizeOf(old)
+        if (this.#recent !== undefined) this.#recent.touch(key)
+      }
+      return
+    }
     let existed = map.has(key)
     if (existed && this.#expired(key)) {
       // Logically absent: it goes to the end of the order as a new key would.

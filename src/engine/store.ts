@@ -10,7 +10,7 @@ import { checkDictOptions, checkListOptions } from './cache-options.ts'
 import { Cursors } from './cursors.ts'
 import { DictTable } from './dict-table.ts'
 import { ListTable } from './list-table.ts'
-import { describe } from './values.ts'
+import { describe, type Key } from './values.ts'
 
 export interface TableInfo {
   name: string
@@ -42,6 +42,7 @@ export class Store {
   #now = -Infinity
   #timed = false
   #cached = false
+  #layout = 0
 
   /** Whether any dict table has (or had) deadlines or a default ttl: until then reads need no
    * time, and the host reads no clock for them (a plain table's get stays as fast as before). */
@@ -109,6 +110,38 @@ export class Store {
     }
   }
 
+  // --- the synchronous database's fast paths (the host's getIn/setIn) ---
+
+  /** Counts changes to which tables exist (create, drop, load): a table looked up while it is
+   * unchanged is still the store's. */
+  get layout(): number {
+    return this.#layout
+  }
+
+  /** The dict table `name`, or undefined when there is none or it is a list (the caller then
+   * takes run(), for its error). */
+  dictNamed(name: string): DictTable | undefined {
+    const table = this.tables.get(name)
+    return table === undefined || table.type !== 'dict' ? undefined : table
+  }
+
+  /** Time for a table from dictNamed(), as run() gives it to a dict op at `now`. */
+  advance(table: DictTable, now: number | undefined): void {
+    if (now !== undefined && now > this.#now) this.#now = now
+    table.advance(this.#now)
+  }
+
+  /** dict.set [key, value] on a table from dictNamed() (advanced), as run() would do it; false
+   * (nothing done) at the memory limit, where run() must refuse it. */
+  setIn(table: DictTable, key: Key, value: unknown): boolean {
+    if (this.maxMemory > 0 && this.#bytes >= this.maxMemory) return false
+    const before = table.bytes
+    table.set(key, value)
+    this.#bytes += table.bytes - before
+    if (!this.#timed && table.deadlineCount > 0) this.#timed = true
+    return true
+  }
+
   /** Runs `change` on one of this store's tables outside the command table (an atomic batch
    * taking its ops back), keeping the byte count. */
   change(table: Table, change: () => void): void {
@@ -166,6 +199,7 @@ export class Store {
       throw badArgument(`a list's content is an array or another iterable, not ${what}`)
     }
     this.tables.set(name, table)
+    this.#layout++
     this.#bytes += table.bytes
     return true
   }
@@ -174,6 +208,7 @@ export class Store {
     const table = this.tables.get(name)
     if (table === undefined) return false
     this.tables.delete(name)
+    this.#layout++
     this.#bytes -= table.bytes
     return true
   }
@@ -191,6 +226,7 @@ export class Store {
    * it would go on over a table that is no longer the store's. */
   replaceAll(tables: Map<string, Table>): void {
     this.tables.clear()
+    this.#layout++
     this.#cursors.clear()
     this.#epoch++
     this.#bytes = 0

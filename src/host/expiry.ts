@@ -49,7 +49,12 @@ export class Expiry {
   /** After a write on `name`: evict past a bound, and wake the sweep for an earlier deadline. */
   afterWrite(name: string): void {
     const table = this.#host.store.tables.get(name)
-    if (!(table instanceof DictTable) || table.options === undefined && table.deadlineCount === 0) return
+    if (table instanceof DictTable) this.afterWriteTo(table, name)
+  }
+
+  /** afterWrite() on `name`'s dict table, already looked up (the host's fast path). */
+  afterWriteTo(table: DictTable, name: string): void {
+    if (table.options === undefined && table.deadlineCount === 0) return
     if (table.options?.maxEntries !== undefined || table.options?.maxBytes !== undefined) {
       const keys = table.overflow()
       if (keys.length > 0) {

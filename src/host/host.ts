@@ -11,14 +11,17 @@
 // and eviction are writes of the host (expiry.ts): dict.expire / dict.evict records naming the
 // keys removed, so replay never sweeps or evicts by itself.
 // Waiting takes live here too (one place for every mode): a write that leaves elements in a list
-// with takes waiting hands them out, each through a logged list.shift.
+// with takes waiting hands them out, each through a logged list.shift. (Longer than the ~300-line
+// rule: the synchronous database's fast paths, getIn/setIn, must count and seq as apply() does,
+// with the same private state.)
 
 import { CyberError, badArgument } from '../errors.ts'
 import { failedCheck } from '../engine/batch.ts'
 import { COMMANDS, type Op, type RegisteredCommand } from '../engine/commands.ts'
 import type { Cursors } from '../engine/cursors.ts'
+import type { DictTable } from '../engine/dict-table.ts'
 import { Store } from '../engine/store.ts'
-import { describe } from '../engine/values.ts'
+import { describe, type Key } from '../engine/values.ts'
 import { Snapshotter } from '../persistence/data-file.ts'
 import type { OpLog } from '../persistence/op-log.ts'
 import type { FeedState, SnapshotStats } from '../persistence/snapshot.ts'
@@ -29,9 +32,14 @@ import { Feed, type WatchOptions, type Watcher } from './feed.ts'
 import { Takers, Takes, Waiter } from './takes.ts'
 
 const DICT_GET = COMMANDS.get('dict.get')!
+const DICT_SET = COMMANDS.get('dict.set')!
 const ATOMIC = COMMANDS.get('db.atomic')!
+const INFO = COMMANDS.get('db.info')!
 const LIST_LENGTH = COMMANDS.get('list.length')!
 const LIST_SHIFT = COMMANDS.get('list.shift')!
+
+/** What a fast path answers when the general one (apply) must run instead. */
+export const SLOW: unique symbol = Symbol('slow')
 
 /** What apply() did: the stored result (callers copy it) and the write's commit number. */
 export interface Applied {
@@ -93,6 +101,9 @@ export class Host {
   readonly #ops: number[] = new Array<number>(COMMANDS.size).fill(0)
   #hits = 0
   #misses = 0
+  // The fast path's dict.set calls (counters adds them in): a field costs it less than an element
+  // of #ops. Its gets need none: each is a hit or a miss.
+  #fastSets = 0
   readonly #setTimer: SetTimer
   readonly #takes = new Takes()
   // The waiting takes of callers that pass no Takers of their own.
@@ -115,9 +126,17 @@ export class Host {
     this.#since = this.clock.now()
   }
 
-  /** What this database is doing now, as plain data (db.info; info.ts). */
+  /** What this database is doing now, as plain data (info.ts). Not an operation: a metrics
+   * scrape reads it too; the db.info op is run by applyLater, or by runInfo. */
   info(): DatabaseInfo {
     return describeHost(this, this.#since)
+  }
+
+  /** The db.info op answered now (the synchronous database), counted as applyLater counts it. */
+  runInfo(): DatabaseInfo {
+    const info = this.info()
+    this.#ops[INFO.id] = (this.#ops[INFO.id] ?? 0) + 1
+    return info
   }
 
   /** The time ops run at now: the clock's, or the latest seen when the clock went back. */
@@ -205,7 +224,10 @@ export class Host {
   get counters(): HostCounters {
     const ops = new Map<string, number>()
     for (const [name, command] of COMMANDS) {
-      const n = this.#ops[command.id] ?? 0
+      let n = this.#ops[command.id] ?? 0
+      // every dict.get is a hit or a miss: those #ops does not count are the fast path's
+      if (command === DICT_GET) n = this.#hits + this.#misses
+      else if (command === DICT_SET) n += this.#fastSets
       if (n > 0) ops.set(name, n)
     }
     return { ops, hits: this.#hits, misses: this.#misses, expired: this.#expiry.expired,
@@ -242,6 +264,44 @@ export class Host {
     const applied = this.write(op, command, cursors, now)
     this.#afterWrite(op.table)
     return applied
+  }
+
+  // --- the synchronous database's fast paths ---
+  // dict.get [key] and dict.set [key, string] on a dict table the caller looked up once
+  // (store.dictNamed, kept while store.layout is unchanged), without an Op, an args array or the
+  // registry's dispatch: what apply() does for them, counted alike. Anything unusual (a key or
+  // value the value model must check or copy, a log to write, the memory limit) answers SLOW
+  // and the caller takes apply(), which gives the same result or the same error.
+  // The change feed sees setIn's writes as it sees #write's.
+
+  /** dict.get of `key` on `table` (`name`'s), or SLOW. The stored value, uncopied. */
+  getIn(table: DictTable, key: unknown): unknown {
+    if (typeof key !== 'string' && typeof key !== 'number') return SLOW
+    // A table without deadlines needs no time (and no clock read): run() would advance it to a
+    // time nothing reads (what does read it, ttl and set options, takes apply(), which advances).
+    if (table.timed) this.store.advance(table, this.now())
+    const value = table.get(key)
+    // A key that was found is well-formed (every stored key is); a missing one may not be, and
+    // apply() must then refuse it.
+    if (value === undefined && typeof key === 'string' && !isFastString(key)) return SLOW
+    if (value !== undefined) this.#hits++
+    else this.#misses++
+    return value
+  }
+
+  /** dict.set of `key` to the string `value` on `table` (`name`'s; no log: a logged write takes
+   * apply()), or SLOW. Its seq otherwise. */
+  setIn(table: DictTable, name: string, key: unknown, value: string): number | typeof SLOW {
+    if (this.#log !== undefined || !isFastString(value)) return SLOW
+    if (typeof key === 'string' ? !isFastString(key) : typeof key !== 'number' || key === 0) return SLOW
+    if (table.timed) this.store.advance(table, this.now())
+    if (!this.store.setIn(table, key as Key, value)) return SLOW
+    this.#fastSets++
+    const seq = ++this.#seq
+    this.#feed.publish(seq, { table: name, name: 'dict.set', args: [key, value] })
+    this.#expiry.afterWriteTo(table, name)
+    if (this.#takes.size !== 0) this.#handOut(name)
+    return seq
   }
 
   // After a write to `table`: it may be past its bound, or have a key with the earliest deadline
@@ -432,8 +492,15 @@ export class Host {
   }
 }
 
+// A string the fast paths take as it is: well-formed (the value model refuses a lone surrogate)
+// and far below the request size limit (a long one takes apply(), whose walk counts it).
+const FAST_STRING_CHARS = 1 << 16
+function isFastString(value: string): boolean {
+  return value.length <= FAST_STRING_CHARS && value.isWellFormed()
+}
+
 /** A take's `{ wait }` in milliseconds: 0 without one. */
-function takeWait(options: unknown): number {
+export function takeWait(options: unknown): number {
   if (options === undefined) return 0
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw badArgument(`take options are an object like { wait: ms }, not ${describe(options)}`)

@@ -14,7 +14,7 @@ import {
   DEFAULT_DURABILITY, LOG_HEADER_BYTES, decodeLogHeader, logPath, rotatedLogPath, type Durability,
   type LogIO,
 } from './log-format.ts'
-import { listLogFiles, recover, recoverSync, type Recovered } from './log-reader.ts'
+import { listLogFiles, recoverSync, type Recovered } from './log-reader.ts'
 import { OpLog, type OpenLog } from './op-log.ts'
 import { takeView, writeSnapshot, writeView, type FeedState, type SnapshotStats } from './snapshot.ts'
 
@@ -128,9 +128,14 @@ export class DataFile extends Snapshotter {
    * file leaves the store as it is) and goes on logging through the host. Throws LOCKED or
    * SNAPSHOT_CORRUPT, holding no lock and changing nothing then. */
   static async open(host: Host, path: string, options: DataFileOptions = {}): Promise<DataFile> {
+    return DataFile.openSync(host, path, options)
+  }
+
+  /** open(), synchronously (the loading is: Bun's sync file reads): what openSync() uses. */
+  static openSync(host: Host, path: string, options: DataFileOptions = {}): DataFile {
     const file = DataFile.lock(host, path)
     try {
-      const recovered = await recover(path)
+      const recovered = recoverSync(path)
       if (recovered.tables) host.store.replaceAll(recovered.tables)
       host.restoreFeed(recovered.feed, crashSkip(recovered))
       host.tablesReplaced() // deadlines loaded: the sweep's timer

@@ -21,6 +21,10 @@ import {
   encodeRecordBody, logPath, rotatedLogPath, syncDir, writeRecord, type Durability, type LogIO,
 } from './log-format.ts'
 
+
+// What a synchronous database's writes may leave pending under everysec and no before one write
+// call takes them (its loop may never yield to the tick's write).
+const SYNC_FLUSH_BYTES = 1 << 20
 export { DEFAULT_DURABILITY, DURABILITIES, type Durability } from './log-format.ts'
 
 // Data files are readable by their owner only: they hold every value of the database. Logs are
@@ -214,6 +218,29 @@ export class OpLog {
    * the server, once per data event, before it asks whether its replies may leave. */
   flush(to: number): void {
     if (to > this.#written && this.#failure === undefined) this.#write()
+  }
+
+  /** Writes what is pending and, under `always`, fdatasyncs it before returning: the synchronous
+   * database's writes are durable when its call returns. Under everysec and no, the write waits
+   * for the end of the tick, as appendEncoded queues it, unless SYNC_FLUSH_BYTES are pending (a
+   * synchronous loop of writes never yields to that tick). Throws what the disk refused (those
+   * writes were undone). */
+  flushNow(): void {
+    if (this.durability !== 'always' && this.#records.length < SYNC_FLUSH_BYTES) return
+    if (this.#failure !== undefined) throw this.#failure
+    const lost = this.#write()
+    if (this.durability !== 'always') {
+      if (lost !== undefined) throw lost
+      return
+    }
+    if (lost !== undefined) throw lost
+    if (this.#synced >= this.#written && !this.#dirDirty) return
+    try {
+      this.#syncNow()
+    } catch (error) {
+      this.#fail(error)
+      throw this.#failure ?? error
+    }
   }
 
   /**
@@ -416,6 +443,8 @@ export class OpLog {
     this.#syncQueued = false
     if (this.#fd < 0 || this.#failure !== undefined) return
     this.#write()
+    // A synchronous write's flushNow() may have synced everything already.
+    if (this.#synced >= this.#written && !this.#dirDirty) return
     try {
       this.#syncNow()
     } catch (error) {

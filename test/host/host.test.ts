@@ -6,7 +6,8 @@ import { Database } from '../../src/client/database.ts'
 import { EmbeddedTransport } from '../../src/client/embedded.ts'
 import { Server, connect } from '../../src/index.ts'
 import { expectCode, tempDir } from '../contract/helpers.ts'
-import { Host } from '../../src/host/host.ts'
+import { Host, SLOW } from '../../src/host/host.ts'
+import type { DictTable } from '../../src/engine/dict-table.ts'
 
 // msgpackr has no encoding for a symbol: the log's encoder throws on it, the engine does not look.
 const unencodable = { table: 'd', name: 'dict.set', args: ['bad', Symbol('no encoding')] }
@@ -57,5 +58,51 @@ describe('Host.apply', () => {
     await using db = await connect('memory://')
     const error = await expectCode(db.save(''), 'BAD_ARGUMENT')
     expect(error.message).toContain('non-empty')
+  })
+})
+
+describe('Host fast paths (getIn, setIn)', () => {
+  function hostWithTables(): { host: Host; d: DictTable } {
+    const host = new Host()
+    host.apply({ table: 'd', name: 'db.create', args: ['dict'] })
+    host.apply({ table: 'l', name: 'db.create', args: ['list'] })
+    return { host, d: host.store.dictNamed('d')! }
+  }
+
+  test('they answer as apply() and count alike', () => {
+    const { host, d } = hostWithTables()
+    const seq = host.setIn(d, 'd', 'k', 'v')
+    const fast = [seq, host.seq, host.getIn(d, 'k'), host.getIn(d, 'missing')]
+    const { ops, hits, misses } = host.counters
+    expect([fast, ops.get('dict.set'), ops.get('dict.get'), hits, misses]).toEqual([[3, 3, 'v', undefined], 1, 2, 1, 1])
+  })
+
+  test('store.dictNamed finds no table for a missing name or a list, and layout counts table changes', () => {
+    const { host } = hostWithTables()
+    const before = host.store.layout
+    host.apply({ table: 'd', name: 'db.drop', args: [] })
+    expect([host.store.dictNamed('nope'), host.store.dictNamed('l'), host.store.dictNamed('d'),
+      host.store.layout - before]).toEqual([undefined, undefined, undefined, 1])
+  })
+
+  const slow: [string, (host: Host, d: DictTable) => unknown][] = [
+    ['a key that is not a string or a number', (h, d) => h.getIn(d, {})],
+    ['a missing lone-surrogate key', (h, d) => h.getIn(d, '\ud800')],
+    ['a lone surrogate value', (h, d) => h.setIn(d, 'd', 'k', '\ud800')],
+    ['a string past the fast size', (h, d) => h.setIn(d, 'd', 'k', 'x'.repeat(70_000))],
+    ['the key 0 (the value model turns -0 into 0)', (h, d) => h.setIn(d, 'd', 0, 'v')],
+  ]
+  for (const [what, run] of slow) {
+    test(`${what} answers SLOW and changes nothing`, () => {
+      const { host, d } = hostWithTables()
+      expect([run(host, d), host.seq, host.store.bytes]).toEqual([SLOW, 2, 0])
+    })
+  }
+
+  test('a store at its memory limit makes setIn SLOW, so apply() refuses the write', () => {
+    const { host, d } = hostWithTables()
+    host.apply({ table: 'd', name: 'dict.set', args: ['k', 'x'.repeat(100)] })
+    host.store.maxMemory = 10
+    expect(host.setIn(d, 'd', 'j', 'v')).toBe(SLOW)
   })
 })

@@ -161,6 +161,35 @@ describe('durability', () => {
     await db.close()
   })
 
+  test('flushNow under always writes and fdatasyncs before it returns, and the tick adds no second sync', async () => {
+    using dir = tempDir()
+    const { db, log } = await open(dir.file('n.cdb'), 'always')
+    await db.createDict('d')
+    await db.tables()
+    const before = { ...log.counts }
+    log.append({ table: 'd', name: 'dict.set', args: ['k', 1] })
+    log.flushNow()
+    const now = { writes: log.counts.writes - before.writes, syncs: log.counts.syncs - before.syncs }
+    await new Promise((resolve) => setImmediate(resolve)) // the tick's queued sync task has run
+    expect([now, { writes: log.counts.writes - before.writes, syncs: log.counts.syncs - before.syncs }])
+      .toEqual([{ writes: 1, syncs: 1 }, { writes: 1, syncs: 1 }])
+    await db.close()
+  })
+
+  test('flushNow under everysec leaves the write to the end of the tick', async () => {
+    using dir = tempDir()
+    const { db, log } = await open(dir.file('m.cdb'), 'everysec')
+    await db.createDict('d')
+    await db.tables()
+    const before = log.counts.writes
+    log.append({ table: 'd', name: 'dict.set', args: ['k', 1] })
+    log.flushNow()
+    const now = log.counts.writes - before
+    await db.tables()
+    expect([now, log.counts.writes - before]).toEqual([0, 1])
+    await db.close()
+  })
+
   test('everysec: the writes of one tick share one write, and none waits for an fdatasync', async () => {
     using dir = tempDir()
     const { db, log } = await open(dir.file('e.cdb'), 'everysec')
