@@ -18,6 +18,7 @@ import { connect, type Database } from '../src/index.ts'
 import { createCodec } from '../src/protocol/codec.ts'
 import { encodeKey, keyList, tableKeys } from '../src/redis/keys.ts'
 import * as lua from '../src/redis/scripts.ts'
+import { FEED_KEYS } from '../src/redis/feed.ts'
 import { startRedisCluster, startRedisServer } from '../test/fixtures/redis-servers.ts'
 import { fmt, machine, median, runMain, start, stop, stopAllOnSignals, table, verdict } from './fixtures/harness.ts'
 
@@ -64,33 +65,34 @@ async function overhead(): Promise<string> {
     await side.createList('l', [VALUE])
     await side.dict('d').setMany(Array.from({ length: 1000 }, (_, i) => [`k${i}`, VALUE] as [string, string]))
   }
-  const dk = keyList(tableKeys('d'))
-  const lk = keyList(tableKeys('l'))
+  // The keys redis:// sends: the table's and (one node) the change feed's.
+  const dk = [...keyList(tableKeys('d')), ...FEED_KEYS]
+  const lk = [...keyList(tableKeys('l')), ...FEED_KEYS]
   const packed = codec.pack(VALUE)
   await raw.hset('plain', Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`k${i}`, packed])))
   const now = () => String(Date.now())
   const sides: Record<string, Record<Side, Run>> = {
     'dict.get': {
       'redis://': (i) => db.dict('d').get(`k${i % 1000}`),
-      'raw EVALSHA': (i) => r.bgetBuffer!(7, ...dk, now(), encodeKey(`k${i % 1000}`)).then((b) => codec.unpack(b as Buffer)),
+      'raw EVALSHA': (i) => r.bgetBuffer!(dk.length, ...dk, now(), encodeKey(`k${i % 1000}`)).then((b) => codec.unpack(b as Buffer)),
       'raw command': (i) => raw.hgetBuffer('plain', `k${i % 1000}`).then((b) => codec.unpack(b!)),
       'cyberdb://': (i) => server.db.dict('d').get(`k${i % 1000}`),
     },
     'dict.set': {
       'redis://': (i) => db.dict('d').set(`k${i % 1000}`, VALUE),
-      'raw EVALSHA': (i) => r.bset!(7, ...dk, now(), encodeKey(`k${i % 1000}`), codec.pack(VALUE)),
+      'raw EVALSHA': (i) => r.bset!(dk.length, ...dk, now(), encodeKey(`k${i % 1000}`), codec.pack(VALUE)),
       'raw command': (i) => raw.hset('plain', `k${i % 1000}`, codec.pack(VALUE)),
       'cyberdb://': (i) => server.db.dict('d').set(`k${i % 1000}`, VALUE),
     },
     'list.push': {
       'redis://': () => db.list('l').push(VALUE),
-      'raw EVALSHA': () => r.bpush!(7, ...lk, now(), '', codec.pack(VALUE)),
+      'raw EVALSHA': () => r.bpush!(lk.length, ...lk, now(), '', codec.pack(VALUE)),
       'raw command': () => raw.rpush('plainlist', codec.pack(VALUE)),
       'cyberdb://': () => server.db.list('l').push(VALUE),
     },
     'list.at': {
       'redis://': () => db.list('l').at(0),
-      'raw EVALSHA': () => r.batBuffer!(7, ...lk, now(), '0').then((b) => codec.unpack(b as Buffer)),
+      'raw EVALSHA': () => r.batBuffer!(lk.length, ...lk, now(), '0').then((b) => codec.unpack(b as Buffer)),
       'raw command': () => raw.lindexBuffer('plainlist', 0).then((b) => codec.unpack(b!)),
       'cyberdb://': () => server.db.list('l').at(0),
     },

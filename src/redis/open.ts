@@ -7,10 +7,11 @@ import type { Clock, SetTimer } from '../host/clock.ts'
 import { RedisTransport } from './redis-transport.ts'
 
 export const REDIS_FORMS = 'redis://[[USER]:PASSWORD@]HOST[:PORT][/DB][?cluster=true&connectTimeout=SECONDS' +
-  '&waitReplicas=N&waitTimeout=MS], ' +
+  '&waitReplicas=N&waitTimeout=MS&feedHistory=N], ' +
   'rediss://... (the same over TLS)'
 
 const DEFAULT_PORT = 6379
+const DEFAULT_FEED_HISTORY = 10_000
 const DEFAULT_CONNECT_TIMEOUT_SECONDS = 10
 
 export interface RedisConnectOptions {
@@ -30,6 +31,7 @@ interface Parsed {
   connectTimeoutMs: number
   waitReplicas: number
   waitTimeoutMs: number
+  feedHistory: number | undefined
 }
 
 export function parseRedisUrl(url: string, password?: string): Parsed {
@@ -53,6 +55,7 @@ export function parseRedisUrl(url: string, password?: string): Parsed {
     connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_SECONDS * 1000,
     waitReplicas: 0,
     waitTimeoutMs: 1000,
+    feedHistory: undefined,
   }
   if (parsed.username !== '') out.username = decodeURIComponent(parsed.username)
   const pw = password ?? (parsed.password === '' ? undefined : decodeURIComponent(parsed.password))
@@ -62,6 +65,7 @@ export function parseRedisUrl(url: string, password?: string): Parsed {
     else if (name === 'cluster' && (value === 'false' || value === '0')) out.cluster = false
     else if (name === 'connectTimeout' && Number(value) > 0) out.connectTimeoutMs = Number(value) * 1000
     else if (name === 'waitReplicas' && Number.isSafeInteger(Number(value)) && Number(value) >= 0) out.waitReplicas = Number(value)
+    else if (name === 'feedHistory' && Number.isSafeInteger(Number(value)) && Number(value) > 0) out.feedHistory = Number(value)
     else if (name === 'waitTimeout' && Number.isSafeInteger(Number(value)) && Number(value) > 0) out.waitTimeoutMs = Number(value)
     else throw badUrl(url, `unknown parameter or value "${name}=${value}"`)
   }
@@ -112,6 +116,13 @@ export async function openRedis(url: string, options: RedisConnectOptions = {}):
   try {
     await client.connect()
     await client.ping()
+    // One node's change feed keeps this many commits (the first client sets the default; a URL
+    // that names one sets it for every client of that database).
+    if (!p.cluster) {
+      const [key, value] = ['cdb:{cdb}:fhist', String(p.feedHistory ?? DEFAULT_FEED_HISTORY)]
+      if (p.feedHistory === undefined) await client.set(key, value, 'NX')
+      else await client.set(key, value)
+    }
   } catch (error) {
     client.disconnect()
     const message = error instanceof Error ? error.message : String(error)

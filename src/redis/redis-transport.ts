@@ -22,6 +22,8 @@ import { diff, parseLoaded, rebuild, type Loaded } from './tables.ts'
 import { describeRedis, type TableReply } from './info.ts'
 import { batchTables, namedKeys, toCyberError } from './ops.ts'
 import { replicated } from './replicated.ts'
+import { FEED_KEYS, RedisFeed } from './feed.ts'
+import { ChangeStream, type WatchOptions } from '../client/change-stream.ts'
 import { Scans } from './scans.ts'
 import { Takes } from './takes.ts'
 
@@ -67,6 +69,10 @@ export class RedisTransport implements Transport {
   readonly #run: Record<keyof typeof SCRIPTS, Call>
   readonly #waitReplicas: number
   readonly #keyCache = new Map<string, string[]>()
+  // The last op of the optimistic path (or one queued behind it) per table, while it runs.
+  readonly #tails = new Map<string, Promise<void>>()
+  readonly #feed: RedisFeed | undefined
+  readonly #feedKeys: readonly string[]
   // What db.info reports of this client: its successful ops by name, its get hits and misses.
   readonly #ops = new Map<string, number>()
   readonly #since: number
@@ -81,6 +87,8 @@ export class RedisTransport implements Transport {
     this.#clock = options.clock ?? Date
     this.#cluster = options.cluster === true
     this.#since = this.#clock.now()
+    this.#feed = this.#cluster ? undefined : new RedisFeed(client as Redis, options.duplicate, this.#codec)
+    this.#feedKeys = this.#cluster ? [] : FEED_KEYS
     this.#waitReplicas = options.waitReplicas ?? 0
     this.#waitTimeoutMs = options.waitTimeoutMs ?? 1000
     const run = {} as Record<keyof typeof SCRIPTS, Call>
@@ -111,7 +119,7 @@ export class RedisTransport implements Transport {
     try {
       checkOp(op)
       acceptArgs(op.args) // the one value model
-      return this.#dispatch(op).then((result) => {
+      return this.#ordered(op).then((result) => {
         this.#ops.set(op.name, (this.#ops.get(op.name) ?? 0) + 1)
         return result
       }, (error) => { throw this.#error(error, op) })
@@ -120,15 +128,30 @@ export class RedisTransport implements Transport {
     }
   }
 
+  /** db.watch(): the feed of one Redis node (feed.ts); a Cluster has none (BAD_ARGUMENT). */
+  watch(options: WatchOptions | undefined): ChangeStream {
+    if (this.#feed !== undefined && !this.#closed) return this.#feed.watch(options)
+    const stream = new ChangeStream()
+    stream.fail(this.#closed ? closedError('database') : badArgument('a Redis Cluster has no change feed: one stream in ' +
+      'commit order for every table needs one node (README, Scaling out)'))
+    return stream
+  }
+
+  /** Watches open on this database (tests: closing frees them). */
+  get watching(): number {
+    return this.#feed?.watching ?? 0
+  }
+
   pin(): Transport {
     if (this.#closed) throw closedError('database')
-    return new ProxyTransport(this, (op) => this.call(op))
+    return new ProxyTransport(this, (op) => this.call(op), (options) => this.watch(options))
   }
 
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     await this.#takes.close()
+    this.#feed?.close()
     this.#client.disconnect()
   }
 
@@ -137,6 +160,40 @@ export class RedisTransport implements Transport {
   }
 
   // --- dispatch: one script for the hot ops, the engine for the rest ---
+
+  // Program order per table. A hot op is one script, sent at once: Redis runs a connection's
+  // commands in order. An op of the optimistic path takes round trips (read, then commit), so an
+  // op sent after it on the same table waits for it (as it would on a server), and this client's
+  // ops on one table never race each other's commits (no retries among themselves).
+  #ordered(op: Op): Promise<unknown> {
+    // A waiting take is never a table's tail: the push it waits for would wait for it.
+    if (op.name === 'list.take' || op.name === 'take.cancel') return this.#dispatch(op)
+    const tables = op.name === 'db.atomic' ? batchTables(op.args) : [op.table]
+    const before = tables.map((table) => this.#tails.get(table)).filter((tail) => tail !== undefined)
+    if (before.length === 0 && !this.#slow(op)) return this.#dispatch(op)
+    const run = before.length === 0 ? this.#dispatch(op)
+      : Promise.all(before).then(() => this.#dispatch(op))
+    const tail = run.then(() => undefined, () => undefined)
+    for (const table of tables) this.#tails.set(table, tail)
+    void tail.then(() => {
+      for (const table of tables) if (this.#tails.get(table) === tail) this.#tails.delete(table)
+    })
+    return run
+  }
+
+  /** Whether an op takes the optimistic path (more than one round trip). */
+  #slow(op: Op): boolean {
+    const n = op.args.length
+    switch (op.name) {
+      case 'dict.get': return n !== 1 && n !== 2
+      case 'dict.set': return n !== 2
+      case 'dict.has': case 'dict.delete': case 'list.at': return n !== 1
+      case 'dict.size': case 'list.length': case 'list.shift': case 'list.pop': case 'db.tables': return n !== 0
+      case 'list.push': case 'dict.scan': case 'list.scan': case 'cursor.close': case 'db.info': case 'db.save':
+      case 'list.take': case 'take.cancel': return false
+    }
+    return true
+  }
 
   #dispatch(op: Op): Promise<unknown> {
     const { table, name, args } = op
@@ -216,8 +273,9 @@ export class RedisTransport implements Transport {
   #single(table: string, script: keyof typeof SCRIPTS, argv: (string | Buffer)[]): Promise<unknown> {
     if (table === '') return Promise.reject(badArgument('a table name must not be empty'))
     const keys = this.#keys(table)
-    if (this.#waitReplicas > 0 && WRITES.has(script)) return this.#replicated(script, [7, ...keys, String(this.#clock.now()), ...argv])
-    return this.#run[script](7, ...keys, String(this.#clock.now()), ...argv)
+    const n = keys.length
+    if (this.#waitReplicas > 0 && WRITES.has(script)) return this.#replicated(script, [n, ...keys, String(this.#clock.now()), ...argv])
+    return this.#run[script](n, ...keys, String(this.#clock.now()), ...argv)
   }
 
   // The key names of a table are built once (escaping, seven concatenations), not per call.
@@ -225,7 +283,8 @@ export class RedisTransport implements Transport {
     let keys = this.#keyCache.get(table)
     if (keys === undefined) {
       if (this.#keyCache.size >= KEY_CACHE_TABLES) this.#keyCache.clear()
-      this.#keyCache.set(table, keys = keyList(tableKeys(table)))
+      // (one node: the feed's keys last, which every write script appends to)
+      this.#keyCache.set(table, keys = [...keyList(tableKeys(table)), ...this.#feedKeys])
     }
     return keys
   }
@@ -244,7 +303,7 @@ export class RedisTransport implements Transport {
       throw badArgument(`db.atomic over tables ${names.map((n) => JSON.stringify(n)).join(', ')}: on a Redis ` +
         'Cluster a batch is all or nothing only within one table (one hash slot)')
     }
-    const keys = names.flatMap((name) => keyList(tableKeys(name)))
+    const keys = [...names.flatMap((name) => keyList(tableKeys(name))), ...this.#feedKeys]
     const touched = command?.on === 'dict' && (typeof op.args[0] === 'string' || typeof op.args[0] === 'number')
       ? op.args[0] : undefined
     // An op that names its keys reads only those (and never needs the rest of the table).
@@ -256,16 +315,23 @@ export class RedisTransport implements Transport {
       const store = rebuild(loaded, this.#codec, now)
       // Throws the engine's own error (nothing has been written).
       const result = store.apply(op, undefined, now)
-      const changes = diff(loaded, store, this.#codec, touched, now)
+      const changes = diff(loaded, store, this.#codec, touched, now, this.#record(op, command, now))
       if (changes.argv.length === 0) return this.#result(op, result, loaded)
       const commit = [keys.length, ...keys, String(now), String(names.length), ...loaded.map((t) => t.version), ...changes.argv]
       const ok = this.#waitReplicas > 0 ? await this.#replicated('cdbCommit', commit) : await this.#run.cdbCommit(...commit)
-      if (ok !== 1) continue
+      if (ok === 0) continue
       for (const name of changes.created) await this.#run.cdbRegister(2, REGISTRY_KEY, REGISTRY_SEQ_KEY, '0', name, '0')
       for (const name of changes.dropped) await this.#run.cdbRegister(2, REGISTRY_KEY, REGISTRY_SEQ_KEY, '0', name, '1')
-      return this.#result(op, result, loaded, 1)
+      return this.#result(op, result, loaded, 1, this.#feed === undefined ? undefined : ok as number)
     }
     throw new CyberError('TIMEOUT', `${op.name} on "${op.table}" lost to other writers ${MAX_ROUNDS} times in a row`)
+  }
+
+  /** The op's record for the feed: its logged form, as the host logs it (one node only). */
+  #record(op: Op, command: ReturnType<typeof COMMANDS.get>, now: number): Buffer | undefined {
+    if (this.#feed === undefined || command?.writes !== true) return undefined
+    const args = command.logged?.(op.args, { now: () => now }) ?? op.args
+    return this.#codec.pack([op.table, op.name, args]) as Buffer
   }
 
   async #load(names: string[], keys: string[], now: number, fields?: string[]): Promise<Loaded[]> {
@@ -277,10 +343,11 @@ export class RedisTransport implements Transport {
 
   /** An atomic batch's seq: on Redis there is no database-wide commit counter (a Cluster has no
    * one place for it), so it is the first table's version, never below this client's last. */
-  #result(op: Op, result: unknown, loaded: Loaded[], bumped = 0): unknown {
+  #result(op: Op, result: unknown, loaded: Loaded[], bumped = 0, feedSeq?: number): unknown {
     if (op.name !== 'db.atomic' || typeof result !== 'object' || result === null || !(result as { ok?: boolean }).ok) {
       return result
     }
+    if (feedSeq !== undefined) return { ok: true, seq: feedSeq, results: (result as { results: unknown[] }).results }
     const version = Number(loaded[0]?.version ?? 0) + bumped
     this.#seq = Math.max(this.#seq + 1, version)
     return { ok: true, seq: this.#seq, results: (result as { results: unknown[] }).results }
@@ -292,7 +359,7 @@ export class RedisTransport implements Transport {
   async #tableReplies(now: number): Promise<TableReply[]> {
     const names = (await (this.#client as Redis).zrange(REGISTRY_KEY, '0', '-1')) as string[]
     const replies = await Promise.all(names.map((name) =>
-      this.#run.cdbInfo(7, ...this.#keys(name), String(now)) as Promise<TableReply['reply']>))
+      this.#run.cdbInfo(this.#keys(name).length, ...this.#keys(name), String(now)) as Promise<TableReply['reply']>))
     return names.map((name, i) => ({ name, reply: replies[i]! }))
   }
 
@@ -308,8 +375,10 @@ export class RedisTransport implements Transport {
     const now = this.#clock.now()
     const ops = new Map(this.#ops)
     ops.set('db.info', (ops.get('db.info') ?? 0) + 1) // this one, as the host counts it
-    return describeRedis(now, await this.#tableReplies(now),
+    const info = describeRedis(now, await this.#tableReplies(now),
       { since: this.#since, ops, hits: this.#hits, misses: this.#misses })
+    if (this.#feed !== undefined) info.feed.seq = await this.#feed.seq()
+    return info
   }
 
   async #scan(op: Op): Promise<unknown> {

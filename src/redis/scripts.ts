@@ -9,6 +9,39 @@
 export const PRELUDE = `
 local now = tonumber(ARGV[1])
 local function fail(code, detail) error({err = 'CDB ' .. code .. ' ' .. (detail or '')}) end
+-- The change feed (one node only, feed.ts): the client then passes the feed's stream, its seq
+-- counter and its length bound as the last three keys. Each write appends its logged op,
+-- msgpack [table, op, args], at the next seq: one stream in commit order for every table.
+local FEED = #KEYS % 7 == 3
+local function P(x) return cmsgpack.pack(x) end
+local function hdr(n)
+  if n < 16 then return string.char(0x90 + n) end
+  if n < 65536 then return string.char(0xdc, math.floor(n / 256), n % 256) end
+  return string.char(0xdd, math.floor(n / 16777216) % 256, math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
+end
+local function keyOf(f)
+  if string.sub(f, 1, 1) == 's' then return string.sub(f, 2) end
+  return tonumber(string.sub(f, 2))
+end
+local function record(bytes)
+  if not FEED then return 0 end
+  local seq = redis.call('INCR', KEYS[#KEYS - 1])
+  local history = tonumber(redis.call('GET', KEYS[#KEYS]) or '') or 10000
+  redis.call('XADD', KEYS[#KEYS - 2], 'MAXLEN', history, '0-' .. seq, 'r', bytes)
+  return seq
+end
+-- op's record on table b: n arguments, already msgpack, concatenated
+local function rec(b, op, n, args)
+  if not FEED then return 0 end
+  return record('\\147' .. P(redis.call('HGET', KEYS[b + 1], 'name') or '') .. P(op) .. hdr(n) .. args)
+end
+-- a removal by the database itself (dict.expire, dict.evict): one commit for its keys
+local function removal(b, op, fields)
+  if not FEED or #fields == 0 then return end
+  local keys = {}
+  for i, f in ipairs(fields) do keys[i] = P(keyOf(f)) end
+  rec(b, op, 1, hdr(#fields) .. table.concat(keys))
+end
 -- Time never goes back for a table (as in the engine): a clock set back finds the latest time
 -- a write ran at, so nothing that had expired comes back.
 local function since(b)
@@ -44,7 +77,10 @@ end
 -- a live value, or false; an expired one is removed on the way (a write: the version moves)
 local function live(b, f)
   if expired(b, f) then
-    if remove(b, f) then redis.call('HINCRBY', KEYS[b + 1], 'expired', 1) end
+    if remove(b, f) then
+      redis.call('HINCRBY', KEYS[b + 1], 'expired', 1)
+      removal(b, 'dict.expire', {f})
+    end
     bump(b)
     return false
   end
@@ -60,14 +96,19 @@ local function evict(b)
   local maxE = tonumber(redis.call('HGET', KEYS[b + 1], 'maxEntries') or '')
   local maxB = tonumber(redis.call('HGET', KEYS[b + 1], 'maxBytes') or '')
   if not maxE and not maxB then return end
+  local victims = {}
   for _ = 1, 100000 do
     local size = redis.call('HLEN', KEYS[b + 2])
     local bytes = tonumber(redis.call('HGET', KEYS[b + 1], 'bytes') or '0')
-    if (not maxE or size <= maxE) and (not maxB or bytes <= maxB) then return end
+    if (not maxE or size <= maxE) and (not maxB or bytes <= maxB) then break end
     local victim = redis.call('ZRANGE', KEYS[b + 5], 0, 0)[1]
-    if not victim then return end
-    if remove(b, victim) then redis.call('HINCRBY', KEYS[b + 1], 'evicted', 1) end
+    if not victim then break end
+    if remove(b, victim) then
+      redis.call('HINCRBY', KEYS[b + 1], 'evicted', 1)
+      victims[#victims + 1] = victim
+    end
   end
+  removal(b, 'dict.evict', victims)
 end
 -- Waiting takes (takes.ts): a line of take ids per list, and a hand-over key per take that its
 -- own connection blocks on. A write that leaves elements moves them, first to first, to the
@@ -83,16 +124,26 @@ local function wake(b)
     local id = redis.call('LPOP', w)
     if not id then return end
     local key = w .. ':' .. id
-    if isList then redis.call('LMOVE', KEYS[b + 6], key, 'LEFT', 'RIGHT') else redis.call('RPUSH', key, '') end
+    if isList then
+      redis.call('LMOVE', KEYS[b + 6], key, 'LEFT', 'RIGHT')
+      rec(b, 'list.shift', 0, '') -- what a take is in the feed (as the host logs it)
+    else
+      redis.call('RPUSH', key, '')
+    end
     redis.call('PEXPIRE', key, 86400000)
   end
 end
 -- the sweep: each write reclaims a few expired keys, so memory is freed without reads
 local function sweep(b)
   local due = redis.call('ZRANGEBYSCORE', KEYS[b + 4], '-inf', now, 'LIMIT', 0, 16)
+  local gone = {}
   for _, f in ipairs(due) do
-    if remove(b, f) then redis.call('HINCRBY', KEYS[b + 1], 'expired', 1) end
+    if remove(b, f) then
+      redis.call('HINCRBY', KEYS[b + 1], 'expired', 1)
+      gone[#gone + 1] = f
+    end
   end
+  removal(b, 'dict.expire', gone)
 end
 `
 
@@ -121,6 +172,7 @@ return redis.call('HLEN', KEYS[2]) - redis.call('ZCOUNT', KEYS[4], '-inf', now)
 export const DICT_DELETE = PRELUDE + `
 check(0, 'dict')
 local was = live(0, ARGV[2])
+rec(0, 'dict.delete', 1, P(keyOf(ARGV[2])))
 if not was then return 0 end
 remove(0, ARGV[2])
 bump(0)
@@ -132,6 +184,7 @@ return 1
 export const DICT_SET = PRELUDE + `
 check(0, 'dict')
 local f, v = ARGV[2], ARGV[3]
+rec(0, 'dict.set', 2, P(keyOf(f)) .. v)
 local old = redis.call('HGET', KEYS[2], f)
 if old and expired(0, f) then
   remove(0, f)
@@ -162,6 +215,7 @@ return 1
 export const LIST_PUSH = PRELUDE + `
 check(0, 'list')
 local n = redis.call('LLEN', KEYS[6])
+if FEED then rec(0, 'list.push', #ARGV - 2, table.concat(ARGV, '', 3)) end
 if #ARGV > 2 then
   bump(0)
   for i = 3, #ARGV, 4000 do
@@ -192,6 +246,7 @@ return redis.call('LINDEX', KEYS[6], ARGV[2])
 /** list.shift: [now] -> value bytes or nil. */
 export const LIST_SHIFT = PRELUDE + `
 check(0, 'list')
+rec(0, 'list.shift', 0, '')
 local v = redis.call('LPOP', KEYS[6])
 if v then bump(0) end
 return v
@@ -202,6 +257,7 @@ export const LIST_POP = PRELUDE + `
 check(0, 'list')
 local v = redis.call('RPOP', KEYS[6])
 if not v then fail('INDEX_OUT_OF_RANGE') end
+rec(0, 'list.pop', 0, '')
 bump(0)
 return v
 `

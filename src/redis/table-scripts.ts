@@ -65,7 +65,8 @@ return {t}
 `
 
 /** The optimistic commit: [now, tables, version per table..., then commands]. Refused (0) when a
- * table's version moved since it was read; else runs every command and bumps each version.
+ * table's version moved since it was read; else runs every command and bumps each version, and
+ * answers the op's feed seq (1 without a feed). 'F' records the op's logged form in the feed.
  * A command is [op, argc, args...]: 'R' a Redis command on KEYS[args[2]] (args[1] its name),
  * 'A' appends a field to a table's order, 'T' touches it (recency), 'E' evicts a table to its
  * bounds, 'S' sweeps a few expired keys. */
@@ -76,9 +77,12 @@ for t = 1, tables do
   if (redis.call('GET', KEYS[(t - 1) * 7 + 7]) or '0') ~= ARGV[2 + t] then return 0 end
 end
 local i = 3 + tables
+local opseq = 0
 while i <= #ARGV do
   local op, argc = ARGV[i], tonumber(ARGV[i + 1])
-  if op == 'R' then
+  if op == 'F' then
+    opseq = record(ARGV[i + 2]) -- the op's logged form, first: then what the database removes
+  elseif op == 'R' then
     redis.call(ARGV[i + 2], KEYS[tonumber(ARGV[i + 3])], unpack(ARGV, i + 4, i + 1 + argc))
   elseif op == 'A' then
     local b = tonumber(ARGV[i + 2])
@@ -96,6 +100,7 @@ for t = 1, tables do
   bump((t - 1) * 7)
   wake((t - 1) * 7)
 end
+if opseq > 0 then return opseq end
 return 1
 `
 
@@ -136,6 +141,7 @@ export const TAKE = PRELUDE + `
 check(0, 'list')
 local v = redis.call('LPOP', KEYS[6])
 if v then
+  rec(0, 'list.shift', 0, '')
   bump(0)
   return v
 end
@@ -153,6 +159,7 @@ local v = redis.call('LPOP', key)
 redis.call('DEL', key)
 if v and v ~= '' and redis.call('HGET', KEYS[1], 'type') == 'list' then
   redis.call('LPUSH', KEYS[6], v)
+  rec(0, 'list.unshift', 1, v)
   bump(0)
   wake(0)
 end

@@ -87,8 +87,11 @@ const SLICE = 1000
 
 /** `now`: the time the op ran at (a key whose deadline had come when it was read, and is there
  * after, was set again: a new key, last in the order). */
-export function diff(loaded: Loaded[], store: Store, codec: Packr, touched: Key | undefined, now: number): Changes {
+export function diff(loaded: Loaded[], store: Store, codec: Packr, touched: Key | undefined, now: number,
+  record?: Buffer): Changes {
   const changes: Changes = { argv: [], created: [], dropped: [] }
+  if (record !== undefined) changes.argv.push('F', '1', record)
+  const start = changes.argv.length
   loaded.forEach((before, t) => {
     const b = t * 7
     const after = store.tables.get(before.name)
@@ -102,13 +105,15 @@ export function diff(loaded: Loaded[], store: Store, codec: Packr, touched: Key 
     if (before.type === '') {
       changes.created.push(before.name)
       out.wipe()
-      out.raw('HSET', 1, 'type', after.type, 'born', String(Number(before.version) + 1),
+      out.raw('HSET', 1, 'type', after.type, 'name', before.name, 'born', String(Number(before.version) + 1),
         'bytes', '0', 'seq', '0', 'lru', '0', ...metaFields(after, codec))
       before = { ...before, type: after.type } // an empty table of that type, filled below
     }
     if (after.type === 'dict') dictChanges(before, after, out, codec, touched, now)
     else listChanges(before, after as ListTable, out, codec)
   })
+  // Nothing changed: nothing to commit, and nothing for the feed.
+  if (changes.argv.length === start) changes.argv.length = 0
   return changes
 }
 
