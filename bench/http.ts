@@ -38,6 +38,7 @@ import {
   tempDir,
   track,
   table,
+  clamp,
   verdict,
   type Child,
 } from './fixtures/harness.ts'
@@ -53,10 +54,6 @@ const PASSWORD = 'bench'
 const CONTENT = 'Hello CyberDB!'
 const ROOT = join(import.meta.dir, '..')
 type SideName = 'cyberdb' | 'cyberdb-unix' | 'redis' | 'in-process'
-
-function clamp(n: number, min: number, max: number): number {
-  return Number.isFinite(n) ? Math.max(min, Math.min(max, Math.round(n))) : min
-}
 
 interface App {
   side: SideName
