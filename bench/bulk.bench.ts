@@ -15,7 +15,8 @@ import { RedisClient } from 'bun'
 import { join } from 'node:path'
 import { connect, type Database } from '../src/index.ts'
 import {
-  HOST, fmt, machine, median, runMain, start, startRedis, stopAll, stopAllOnSignals, table, tempDir, verdict,
+  HOST, clamp, fmt, machine, median, runMain, start, startRedis, stopAll, stopAllOnSignals, table,
+  tempDir, verdict,
 } from './fixtures/harness.ts'
 
 const ROUNDS = clamp(Number(process.env.ROUNDS ?? 5), 1, 21)
@@ -25,10 +26,6 @@ const WITH_REDIS = process.env.REDIS !== '0'
 const KEYS = 10_000
 const BATCH = 100
 const PASSWORD = 'bench'
-
-function clamp(n: number, min: number, max: number): number {
-  return Number.isFinite(n) ? Math.max(min, Math.min(max, Math.round(n))) : min
-}
 
 const keys = Array.from({ length: KEYS }, (_, i) => `user:${100000 + i}`)
 const values = keys.map((_, i) => `value-${String(i).padStart(6, '0')}-xxxxxxx`)

@@ -6,8 +6,10 @@
 //   bun bench/engine.bench.ts            ROUNDS=5 bun bench/engine.bench.ts
 
 import { Database as Sqlite } from 'bun:sqlite'
-import { bench, do_not_optimize, group, run, summary } from 'mitata'
+import { bench, do_not_optimize, group, summary } from 'mitata'
 import { connect, type Database } from '../src/index.ts'
+import { median } from './fixtures/harness.ts'
+import { fmtNs, recordRound, spread } from './fixtures/mitata-rounds.ts'
 
 const SIZES = [10_000, 100_000]
 const ROUNDS = Math.max(1, Math.min(20, Number(process.env.ROUNDS ?? 3)))
@@ -187,25 +189,12 @@ for (let round = 0; round < ROUNDS; round++) {
         for (const side of sides) bench(id(op, fixture.label, side), fixture.bench(op, side))
       }))
     }
-    const { benchmarks } = await run({ format: round === 0 ? 'mitata' : 'quiet', throw: true })
-    for (const trial of benchmarks) {
-      const stats = trial.runs[0]?.stats
-      if (stats === undefined) throw new Error(`no stats for ${trial.alias}`)
-      const list = times.get(trial.alias) ?? []
-      list.push(stats.p50)
-      times.set(trial.alias, list)
-    }
+    await recordRound(times, round)
   }
 }
 
 // --- ratio table ---
 
-const median = (xs: number[]) => {
-  const s = xs.toSorted((a, b) => a - b)
-  const mid = s.length >> 1
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
-}
-const fmtNs = (t: number) => (t < 100 ? t.toFixed(1) : t.toFixed(0))
 let missed = 0
 
 console.log(`\nmedian of ${ROUNDS} rounds: per-op time (ns, mitata p50 of each round), ` +
@@ -221,8 +210,7 @@ for (const op of OPS) {
       const rounds = per(peer).map((t, r) => t / per('cyberdb')[r]!)
       const r = ns(peer) / ns('cyberdb')
       if (r < target) missed++
-      const spread = `${Math.min(...rounds).toFixed(2)}–${Math.max(...rounds).toFixed(2)}`
-      return `${r.toFixed(2)}× (${spread}) ${r >= target ? 'met' : 'MISSED'}`
+      return `${r.toFixed(2)}× (${spread(rounds)}) ${r >= target ? 'met' : 'MISSED'}`
     }
     const cells = SIDES.map((side) => fmtNs(ns(side)))
     const ops = `${(1e9 / ns('cyberdb') / 1e6).toFixed(2)}M`

@@ -15,7 +15,7 @@ import { RedisClient } from 'bun'
 import { join } from 'node:path'
 import { connect, type Change, type Database } from '../src/index.ts'
 import {
-  HOST, cpuNs, fmt, machine, median, runMain, start, startRedis, stop, stopAll, stopAllOnSignals, table,
+  HOST, clamp, cpuNs, fmt, machine, median, runMain, start, startRedis, stop, stopAll, stopAllOnSignals, table,
   tempDir, verdict, type Child,
 } from './fixtures/harness.ts'
 
@@ -26,10 +26,6 @@ const WITH_REDIS = process.env.REDIS !== '0'
 const PASSWORD = 'bench'
 const PIPELINE = 256
 const WAIT_MS = 10_000
-
-function clamp(n: number, min: number, max: number): number {
-  return Number.isFinite(n) ? Math.max(min, Math.min(max, Math.round(n))) : min
-}
 
 function percentile(values: number[], p: number): number {
   const sorted = values.toSorted((a, b) => a - b)

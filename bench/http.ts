@@ -40,6 +40,7 @@ import {
   tempDir,
   track,
   table,
+  clamp,
   verdict,
   type Child,
 } from './fixtures/harness.ts'
@@ -56,10 +57,6 @@ const PASSWORD = 'bench'
 const CONTENT = 'Hello CyberDB!'
 const ROOT = join(import.meta.dir, '..')
 type SideName = 'cyberdb' | 'cyberdb-unix' | 'cyberdb-replica' | 'redis' | 'in-process'
-
-function clamp(n: number, min: number, max: number): number {
-  return Number.isFinite(n) ? Math.max(min, Math.min(max, Math.round(n))) : min
-}
 
 interface App {
   side: SideName

@@ -17,7 +17,7 @@ import { RedisClient } from 'bun'
 import { join } from 'node:path'
 import { connect, type Database } from '../src/index.ts'
 import {
-  HOST, fmt, machine, median, runMain, start, startRedis, stop, stopAll, stopAllOnSignals, table,
+  HOST, clamp, fmt, machine, median, runMain, start, startRedis, stop, stopAll, stopAllOnSignals, table,
   tempDir, verdict, type Child,
 } from './fixtures/harness.ts'
 
@@ -26,10 +26,6 @@ const SAMPLES = clamp(Number(process.env.SAMPLES ?? 400), 20, 20_000)
 const WITH_REDIS = process.env.REDIS !== '0'
 const PASSWORD = 'bench'
 const WAIT_MS = 10_000
-
-function clamp(n: number, min: number, max: number): number {
-  return Number.isFinite(n) ? Math.max(min, Math.min(max, Math.round(n))) : min
-}
 
 function check(actual: unknown, expected: unknown, what: string): void {
   if (!Bun.deepEquals(actual, expected)) {

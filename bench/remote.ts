@@ -24,21 +24,16 @@
 //   --cpu-prof-dir=DIR' profiles the CyberDB server, written when it stops)
 
 import { RedisClient } from 'bun'
-import { join } from 'node:path'
 import { connect, type Database, type DictHandle } from '../src/index.ts'
-import { createCodec } from '../src/protocol/codec.ts'
 import { EchoClient } from './fixtures/echo-client.ts'
 import {
   HOST,
   SyscallCounter,
-  cpuNs,
-  cpuTicks,
+  clamp,
   fmt,
   machine,
   median,
-  start,
   startRedis,
-  stop,
   stopAll,
   runMain,
   stopAllOnSignals,
@@ -47,6 +42,19 @@ import {
   verdict,
   type Child,
 } from './fixtures/harness.ts'
+import {
+  KEYS,
+  expectEqual,
+  keys,
+  measureBurst as burstOf,
+  measureWindow,
+  others,
+  requestFrames,
+  startFixture,
+  values,
+  type FramedOp,
+  type Sample,
+} from './fixtures/round-trips.ts'
 
 const ROUNDS = clamp(Number(process.env.ROUNDS ?? 7), 1, 21)
 const SEQ_OPS = clamp(Number(process.env.SEQ_OPS ?? 5000), 100, 200_000)
@@ -58,7 +66,6 @@ const SERVER_BUN_FLAGS = (process.env.SERVER_BUN_FLAGS ?? '')
   .filter((flag) => flag !== '')
 const ACCOUNT = process.env.ACCOUNT !== '0'
 const WITH_REDIS = process.env.REDIS !== '0'
-const KEYS = 10_000
 const DEPTHS = (process.env.DEPTHS ?? '1,16,128').split(',').map(Number).filter((d) => d > 0)
 const OPS = ['dict.get', 'dict.set'] as const
 const BURST_OPS = ['dict.get', 'dict.set', 'dict.incr'] as const
@@ -73,14 +80,6 @@ const PASSWORD = 'bench'
 type OpName = (typeof BURST_OPS)[number]
 type SideName = 'echo' | 'cyberdb' | 'redis'
 
-function clamp(n: number, min: number, max: number): number {
-  return Number.isFinite(n) ? Math.max(min, Math.min(max, Math.round(n))) : min
-}
-
-// 20-byte values: 'value-000042-xxxxxxx' (prefilled) and 'other-000042-yyyyyyy' (written by set).
-const keys = Array.from({ length: KEYS }, (_, i) => `user:${100000 + i}`)
-const values = keys.map((_, i) => `value-${String(i).padStart(6, '0')}-xxxxxxx`)
-const others = keys.map((_, i) => `other-${String(i).padStart(6, '0')}-yyyyyyy`)
 // incr counts on keys of their own, so the string values stay strings.
 const counters = keys.map((_, i) => `count:${100000 + i}`)
 
@@ -95,36 +94,11 @@ interface Side {
   close(): Promise<void>
 }
 
-function expectEqual(actual: unknown, expected: unknown, what: string): void {
-  if (actual !== expected)
-    throw new Error(
-      `check failed: ${what}: got ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`,
-    )
-}
-
-async function startFixture(
-  name: string,
-  script: string,
-  args: string[] = [],
-  flags: string[] = [],
-): Promise<{ child: Child; port: number; pid: number }> {
-  const child = start(
-    name,
-    [process.execPath, ...flags, join(import.meta.dir, 'fixtures', script), ...args],
-    { stdin: true },
-  )
-  const match = await child.lines.waitFor(/^\{.*"port".*\}$/, 10_000, name)
-  const { port, pid } = JSON.parse(match[0]) as { port: number; pid: number }
-  return { child, port, pid }
-}
-
 async function cyberdbSide(): Promise<Side & { child: Child }> {
-  const { child, port, pid } = await startFixture(
-    'cyberdb server',
-    'server.ts',
-    [PASSWORD],
-    SERVER_BUN_FLAGS,
-  )
+  const { child, port, pid } = await startFixture('cyberdb server', 'server.ts', {
+    args: [PASSWORD],
+    flags: SERVER_BUN_FLAGS,
+  })
   const db: Database = await connect(`cyberdb://127.0.0.1:${port}`, { password: PASSWORD })
   await db.createDict(
     'kv',
@@ -210,24 +184,7 @@ async function redisSide(dir: string): Promise<(Side & { child: Child }) | strin
   }
 }
 
-/** Frames the size of CyberDB's get and set requests (with a 5-byte request id, as after 65535). */
-function requestFrames(): Record<(typeof OPS)[number], Uint8Array> {
-  const codec = createCodec()
-  const frame = (body: Uint8Array) => {
-    const bytes = new Uint8Array(4 + body.length)
-    new DataView(bytes.buffer).setUint32(0, body.length)
-    bytes.set(body, 4)
-    return bytes
-  }
-  return {
-    'dict.get': frame(codec.pack([100_000, 'dict.get', 'kv', [keys[4242]!]])),
-    'dict.set': frame(codec.pack([100_000, 'dict.set', 'kv', [keys[4242]!, others[4242]!]])),
-  }
-}
-
-async function echoSide(): Promise<
-  Side & { child: Child; frames: Record<(typeof OPS)[number], Uint8Array> }
-> {
+async function echoSide(): Promise<Side & { child: Child; frames: Record<FramedOp, Uint8Array> }> {
   const { child, port, pid } = await startFixture('echo server', 'echo-server.ts')
   const echo = await EchoClient.open({ hostname: HOST, port })
   const frames = requestFrames()
@@ -254,66 +211,13 @@ async function echoSide(): Promise<
 
 // --- measuring ---
 
-interface Sample {
-  ms: number
-  clientNs: number
-  serverNs: number
-  /** Clock ticks (user, kernel) of both processes, summed over rounds for the kernel share. */
-  clientTicks: { user: number; system: number }
-  serverTicks: { user: number; system: number }
-}
-
-function ticksSince(
-  before: { user: number; system: number },
-  pid: number,
-): { user: number; system: number } {
-  const now = cpuTicks(pid)
-  return { user: now.user - before.user, system: now.system - before.system }
-}
-
-async function measure(side: Side, name: OpName, depth: number, count: number): Promise<Sample> {
-  const op = side.op(name)
-  let next = 0
-  const loop = async () => {
-    while (next < count) await op(next++)
-  }
-  const clientTicks = cpuTicks(process.pid)
-  const serverTicks = cpuTicks(side.serverPid)
-  const client0 = cpuNs(process.pid)
-  const server0 = cpuNs(side.serverPid)
-  const t0 = performance.now()
-  await Promise.all(Array.from({ length: depth }, loop))
-  const ms = performance.now() - t0
-  return {
-    ms,
-    clientNs: cpuNs(process.pid) - client0,
-    serverNs: cpuNs(side.serverPid) - server0,
-    clientTicks: ticksSince(clientTicks, process.pid),
-    serverTicks: ticksSince(serverTicks, side.serverPid),
-  }
+function measure(side: Side, name: OpName, depth: number, count: number): Promise<Sample> {
+  return measureWindow(side.op(name), side.serverPid, depth, count)
 }
 
 /** `count` requests in bursts of `size`: each burst made in one tick, then awaited together. */
-async function measureBurst(side: Side, name: OpName, size: number, count: number): Promise<Sample> {
-  const op = side.op(name)
-  const burst = new Array<Promise<unknown>>(size)
-  const clientTicks = cpuTicks(process.pid)
-  const serverTicks = cpuTicks(side.serverPid)
-  const client0 = cpuNs(process.pid)
-  const server0 = cpuNs(side.serverPid)
-  const t0 = performance.now()
-  for (let i = 0; i < count; i += size) {
-    for (let j = 0; j < size; j++) burst[j] = op(i + j)
-    await Promise.all(burst)
-  }
-  const ms = performance.now() - t0
-  return {
-    ms,
-    clientNs: cpuNs(process.pid) - client0,
-    serverNs: cpuNs(side.serverPid) - server0,
-    clientTicks: ticksSince(clientTicks, process.pid),
-    serverTicks: ticksSince(serverTicks, side.serverPid),
-  }
+function measureBurst(side: Side, name: OpName, size: number, count: number): Promise<Sample> {
+  return burstOf(side.op(name), side.serverPid, size, count)
 }
 
 const countFor = (depth: number) => (depth === 1 ? SEQ_OPS : PIPE_OPS)

@@ -19,6 +19,7 @@ import {
   decodeSnapshot, encodeSnapshot, readSnapshot, writeSnapshot,
 } from '../src/persistence/snapshot.ts'
 import { HEADER_BYTES } from '../src/persistence/format.ts'
+import { median } from './fixtures/harness.ts'
 
 const SIZES = [100_000, 1_000_000]
 const RUNS = Math.max(1, Math.min(25, Number(process.env.RUNS ?? 7)))
@@ -32,11 +33,6 @@ const plain = new Packr({ useRecords: false, variableMapSize: true })
 interface User { id: number; name: string; score: number }
 
 const dir = await mkdtemp(join(process.env.SNAPSHOT_DIR ?? tmpdir(), 'cyberdb-bench-'))
-const median = (xs: number[]) => {
-  const s = xs.toSorted((a, b) => a - b)
-  const mid = s.length >> 1
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
-}
 const ms = (t: number) => (t < 10 ? t.toFixed(2) : t.toFixed(1))
 const mb = (bytes: number) => (bytes / 1e6).toFixed(2)
 function fail(why: string): never {

@@ -7,8 +7,10 @@
 //   bun bench/sync.bench.ts            ROUNDS=5 bun bench/sync.bench.ts
 
 import { LRUCache } from 'lru-cache'
-import { bench, do_not_optimize, group, run, summary } from 'mitata'
+import { bench, do_not_optimize, group, summary } from 'mitata'
 import { openSync, type SyncDatabase, type SyncDictHandle } from '../src/index.ts'
+import { median } from './fixtures/harness.ts'
+import { fmtNs, recordRound, spread } from './fixtures/mitata-rounds.ts'
 
 const SIZES = [10_000, 100_000]
 const ROUNDS = Math.max(1, Math.min(21, Number(process.env.ROUNDS ?? 5)))
@@ -125,20 +127,9 @@ for (let round = 0; round < ROUNDS; round++) {
       }))
     }
   }
-  const { benchmarks } = await run({ format: round === 0 ? 'mitata' : 'quiet', throw: true })
-  for (const trial of benchmarks) {
-    const stats = trial.runs[0]?.stats
-    if (stats === undefined) throw new Error(`no stats for ${trial.alias}`)
-    times.set(trial.alias, [...(times.get(trial.alias) ?? []), stats.p50])
-  }
+  await recordRound(times, round)
 }
 
-const median = (xs: number[]) => {
-  const s = xs.toSorted((a, b) => a - b)
-  const mid = s.length >> 1
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
-}
-const fmtNs = (t: number) => (t < 100 ? t.toFixed(1) : t.toFixed(0))
 let missed = 0
 console.log(`\nmedian of ${ROUNDS} rounds: per-op time (ns, mitata p50), and ratio = side ops/s / peer ` +
   'ops/s (median of the per-round ratios, min–max)')
@@ -153,7 +144,7 @@ for (const op of OPS) {
       const rounds = per(peer).map((t, r) => t / per(side)[r]!)
       const r = median(rounds)
       if (r < target) missed++
-      return `${r.toFixed(2)}× (${Math.min(...rounds).toFixed(2)}–${Math.max(...rounds).toFixed(2)}) ` +
+      return `${r.toFixed(2)}× (${spread(rounds)}) ` +
         (r >= target ? 'MET' : 'MISSED')
     })
     const info = INFO.map(([side, peer]) => `${median(per(peer).map((t, r) => t / per(side)[r]!)).toFixed(2)}×`)

@@ -12,30 +12,22 @@
 
 import { join } from 'node:path'
 import { connect, type Database, type DictHandle } from '../src/index.ts'
-import { createCodec } from '../src/protocol/codec.ts'
 import { EchoClient, type EchoTarget } from './fixtures/echo-client.ts'
 import {
-  HOST, cpuNs, fmt, machine, median, runMain, start, stopAll, stopAllOnSignals, table, tempDir, verdict,
-  type Child,
+  HOST, clamp, fmt, machine, median, runMain, stopAll, stopAllOnSignals, table, tempDir, verdict,
 } from './fixtures/harness.ts'
+import {
+  KEYS, expectEqual, keys, measureWindow, others, requestFrames, startFixture, values, type Sample,
+} from './fixtures/round-trips.ts'
 
 const ROUNDS = clamp(Number(process.env.ROUNDS ?? 7), 1, 21)
 const SEQ_OPS = clamp(Number(process.env.SEQ_OPS ?? 5000), 100, 200_000)
 const PIPE_OPS = clamp(Number(process.env.PIPE_OPS ?? 50_000), 1000, 2_000_000)
-const KEYS = 10_000
 const DEPTHS = [1, 16, 128] as const
 const OPS = ['dict.get', 'dict.set'] as const
 const PASSWORD = 'bench'
 type OpName = (typeof OPS)[number]
 type Transport = 'tcp' | 'unix'
-
-function clamp(n: number, min: number, max: number): number {
-  return Number.isFinite(n) ? Math.max(min, Math.min(max, Math.round(n))) : min
-}
-
-const keys = Array.from({ length: KEYS }, (_, i) => `user:${100000 + i}`)
-const values = keys.map((_, i) => `value-${String(i).padStart(6, '0')}-xxxxxxx`)
-const others = keys.map((_, i) => `other-${String(i).padStart(6, '0')}-yyyyyyy`)
 
 interface Side {
   name: string
@@ -45,22 +37,12 @@ interface Side {
   close(): Promise<void>
 }
 
-function expectEqual(actual: unknown, expected: unknown, what: string): void {
-  if (actual !== expected) {
-    throw new Error(`check failed: ${what}: got ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`)
-  }
-}
-
-async function startFixture(name: string, script: string, args: string[], env: Record<string, string> = {}) {
-  const cmd = [process.execPath, join(import.meta.dir, 'fixtures', script), ...args]
-  const child: Child = start(name, cmd, { stdin: true, env })
-  const match = await child.lines.waitFor(/^\{.*"port".*\}$/, 10_000, name)
-  return { child, ...(JSON.parse(match[0]) as { port: number; pid: number; unix?: string }) }
-}
-
 async function cyberdbSide(transport: Transport, socket: string): Promise<Side> {
   const env: Record<string, string> = transport === 'unix' ? { UNIX: socket } : {}
-  const { port, pid } = await startFixture(`cyberdb server (${transport})`, 'server.ts', [PASSWORD], env)
+  const { port, pid } = await startFixture(`cyberdb server (${transport})`, 'server.ts', {
+    args: [PASSWORD],
+    env,
+  })
   const url = transport === 'unix' ? `cyberdb+unix://${socket}` : `cyberdb://${HOST}:${port}`
   const db: Database = await connect(url, { password: PASSWORD })
   await db.createDict('kv', keys.map((k, i) => [k, values[i]!] as const))
@@ -81,24 +63,9 @@ async function cyberdbSide(transport: Transport, socket: string): Promise<Side> 
   }
 }
 
-/** Frames the size of CyberDB's get and set requests (with a 5-byte request id, as after 65535). */
-function requestFrames(): Record<OpName, Uint8Array> {
-  const codec = createCodec()
-  const frame = (body: Uint8Array) => {
-    const bytes = new Uint8Array(4 + body.length)
-    new DataView(bytes.buffer).setUint32(0, body.length)
-    bytes.set(body, 4)
-    return bytes
-  }
-  return {
-    'dict.get': frame(codec.pack([100_000, 'dict.get', 'kv', [keys[4242]!]])),
-    'dict.set': frame(codec.pack([100_000, 'dict.set', 'kv', [keys[4242]!, others[4242]!]])),
-  }
-}
-
 async function echoSide(transport: Transport, socket: string): Promise<Side> {
   const args = transport === 'unix' ? ['--unix', socket] : []
-  const { port, pid } = await startFixture(`echo server (${transport})`, 'echo-server.ts', args)
+  const { port, pid } = await startFixture(`echo server (${transport})`, 'echo-server.ts', { args })
   const target: EchoTarget = transport === 'unix' ? { unix: socket } : { hostname: HOST, port }
   const echo = await EchoClient.open(target)
   const frames = requestFrames()
@@ -121,24 +88,8 @@ async function echoSide(transport: Transport, socket: string): Promise<Side> {
   }
 }
 
-interface Sample {
-  ms: number
-  clientNs: number
-  serverNs: number
-}
-
-async function measure(side: Side, name: OpName, depth: number, count: number): Promise<Sample> {
-  const op = side.op(name)
-  let next = 0
-  const loop = async () => {
-    while (next < count) await op(next++)
-  }
-  const client0 = cpuNs(process.pid)
-  const server0 = cpuNs(side.serverPid)
-  const t0 = performance.now()
-  await Promise.all(Array.from({ length: depth }, loop))
-  const ms = performance.now() - t0
-  return { ms, clientNs: cpuNs(process.pid) - client0, serverNs: cpuNs(side.serverPid) - server0 }
+function measure(side: Side, name: OpName, depth: number, count: number): Promise<Sample> {
+  return measureWindow(side.op(name), side.serverPid, depth, count)
 }
 
 const countFor = (depth: number) => (depth === 1 ? SEQ_OPS : PIPE_OPS)

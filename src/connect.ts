@@ -16,7 +16,8 @@ const FORMS = 'memory://[?maxMemory=BYTES], ' +
   'cyberdbs://... (the same over TLS; &ca=PEM_FILE for a private CA), ' +
   'cyberdb+unix:///ABSOLUTE/PATH.sock[?password=PASSWORD&...] or ' +
   'cyberdb+unix://:PASSWORD@localhost/ABSOLUTE/PATH.sock ' +
-  '(a unix socket, the same parameters as cyberdb://)'
+  '(a unix socket, the same parameters as cyberdb://), ' +
+  'redis://[[USER]:PASSWORD@]HOST[:PORT][/DB][?cluster=true], rediss://...'
 
 export const DEFAULT_PORT = 9980
 const DEFAULT_POOL = 4
@@ -75,6 +76,11 @@ export async function connect(url?: string, options: ConnectOptions = {}): Promi
   }
   if (options.maxMemory !== undefined) {
     throw new CyberError('BAD_ARGUMENT', 'maxMemory is the server\'s limit: new Server({ maxMemory }) or cyberdb serve --max-memory')
+  }
+  if (url.startsWith('redis://') || url.startsWith('rediss://')) {
+    // Loaded on first use: embedded and cyberdb:// users never load ioredis.
+    const { openRedis } = await import('./redis/open.ts')
+    return new Database(await openRedis(url, options))
   }
   if (url.startsWith('cyberdb://') || url.startsWith('cyberdbs://') || url.startsWith('cyberdb+unix://')) {
     const remote = await parseRemoteUrl(url, options)

@@ -109,7 +109,8 @@ export class EmbeddedTransport implements Transport {
       // A write resolves once its record is durable as the file's policy says; the writes of one
       // tick share one log write (and under `always` one fdatasync).
       if (seq !== 0 && this.host.log !== undefined) return this.#durable(seq).then(() => copy)
-      return Promise.resolve(copy)
+      // (a settled promise never changes: every call answering undefined, a set, can share one)
+      return copy === undefined ? UNDEFINED : Promise.resolve(copy)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -215,6 +216,8 @@ function copyChange(change: Change): Change {
   return change.key === undefined ? { seq: change.seq, table: change.table, op: change.op, args }
     : { seq: change.seq, table: change.table, op: change.op, key: change.key, args }
 }
+
+const UNDEFINED = Promise.resolve(undefined)
 
 function copyResult(result: unknown): unknown {
   return typeof result === 'object' && result !== null ? copyStored(result) : result

@@ -65,6 +65,9 @@ export class Deadlines {
   }
 
   isExpired(key: Key): boolean {
+    // Only a due key is expired (advance moved every deadline <= now into the due slots), so
+    // while none is due a read of a cache table pays no lookup here.
+    if (this.#dueCount === 0) return false
     const deadline = this.#of.get(key)
     return deadline !== undefined && deadline <= this.#now
   }
@@ -146,6 +149,18 @@ export class Deadlines {
       }
     }
     return out
+  }
+
+  /** For a table's frozen old index (dict-table.ts, the rebuild): if `key` is due, counts it
+   * removed without deleting it from the index (a delete from a big Map that is emptying makes
+   * JSC rehash it all at once; a set of an existing key never does). True when it was due. Once
+   * used, `size` and `entries` include these gone keys: only dueCount and dueKeys stay exact. */
+  markGone(key: Key): boolean {
+    const deadline = this.#of.get(key)
+    if (deadline === undefined || !(deadline <= this.#now)) return false
+    this.#of.set(key, NaN) // never <= now, never a bucket's time: neither expired nor listed
+    this.#leave(deadline)
+    return true
   }
 
   /** One key left the slot of `time`. */

@@ -25,11 +25,23 @@ function isPlainObject(value: unknown): value is object {
 
 const NONE: Key[] = []
 
+// A due count from which the sweep rebuilds a table (when it is also half the table or more):
+// below it, deleting costs less than copying, and no rehash is long.
+export const REBUILD_MIN_DUE = 32_768
+
+/** A rebuild in progress: the survivors copied so far, and where the copy is in #map. */
+interface Copy {
+  readonly map: Map<Key, unknown>
+  readonly deadlines: Deadlines
+  bytes: number
+  readonly cursor: MapIterator<Key>
+}
+
 export class DictTable {
   readonly type = 'dict'
   // Private so that every write passes through a method that keeps #bytes (and later expiry):
   // code outside the table reads it through has/get/entries and the iterators below.
-  readonly #map = new Map<Key, unknown>()
+  #map = new Map<Key, unknown>()
   #bytes = 0
   // Keys in insertion order, built on the first popitem and kept from then on, so that draining a
   // dict with popitem is O(1) per call. It may hold stale keys (deleted, or deleted and re-added
@@ -44,6 +56,10 @@ export class DictTable {
   // Bounded tables only: keys from least to most recently used (re-inserted on use).
   readonly #recent: Lru | undefined
   #now = -Infinity
+  // The rebuild (see its banner below): the survivors being copied, then the old index whose
+  // due keys the sweep still has to log as removed.
+  #copy: Copy | undefined
+  #ghost: Deadlines | undefined
 
   constructor(options?: DictOptions) {
     this.options = options
@@ -98,6 +114,7 @@ export class DictTable {
 
   /** Live keys (those whose deadline has passed are not counted, swept or not). */
   get size(): number {
+    // Ghosts (keys due at a rebuild's swap) are outside #map and so outside this count already.
     const deadlines = this.#deadlines
     return deadlines === undefined ? this.#map.size : this.#map.size - deadlines.dueCount
   }
@@ -112,7 +129,87 @@ export class DictTable {
     if (now > this.#now) {
       this.#now = now
       this.#deadlines?.advance(now)
+      this.#copy?.deadlines.advance(now)
     }
+  }
+
+  // --- the rebuild: when most of a big table is due, copy survivors instead of deleting ---
+  // Deleting most keys of a big Map makes JSC shrink it, rehashing all that is left in one go
+  // (one ~23 ms delete when a quarter of 1M keys is left, and more after): the sweep's bounded
+  // slices did not bound that. So the host copies the survivors (few) in bounded steps into fresh
+  // maps, kept exact by every write meanwhile, and swaps. The due keys left behind are ghosts:
+  // already invisible (as due keys always are), outside #map, listed by the old index (#ghost,
+  // frozen), which the sweep still drains with logged dict.expire records naming them, counted.
+  // A write that meets a ghost key marks it gone (as a write that meets a due key removes it).
+  // Bounded tables (recency) and small ones keep plain deletes.
+
+  /** Whether the sweep should rebuild rather than delete: most of a big table is due. */
+  get wantsRebuild(): boolean {
+    const deadlines = this.#deadlines
+    return deadlines !== undefined && this.#recent === undefined && this.#copy === undefined &&
+      this.#ghost === undefined && deadlines.dueCount >= REBUILD_MIN_DUE &&
+      2 * deadlines.dueCount >= this.#map.size
+  }
+
+  get isRebuilding(): boolean {
+    return this.#copy !== undefined
+  }
+
+  beginRebuild(): void {
+    const deadlines = new Deadlines()
+    deadlines.advance(this.#now)
+    // (keys, not entries: an entry is an array made per step, and most keys here are passed)
+    this.#copy = { map: new Map(), deadlines, bytes: 0, cursor: this.#map.keys() }
+  }
+
+  /** Visits up to `limit` stored entries, copying the live ones; swaps after the last one.
+   * True while some are left. */
+  rebuildStep(limit: number): boolean {
+    const copy = this.#copy
+    if (copy === undefined) return false
+    const old = this.#deadlines!
+    const now = this.#now
+    for (let i = 0; i < limit; i++) {
+      const step = copy.cursor.next()
+      if (step.done === true) {
+        this.#swap(copy)
+        return false
+      }
+      const key = step.value
+      const deadline = old.get(key)
+      if (deadline !== undefined && deadline <= now) continue
+      const value = this.#map.get(key)
+      copy.map.set(key, value)
+      copy.bytes += sizeOf(key) + sizeOf(value)
+      if (deadline !== undefined) copy.deadlines.set(key, deadline)
+    }
+    return true
+  }
+
+  #swap(copy: Copy): void {
+    const old = this.#deadlines!
+    this.#copy = undefined
+    this.#map = copy.map
+    this.#deadlines = copy.deadlines
+    this.#bytes = copy.bytes
+    this.#order = undefined // popitem rebuilds it from the new map
+    this.#ghost = old.dueCount > 0 ? old : undefined
+  }
+
+  /** A write met `key`: if it is a ghost, it is gone (no sweep will name it). True if it was. */
+  #unghost(key: Key): boolean {
+    const ghost = this.#ghost
+    if (ghost === undefined || !ghost.markGone(key)) return false
+    if (ghost.dueCount === 0) this.#ghost = undefined
+    return true
+  }
+
+  /** Keeps the copy's deadline of an already copied key equal to the table's. */
+  #mirrorDeadline(key: Key, deadline: number | null): void {
+    const copy = this.#copy
+    if (copy === undefined || !copy.map.has(key)) return
+    if (deadline === null) copy.deadlines.delete(key)
+    else copy.deadlines.set(key, deadline)
   }
 
   // --- cache: deadlines, recency, what the host sweeps and evicts ---
@@ -125,12 +222,12 @@ export class DictTable {
 
   /** Keys with a deadline, expired ones included until removed. */
   get deadlineCount(): number {
-    return this.#deadlines?.size ?? 0
+    return (this.#deadlines?.size ?? 0) + (this.#ghost?.dueCount ?? 0)
   }
 
   /** Expired keys still stored (the sweep's work). */
   get dueCount(): number {
-    return this.#deadlines?.dueCount ?? 0
+    return (this.#deadlines?.dueCount ?? 0) + (this.#ghost?.dueCount ?? 0)
   }
 
   /** The earliest deadline still to come (Infinity: none): when the host's sweep wakes. */
@@ -140,6 +237,7 @@ export class DictTable {
 
   /** Up to `limit` expired keys, oldest deadline first: the sweep logs their removal. */
   dueKeys(limit: number): Key[] {
+    if (this.#ghost !== undefined) return this.#ghost.dueKeys(limit)
     return this.#deadlines?.dueKeys(limit) ?? []
   }
 
@@ -180,7 +278,10 @@ export class DictTable {
   /** Removes the given keys (dict.expire, dict.evict: the logged removals); the number removed. */
   removeKeys(keys: readonly Key[]): number {
     let n = 0
-    for (const key of keys) if (this.#remove(key)) n++
+    for (const key of keys) {
+      const ghost = this.#unghost(key)
+      if (this.#remove(key) || ghost) n++
+    }
     return n
   }
 
@@ -208,6 +309,7 @@ export class DictTable {
   persist(key: Key): boolean {
     if (!this.has(key) || this.#deadlines?.get(key) === undefined) return false
     this.#deadlines.delete(key)
+    this.#mirrorDeadline(key, null)
     return true
   }
 
@@ -223,9 +325,11 @@ export class DictTable {
       this.#deadlines?.delete(key)
     } else if (deadline <= this.#now) {
       this.#remove(key)
+      return
     } else {
       (this.#deadlines ??= new Deadlines()).set(key, deadline)
     }
+    if (this.#copy !== undefined) this.#mirrorDeadline(key, deadline)
   }
 
   #expired(key: Key): boolean {
@@ -235,11 +339,18 @@ export class DictTable {
   /** Removes a stored key (expired or not), keeping bytes, deadlines and recency. */
   #remove(key: Key): boolean {
     const map = this.#map
+    // (a due key in #map may be a ghost too: copied, then due before the swap)
+    if (this.#ghost !== undefined) this.#unghost(key)
     const old = map.get(key)
     if (!map.delete(key)) return false
     this.#bytes -= sizeOf(key) + sizeOf(old)
     this.#deadlines?.delete(key)
     this.#recent?.delete(key)
+    const copy = this.#copy
+    if (copy !== undefined && copy.map.delete(key)) {
+      copy.bytes -= sizeOf(key) + sizeOf(old)
+      copy.deadlines.delete(key)
+    }
     // A mass delete leaves the index long and the dict small: shrink it with the dict.
     const order = this.#order
     if (order !== undefined && order.length > 2 * map.size + 64) this.#compactOrder()
@@ -342,17 +453,24 @@ export class DictTable {
     this.#store(key, value, existed)
   }
 
-  #store(key: Key, value: unknown, existed: boolean): void {
+  /** `old`: the stored value when the caller has read it already (existed only). */
+  #store(key: Key, value: unknown, existed: boolean, old = existed ? this.#map.get(key) : undefined): void {
     const map = this.#map
     if (!existed) {
       map.set(key, value)
       this.#bytes += sizeOf(key) + sizeOf(value)
       const order = this.#order
       if (order !== undefined && order.push(key) > 2 * map.size + 64) this.#compactOrder()
+      // (a new key during a copy is appended behind its cursor, which copies it in turn)
+      if (this.#ghost !== undefined) this.#unghost(key)
     } else {
-      const old = map.get(key)
       map.set(key, value)
       this.#bytes += sizeOf(value) - sizeOf(old)
+      const copy = this.#copy
+      if (copy !== undefined && copy.map.has(key)) {
+        copy.map.set(key, value)
+        copy.bytes += sizeOf(value) - sizeOf(old)
+      }
     }
     if (this.#recent !== undefined) this.#recent.touch(key)
   }
@@ -377,6 +495,8 @@ export class DictTable {
 
   clear(): void {
     this.#map.clear()
+    this.#copy = undefined
+    this.#ghost = undefined
     this.#order = undefined
     this.#bytes = 0
     this.#deadlines?.clear()
@@ -460,7 +580,10 @@ export class DictTable {
     } else {
       throw badArgument(`incr needs a number at key ${JSON.stringify(key)}, found ${describe(current)}`)
     }
-    this.set(key, next, KEEP_TTL)
+    // A table with no deadline has no expired key and keeps no ttl: store it without set's
+    // deadline work (and without reading the old value again).
+    if (this.#deadlines === undefined) this.#store(key, next, current !== undefined || this.#map.has(key), current)
+    else this.set(key, next, KEEP_TTL)
     return next
   }
 }

@@ -102,12 +102,21 @@ export class Store {
     if (table.type === 'dict') table.advance(this.#now)
     if (!command.writes) return command.run(table as never, args, this, name, cursors)
     const before = table.bytes
+    let result: unknown
     try {
-      return command.run(table as never, args, this, name, cursors)
-    } finally {
-      this.#bytes += table.bytes - before
-      if (!this.#timed && table.type === 'dict' && table.deadlineCount > 0) this.#timed = this.#cached = true
+      result = command.run(table as never, args, this, name, cursors)
+    } catch (error) {
+      this.#afterRun(table, before)
+      throw error
     }
+    this.#afterRun(table, before)
+    return result
+  }
+
+  // A write's bookkeeping, thrown or not (a failed bulk op may have written part of its work).
+  #afterRun(table: Table, before: number): void {
+    this.#bytes += table.bytes - before
+    if (!this.#timed && table.type === 'dict' && table.deadlineCount > 0) this.#timed = this.#cached = true
   }
 
   // --- the synchronous database's fast paths (the host's getIn/setIn) ---

@@ -10,12 +10,13 @@ import { DictTable } from '../engine/dict-table.ts'
 import type { Host } from './host.ts'
 import { advanceHook, unrefTimer, type SetTimer } from './clock.ts'
 
-
 const EXPIRE = COMMANDS.get('dict.expire')!
 const EVICT = COMMANDS.get('dict.evict')!
 // Keys per dict.expire record, and the time one turn of the sweep may take before yielding.
 export const SLICE_KEYS = 1024
 const SLICE_MS = 1
+// Entries a rebuild copies (or passes) between two looks at the time: well under SLICE_MS.
+export const REBUILD_STEP = 4096
 // After a sweep the disk refused (its write failed), try again this much later.
 const RETRY_MS = 1000
 
@@ -123,6 +124,12 @@ export class Expiry {
     for (const [name, table] of host.store.tables) {
       if (!(table instanceof DictTable) || table.deadlineCount === 0) continue
       table.advance(now)
+      // Most of a big table due: copy its survivors rather than delete (dict-table.ts, the rebuild).
+      if (table.wantsRebuild) table.beginRebuild()
+      while (table.isRebuilding) {
+        if (performance.now() > until) return true
+        table.rebuildStep(REBUILD_STEP)
+      }
       while (table.dueCount > 0) {
         if (performance.now() > until) return true
         const keys = table.dueKeys(SLICE_KEYS)

@@ -33,11 +33,14 @@ export interface WatchOptions {
   since?: number
 }
 
-/** One commit in history: its seq, its logged op (what a snapshot saves) and its changes. */
+/** One commit in history: its seq, its logged op (what a snapshot saves), how many changes it
+ * makes, and those changes once a watcher has read them (made then: a write with no watcher
+ * reading pays for none). */
 interface Commit {
   readonly seq: number
   readonly op: Op
-  readonly changes: Change[]
+  readonly count: number
+  changes?: Change[]
 }
 
 
@@ -71,6 +74,36 @@ export function changesOf(seq: number, op: Op, out: Change[]): void {
   } else {
     out.push({ seq, table, op: name, args })
   }
+}
+
+/** How many changes changesOf() makes of `op`, without making them. */
+export function changeCount(op: Op): number {
+  const { name, args } = op
+  if (name === 'db.atomic') {
+    let n = 0
+    for (const [t, n2, a] of args as [string, string, unknown[]][]) {
+      if (COMMANDS.get(n2)?.writes === true) n += changeCount({ table: t, name: n2, args: a })
+    }
+    return n
+  }
+  if (ONE_KEY.has(name)) return 1
+  if (KEY_LIST.has(name) && Array.isArray(args[0])) return args[0].length
+  if (ENTRIES.has(name)) {
+    const source = args[0]
+    if (source instanceof Map) return source.size
+    if (Array.isArray(source)) return source.length
+    return isPlainObject(source) ? Object.keys(source).length : 0
+  }
+  return 1
+}
+
+function changesOfCommit(commit: Commit): Change[] {
+  if (commit.changes === undefined) {
+    const changes: Change[] = []
+    changesOf(commit.seq, commit.op, changes)
+    commit.changes = changes
+  }
+  return commit.changes
 }
 
 function entriesOf(source: unknown): Iterable<[Key, unknown]> {
@@ -172,15 +205,14 @@ export class Feed {
   }
 
   #push(seq: number, op: Op): void {
-    const changes: Change[] = []
-    changesOf(seq, op, changes)
-    this.#commits.push({ seq, op, changes })
-    this.#held += changes.length
+    const count = changeCount(op)
+    this.#commits.push({ seq, op, count })
+    this.#held += count
     // Whole commits leave from the front, the newest always stays (a batch larger than history
     // is still delivered whole).
     while (this.#held > this.capacity && this.#commits.length - this.#head > 1) {
       const dropped = this.#commits[this.#head++]!
-      this.#held -= dropped.changes.length
+      this.#held -= dropped.count
       this.#floor = dropped.seq
     }
     if (this.#head > 1024 && this.#head * 2 > this.#commits.length) {
@@ -219,7 +251,7 @@ export class Feed {
     let last = after
     for (let i = lo; i < commits.length && out.length < max; i++) {
       const commit = commits[i]!
-      for (const change of commit.changes) if (filter(change)) out.push(change)
+      for (const change of changesOfCommit(commit)) if (filter(change)) out.push(change)
       last = commit.seq
     }
     return last

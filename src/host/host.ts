@@ -327,9 +327,14 @@ export class Host {
     },
   }
 
+  // The clock of a write that has its time: one object, set per write (a logged form reads it
+  // synchronously, before the next write).
+  readonly #fixedClock = { at: 0, now(): number { return this.at } }
+
   #clockFor(now: number | undefined): Clock {
     if (now === undefined) return this.#lazyClock
-    return { now: () => now }
+    this.#fixedClock.at = now
+    return this.#fixedClock
   }
 
   // The time a write whose logged form was made with #clockFor(now) runs at.
@@ -343,7 +348,9 @@ export class Host {
    * own dict.expire and dict.evict); `now` undefined: an untimed store's write, see apply(). */
   write(op: Op, command: RegisteredCommand, cursors: Cursors | undefined, now: number | undefined): Applied {
     if (command.logged === undefined) return this.#write(op, command, cursors, now)
-    const logged = { table: op.table, name: op.name, args: command.logged(op.args, this.#clockFor(now)) }
+    // A logged form that is the request's own arguments (a set without options) needs no new op.
+    const args = command.logged(op.args, this.#clockFor(now))
+    const logged = args === op.args ? op : { table: op.table, name: op.name, args }
     return this.#write(logged, command, cursors, this.#timeOf(now))
   }
 

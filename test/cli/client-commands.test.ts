@@ -1,11 +1,10 @@
 // cyberdb ping / tables / info / get / set against a running server, as a user types them.
 
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { join } from 'node:path'
 import { connect, Server } from '../../src/index.ts'
 import { tempDir } from '../contract/helpers.ts'
+import { spawnCli } from '../fixtures/spawn.ts'
 
-const CLI = join(import.meta.dir, '..', '..', 'src', 'cli', 'main.ts')
 const dir = tempDir()
 const server = new Server()
 let url = ''
@@ -22,16 +21,8 @@ afterAll(async () => {
   dir[Symbol.dispose]()
 })
 
-async function cyberdb(args: string[], env: Record<string, string> = {}) {
-  const proc = Bun.spawn([process.execPath, CLI, ...args], {
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-    env: { ...process.env, NO_COLOR: '1', CYBERDB_URL: '', CYBERDB_PASSWORD: 'pw', ...env },
-  })
-  const [stdout, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(), proc.exited])
-  return { stdout, stderr, exitCode }
+function cyberdb(args: string[], env: Record<string, string> = {}) {
+  return spawnCli(args, { CYBERDB_URL: '', CYBERDB_PASSWORD: 'pw', ...env }).finish()
 }
 
 describe('reading', () => {

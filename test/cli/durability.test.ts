@@ -3,31 +3,15 @@
 
 import { describe, expect, test } from 'bun:test'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { Server, connect } from '../../src/index.ts'
 import { FileLock } from '../../src/persistence/lock.ts'
 import { LOG_HEADER_BYTES, RECORD_HEADER_BYTES, encodeLogHeader, encodeRecord } from '../../src/persistence/log-format.ts'
 import { expectCode, tempDir } from '../contract/helpers.ts'
-import { Output } from '../fixtures/spawn.ts'
+import { spawnCli } from '../fixtures/spawn.ts'
 import { Host } from '../../src/host/host.ts'
 
-const CLI = join(import.meta.dir, '..', '..', 'src', 'cli', 'main.ts')
-
 function cyberdb(args: string[]) {
-  const proc = Bun.spawn([process.execPath, CLI, ...args], {
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-    env: { ...process.env, NO_COLOR: '1', CYBERDB_PASSWORD: 'pw' },
-  })
-  const stdout = new Output(proc.stdout)
-  const stderr = new Output(proc.stderr)
-  const finish = async () => {
-    await proc.exited
-    await Promise.all([stdout.done, stderr.done])
-    return { stdout: stdout.text, stderr: stderr.text, exitCode: proc.exitCode, signal: proc.signalCode }
-  }
-  return { proc, stdout, finish }
+  return spawnCli(args, { CYBERDB_PASSWORD: 'pw' })
 }
 
 const RECORDS = [

@@ -1,32 +1,15 @@
 // The cyberdb command, run as a user runs it: a child process, its stdout, stderr and exit code.
 
 import { afterAll, describe, expect, test } from 'bun:test'
-import { join } from 'node:path'
 import { connect } from '../../src/index.ts'
 import { expectCode, tempDir } from '../contract/helpers.ts'
-import { Output } from '../fixtures/spawn.ts'
+import { spawnCli } from '../fixtures/spawn.ts'
 import { snapshotContent } from '../fixtures/snapshot-content.ts'
 
-const CLI = join(import.meta.dir, '..', '..', 'src', 'cli', 'main.ts')
 const dir = tempDir()
 afterAll(() => dir[Symbol.dispose]())
 
-function cyberdb(args: string[], env: Record<string, string> = {}) {
-  const proc = Bun.spawn([process.execPath, CLI, ...args], {
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-    env: { ...process.env, NO_COLOR: '1', CYBERDB_PASSWORD: '', ...env },
-  })
-  const stdout = new Output(proc.stdout)
-  const stderr = new Output(proc.stderr)
-  const finish = async () => {
-    await proc.exited
-    await Promise.all([stdout.done, stderr.done])
-    return { stdout: stdout.text, stderr: stderr.text, exitCode: proc.exitCode }
-  }
-  return { proc, stdout, stderr, finish }
-}
+const cyberdb = spawnCli
 
 /** Starts `cyberdb serve` on a free port and returns the port from its start line. */
 async function serve(args: string[], env: Record<string, string> = {}) {

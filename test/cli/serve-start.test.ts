@@ -3,31 +3,14 @@
 
 import { afterAll, describe, expect, test } from 'bun:test'
 import { readdirSync } from 'node:fs'
-import { join } from 'node:path'
 import { connect } from '../../src/index.ts'
 import { tempDir } from '../contract/helpers.ts'
-import { Output } from '../fixtures/spawn.ts'
+import { spawnCli } from '../fixtures/spawn.ts'
 
-const CLI = join(import.meta.dir, '..', '..', 'src', 'cli', 'main.ts')
 const dir = tempDir()
 afterAll(() => dir[Symbol.dispose]())
 
-function cyberdb(args: string[], env: Record<string, string> = {}) {
-  const proc = Bun.spawn([process.execPath, CLI, ...args], {
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-    env: { ...process.env, NO_COLOR: '1', CYBERDB_PASSWORD: '', ...env },
-  })
-  const stdout = new Output(proc.stdout)
-  const stderr = new Output(proc.stderr)
-  const finish = async () => {
-    await proc.exited
-    await Promise.all([stdout.done, stderr.done])
-    return { stdout: stdout.text, stderr: stderr.text, exitCode: proc.exitCode }
-  }
-  return { proc, stdout, finish }
-}
+const cyberdb = spawnCli
 
 async function serve(args: string[], env: Record<string, string> = {}) {
   const child = cyberdb(['serve', '--port', '0', ...args], env)

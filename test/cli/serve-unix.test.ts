@@ -3,31 +3,21 @@
 
 import { afterAll, describe, expect, test } from 'bun:test'
 import { existsSync, lstatSync } from 'node:fs'
-import { join } from 'node:path'
 import { connect } from '../../src/index.ts'
 import { expectCode, tempDir } from '../contract/helpers.ts'
-import { Output } from '../fixtures/spawn.ts'
+import { spawnCli } from '../fixtures/spawn.ts'
 
-const CLI = join(import.meta.dir, '..', '..', 'src', 'cli', 'main.ts')
 const dir = tempDir()
 afterAll(() => dir[Symbol.dispose]())
 
 async function serve(args: string[]) {
-  const proc = Bun.spawn([process.execPath, CLI, 'serve', '--password', 'pw', ...args], {
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-    env: { ...process.env, NO_COLOR: '1', CYBERDB_PASSWORD: '' },
-  })
-  const stdout = new Output(proc.stdout)
-  const stderr = new Output(proc.stderr)
+  const { proc, stdout, finish } = spawnCli(['serve', '--password', 'pw', ...args])
   await stdout.until((lines) => lines.some((line) => line.startsWith('cyberdb: serving ')), 'the start line')
   const start = stdout.lines().find((line) => line.startsWith('cyberdb: serving '))!
   const stop = async () => {
     proc.kill('SIGTERM')
-    await proc.exited
-    await Promise.all([stdout.done, stderr.done])
-    return { exitCode: proc.exitCode, stderr: stderr.text }
+    const { exitCode, stderr } = await finish()
+    return { exitCode, stderr }
   }
   return { start, stop }
 }

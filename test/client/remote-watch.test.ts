@@ -25,6 +25,28 @@ async function serve(file: string, port = 0, host = new Host()): Promise<{ serve
   return { server, port: address.port }
 }
 
+/**
+ * A server on `host`, a watcher of table `d` connected through a tap the test can cut, and a
+ * writer connected directly. The watch starts after the create: the writer's connection is
+ * another. Disposing closes the two clients; the test closes the server.
+ */
+async function watchBehindTap(host: Host) {
+  const server = new Server({ host })
+  const { port } = await server.listen({ host: '127.0.0.1', port: 0, password: PASSWORD })
+  const tap = tapProxy(port)
+  const db = await connect(`cyberdb://:${PASSWORD}@127.0.0.1:${tap.port}`)
+  const writer = await connect(`cyberdb://:${PASSWORD}@127.0.0.1:${port}`)
+  await db.createDict('d')
+  const stream = db.watch({ tables: ['d'], since: 1 })
+  return {
+    server, port, tap, db, writer, stream,
+    async [Symbol.asyncDispose]() {
+      await writer.close()
+      await db.close()
+    },
+  }
+}
+
 describe('remote watch', () => {
   test('resumes across a server restart on the same data file and port, with no gap', async () => {
     const file = dir.file('restart.cdb')
@@ -75,13 +97,8 @@ describe('remote watch', () => {
 
   test('resumes after its connection drops, with no gap', async () => {
     const host = new Host()
-    const server = new Server({ host })
-    const { port } = await server.listen({ host: '127.0.0.1', port: 0, password: PASSWORD })
-    const tap = tapProxy(port)
-    await using db = await connect(`cyberdb://:${PASSWORD}@127.0.0.1:${tap.port}`)
-    await using writer = await connect(`cyberdb://:${PASSWORD}@127.0.0.1:${port}`)
-    await db.createDict('d')
-    const stream = db.watch({ tables: ['d'], since: 1 }) // after the create: the writer's connection is another
+    await using kit = await watchBehindTap(host)
+    const { server, port, tap, db, writer, stream } = kit
     await writer.dict('d').set('k', 1)
     expect((await take(stream, 1))[0]!.args).toEqual(['k', 1])
     await tap[Symbol.asyncDispose]() // the network drops the watcher's connection
@@ -98,13 +115,8 @@ describe('remote watch', () => {
 
   test('a resume that history no longer reaches surfaces FEED_COMPACTED with the oldest seq', async () => {
     const host = new Host({ feedHistory: 5 })
-    const server = new Server({ host })
-    const { port } = await server.listen({ host: '127.0.0.1', port: 0, password: PASSWORD })
-    const tap = tapProxy(port)
-    await using db = await connect(`cyberdb://:${PASSWORD}@127.0.0.1:${tap.port}`)
-    await using writer = await connect(`cyberdb://:${PASSWORD}@127.0.0.1:${port}`)
-    await db.createDict('d')
-    const stream = db.watch({ tables: ['d'], since: 1 })
+    await using kit = await watchBehindTap(host)
+    const { server, port, tap, writer, stream } = kit
     await writer.dict('d').set('k', 0)
     expect((await take(stream, 1))[0]!.args).toEqual(['k', 0])
     await tap[Symbol.asyncDispose]()

@@ -30,10 +30,11 @@ storeContract('remote', () => connect(URL), async (_db, n) => {
   const clients = await Promise.all(Array.from({ length: n }, () => connect(`${URL}?pool=1`)))
   return { clients, close: async () => void await Promise.all(clients.map((client) => client.close())) }
 })
-// Each test gets a server of its own whose timers (the takes' waits) are the test's; peers are
-// other clients of it.
-takeContract(async (timers) => {
-  const own = new Server({ setTimer: timers.setTimer })
+/**
+ * A database on `own` (listening here) and peers, other clients of it: all closed with the kit,
+ * then the server, then `after`.
+ */
+async function serverKit(own: Server, after: () => void = () => {}) {
   const address = await own.listen({ host: '127.0.0.1', port: 0, password: PASSWORD })
   const url = `cyberdb://:${PASSWORD}@127.0.0.1:${address.port}`
   const peers: Database[] = []
@@ -48,9 +49,14 @@ takeContract(async (timers) => {
     async [Symbol.asyncDispose]() {
       for (const peer of [db, ...peers]) await peer.close()
       await own.close()
+      after()
     },
   }
-})
+}
+
+// Each test gets a server of its own whose timers (the takes' waits) are the test's; peers are
+// other clients of it.
+takeContract((timers) => serverKit(new Server({ setTimer: timers.setTimer })))
 propertyContract('remote', () => connect(URL))
 
 // Cache tables need a server on the test's manual clock: one per database, closed with it (a
@@ -697,24 +703,7 @@ async function feedServer(options: FeedOptions = {}, file?: string): Promise<Fee
     await own.load(file)
     own.setBackup(file, 3600)
   }
-  const address = await own.listen({ host: '127.0.0.1', port: 0, password: PASSWORD })
-  const url = `cyberdb://:${PASSWORD}@127.0.0.1:${address.port}`
-  const db = await connect(url)
-  const peers: Database[] = []
-  return {
-    db,
-    peer: async () => {
-      const peer = await connect(url)
-      peers.push(peer)
-      return peer
-    },
-    watchers: () => host.watchers,
-    async [Symbol.asyncDispose]() {
-      for (const peer of [db, ...peers]) await peer.close()
-      await own.close()
-      host.close()
-    },
-  }
+  return { ...await serverKit(own, () => host.close()), watchers: () => host.watchers }
 }
 const feedDir = tempDir()
 afterAll(() => feedDir[Symbol.dispose]())

@@ -8,7 +8,7 @@ import { COMMANDS, type Op } from '../../src/engine/commands.ts'
 import { Cursors } from '../../src/engine/cursors.ts'
 import { Store } from '../../src/engine/store.ts'
 import { Host } from '../../src/host/host.ts'
-import type { OpLog } from '../../src/persistence/op-log.ts'
+import { recordingLog } from '../fixtures/recording-log.ts'
 
 // Arguments to try on every command: enough that each one succeeds with some of them and, when it
 // writes, changes something with some of them.
@@ -37,15 +37,9 @@ function contents(store: Store): unknown {
 
 /** A host whose log only records what it is given. */
 function recording(store: Store): { host: Host; records: Op[] } {
-  const records: Op[] = []
-  const log = {
-    appended: 0,
-    check() {},
-    encode: (op: Op) => structuredClone(op),
-    appendEncoded: (record: Op) => void records.push(record),
-  }
+  const { log, records } = recordingLog()
   const host = new Host({ store })
-  host.attach(log as unknown as OpLog)
+  host.attach(log)
   return { host, records }
 }
 

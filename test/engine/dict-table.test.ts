@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { DictTable } from '../../src/engine/dict-table.ts'
+import { DictTable, REBUILD_MIN_DUE } from '../../src/engine/dict-table.ts'
 import type { Key } from '../../src/engine/values.ts'
 import { mulberry32 } from '../fixtures/random.ts'
 import { expectCode } from '../contract/helpers.ts'
@@ -218,5 +218,95 @@ describe('restore (a snapshot load)', () => {
   test('refuses a chunk of odd length and a key that is not a key', () => {
     expect(() => DictTable.restore([['a', 1, 'b']], refuse)).toThrow('odd chunk')
     expect(() => DictTable.restore([[{}, 1]], refuse)).toThrow('bad key')
+  })
+})
+
+describe('the rebuild (most of a big table due: survivors copied, not the due keys deleted)', () => {
+  // Two tables take the same writes; one rebuilds meanwhile (one entry per step, so writes land
+  // before, during and after the copy), the other deletes as before. They must look the same
+  // at every step, and hold the same keys, deadlines and bytes once both are swept.
+  function fill(table: DictTable): void {
+    table.advance(0)
+    for (let i = 0; i < 30; i++) table.set(i, `v${i}`, i < 20 ? 100 : i < 25 ? 200 : undefined)
+    table.advance(100)
+  }
+  const sweep = (table: DictTable) => {
+    let n = 0
+    for (let i = 0; i < 1000 && table.dueCount > 0; i++) n += table.removeKeys(table.dueKeys(3))
+    return n
+  }
+  const view = (table: DictTable) => [[...table.entries()], table.size,
+    Array.from({ length: 40 }, (_, k) => [table.has(k), table.get(k, 'none'), table.ttl(k)])]
+
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+    test(`seed ${seed}: every write during and after the copy is kept, ghosts stay invisible`, () => {
+      const random = mulberry32(seed)
+      const plain = new DictTable()
+      const rebuilt = new DictTable()
+      fill(plain)
+      fill(rebuilt)
+      rebuilt.beginRebuild()
+      expect(rebuilt.isRebuilding).toBe(true)
+      let now = 100
+      for (let step = 0; step < 120; step++) {
+        const key = Math.floor(random() * 40)
+        const pick = random()
+        const expiry = random() < 0.5 ? undefined : now + 60
+        for (const table of [plain, rebuilt]) {
+          if (pick < 0.3) table.set(key, `w${step}`, expiry)
+          else if (pick < 0.45) table.delete(key)
+          else if (pick < 0.55) table.expireAt(key, now + 30)
+          else if (pick < 0.6) table.persist(key)
+          else if (pick < 0.65) table.incr(`n${key % 3}`, 1)
+          else if (pick < 0.7) table.advance(now + 40)
+        }
+        if (pick >= 0.65 && pick < 0.7) now += 40
+        if (step % 2 === 0) rebuilt.rebuildStep(1)
+        expect(view(rebuilt)).toEqual(view(plain))
+      }
+      expect(rebuilt.isRebuilding).toBe(false)
+      expect(sweep(rebuilt)).toBe(sweep(plain))
+      expect([...rebuilt.storedKeys()]).toEqual([...plain.storedKeys()])
+      expect(rebuilt.deadlineEntries().sort()).toEqual(plain.deadlineEntries().sort())
+      expect([rebuilt.bytes, rebuilt.deadlineCount, rebuilt.dueCount])
+        .toEqual([plain.bytes, plain.deadlineCount, 0])
+    })
+  }
+
+  test('the ghosts are swept by name, counted once, and a write that meets one removes it silently', () => {
+    const table = new DictTable()
+    fill(table)
+    table.beginRebuild()
+    while (table.rebuildStep(4));
+    // Swapped: the due keys 0..19 are outside the table but still due for the sweep.
+    expect([table.size, table.dueCount, table.deadlineCount, [...table.storedKeys()].length]).toEqual([10, 20, 25, 10])
+    table.set(3, 'back')
+    expect(table.delete(4)).toBe(false)
+    expect(table.dueCount).toBe(18)
+    const named = table.dueKeys(100)
+    expect(named).not.toContain(3)
+    expect(named).not.toContain(4)
+    expect(table.removeKeys(named)).toBe(18)
+    expect([table.dueCount, table.get(3), table.size]).toEqual([0, 'back', 11])
+    expect(table.removeKeys([5])).toBe(0) // gone already: counted once
+  })
+
+  test('only a big table mostly due asks for it; a bounded one never does', () => {
+    const big = new DictTable()
+    big.advance(0)
+    for (let i = 0; i < REBUILD_MIN_DUE; i++) big.set(i, i, 10)
+    expect(big.wantsRebuild).toBe(false)
+    big.advance(10)
+    expect(big.wantsRebuild).toBe(true)
+    const bounded = new DictTable({ maxEntries: 10 * REBUILD_MIN_DUE })
+    bounded.advance(0)
+    for (let i = 0; i < REBUILD_MIN_DUE; i++) bounded.set(i, i, 10)
+    bounded.advance(10)
+    expect(bounded.wantsRebuild).toBe(false)
+    const small = new DictTable()
+    small.advance(0)
+    for (let i = 0; i < 100; i++) small.set(i, i, 10)
+    small.advance(10)
+    expect(small.wantsRebuild).toBe(false)
   })
 })

@@ -230,6 +230,19 @@ describe('sizes', () => {
     }
   })
 
+  test('scalar-only arguments (the fast path) count and rewrite as the walk does', async () => {
+    const cases: unknown[][] = [['k', 1], ['k', -0], [-0, 'v', true, undefined], ['日本語', NaN, false], [],
+      ['k', null], ['k', 2n], ['k', [1]]]
+    for (const args of cases) {
+      const fast = [...args], walked = [...args]
+      expect(acceptArgs(fast)).toBe(checkArgs(walked))
+      expect(fast.map((a) => Object.is(a, -0))).toEqual(walked.map((a) => Object.is(a, -0)))
+      expect(fast.some((a) => Object.is(a, -0))).toBe(false)
+    }
+    const lone = await expectCode(() => acceptArgs(['k', '\ud800']), 'BAD_ARGUMENT')
+    expect(lone.message).toBe((await expectCode(() => checkArgs(['\ud800']), 'BAD_ARGUMENT')).message)
+  })
+
   test('strings count an upper bound until it passes the limit, then their exact UTF-8 bytes', async () => {
     // 3 bytes per code unit would be 60 MiB: counted exactly, 20 MiB of ASCII is within the limit.
     const ascii = 'a'.repeat(20 * 1024 * 1024)

@@ -4,7 +4,7 @@
 
 import { afterAll, describe, expect, test } from 'bun:test'
 import { Host } from '../../src/host/host.ts'
-import { Feed, changesOf, type Change } from '../../src/host/feed.ts'
+import { Feed, changeCount, changesOf, type Change } from '../../src/host/feed.ts'
 import { CRASH_SEQ_SKIP, DataFile } from '../../src/persistence/data-file.ts'
 import { connect } from '../../src/index.ts'
 import { expectCode, tempDir } from '../contract/helpers.ts'
@@ -20,6 +20,22 @@ function changes(name: string, args: unknown[]): Omit<Change, 'seq' | 'table'>[]
 }
 
 describe('changesOf', () => {
+  test('changeCount (what bounds history, counted without making the changes) is how many changesOf makes', () => {
+    const ops: [string, unknown[]][] = [
+      ['dict.set', ['k', 1]], ['dict.delete', ['k']], ['dict.setMany', [{ a: 1, b: 2 }]],
+      ['dict.setMany', [new Map([['a', 1]]), { ttl: 5 }]], ['dict.update', [[['a', 1], ['b', 2], ['c', 3]]]],
+      ['dict.update', [new Date(0)]], ['dict.deleteMany', [['a', 'b']]], ['dict.expire', [['a', 'b', 'c']]],
+      ['dict.evict', [[]]], ['dict.clear', []], ['list.push', [1, 2, 3]], ['db.drop', []],
+      ['db.atomic', [['t', 'dict.set', ['a', 1]], ['t', 'dict.get', ['a']], ['u', 'dict.setMany', [{ x: 1, y: 2 }]]]],
+    ]
+    for (const [name, args] of ops) {
+      const op = { table: 't', name, args }
+      const out: Change[] = []
+      changesOf(1, op, out)
+      expect([name, changeCount(op)]).toEqual([name, out.length])
+    }
+  })
+
   test('one change per key for ops on several keys, narrowed to that key; none for reads in a batch', () => {
     expect(changes('dict.evict', [['a', 'b']])).toEqual([
       { op: 'dict.evict', key: 'a', args: [['a']] }, { op: 'dict.evict', key: 'b', args: [['b']] }])

@@ -5,23 +5,15 @@ import { describe, expect, test } from 'bun:test'
 import type { Op } from '../../src/engine/commands.ts'
 import { Host } from '../../src/host/host.ts'
 import { Takers } from '../../src/host/takes.ts'
-import type { OpLog } from '../../src/persistence/op-log.ts'
 import { expectCode } from '../contract/helpers.ts'
+import { recordingLog } from '../fixtures/recording-log.ts'
 import { manualTimers } from '../fixtures/timers.ts'
 
 function recordingHost(): { host: Host; records: Op[]; timers: ReturnType<typeof manualTimers> } {
-  const records: Op[] = []
-  const log = {
-    appended: 0,
-    check() {},
-    encode: (op: Op) => structuredClone(op),
-    appendEncoded: (record: Op) => void records.push(record),
-    flush() {},
-    durable: () => undefined,
-  }
+  const { log, records } = recordingLog()
   const timers = manualTimers()
   const host = new Host({ setTimer: timers.setTimer })
-  host.attach(log as unknown as OpLog)
+  host.attach(log)
   host.apply({ table: 'q', name: 'db.create', args: ['list'] })
   records.length = 0
   return { host, records, timers }

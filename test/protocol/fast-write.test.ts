@@ -5,24 +5,10 @@ import { describe, expect, test } from 'bun:test'
 import { createCodec } from '../../src/protocol/codec.ts'
 import { FrameReader, FrameWriter } from '../../src/protocol/frame.ts'
 import { writeReply, writeRequest } from '../../src/protocol/messages.ts'
+import { OTHER, SIMPLE } from '../fixtures/msgpack-values.ts'
 
 const codec = createCodec()
 const MAX = 64 * 1024 * 1024
-
-const SIMPLE: unknown[] = [
-  '', 'a', 'x'.repeat(31), 'x'.repeat(32), 'y'.repeat(255), 'z'.repeat(256), 'w'.repeat(0xffff),
-  0, -0, 1, 127, 128, 255, 256, 0xffff, 0x10000, 0xffffffff, 2 ** 32, -1, -32, -33, -128, -129,
-  -0x8000, -0x8001, -0x80000000, -0x80000001, 0.5, -1.25, 1e300, NaN, Infinity, -Infinity,
-  Number.MAX_SAFE_INTEGER, true, false, null, undefined,
-  [], [1], ['a', 2, null, undefined, true, 1.5], Array.from({ length: 15 }, (_, i) => `k${i}`),
-  Array.from({ length: 16 }, (_, i) => i), Array.from({ length: 0xffff }, (_, i) => i & 0xff),
-]
-// Values the fast path leaves to msgpackr.
-const OTHER: unknown[] = [
-  'é', 'naïve ascii-looking', '\u{1F600}', 'v'.repeat(0x10000), 1n, { a: 1 }, new Map(),
-  new Uint8Array([1, 2]), new Date(0), [[1]], [1, [2]], ['é'], [{ a: 1 }], [1n],
-  Array.from({ length: 0x10000 }, () => 0), new (class List extends Array {})(),
-]
 
 function frames(write: (writer: FrameWriter) => boolean): { ok: boolean; bodies: Uint8Array[] } {
   const writer = new FrameWriter(16)
