@@ -189,7 +189,7 @@ export class Feed {
   lastOf(tables: ReadonlySet<string>): number {
     for (let i = this.#commits.length - 1; i >= this.#head; i--) {
       const commit = this.#commits[i]!
-      for (const change of commit.changes) if (tables.has(change.table)) return commit.seq
+      if (touches(commit.op, tables)) return commit.seq
     }
     return 0
   }
@@ -256,6 +256,12 @@ export class Feed {
     }
     return last
   }
+}
+
+// Whether a logged op changes one of `tables` (without expanding it into changes).
+function touches(op: Op, tables: ReadonlySet<string>): boolean {
+  if (op.name !== 'db.atomic') return tables.has(op.table)
+  return (op.args as [string, string][]).some(([table, name]) => tables.has(table) && COMMANDS.get(name)?.writes === true)
 }
 
 export type Filter = (change: Change) => boolean
