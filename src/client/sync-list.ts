@@ -4,7 +4,7 @@
 
 import type { SortOptions } from '../engine/list-table.ts'
 import { badArgument } from '../errors.ts'
-import { takeWait } from '../host/host.ts'
+import { takeWait } from '../host/takes.ts'
 import type { SyncCore } from './sync-database.ts'
 import { isIterable } from './table-handle.ts'
 import { closedError } from './transport.ts'

@@ -327,7 +327,8 @@ export function feedCompacted(since: number, oldest: number): CyberError {
     `seq ${since}: the oldest it holds is ${oldest} (reload, then watch from there)`, { oldest })
 }
 
-function checkWatch(options: WatchOptions | undefined): Filter {
+/** Watch options checked (BAD_ARGUMENT), as the filter they select. */
+export function checkWatch(options: WatchOptions | undefined): Filter {
   if (options === undefined) return () => true
   if (!isPlainObject(options)) throw badArgument(`watch options are an object, not ${describe(options)}`)
   for (const name of Object.keys(options)) {

@@ -21,7 +21,7 @@ import { COMMANDS, type Op, type RegisteredCommand } from '../engine/commands.ts
 import type { Cursors } from '../engine/cursors.ts'
 import type { DictTable } from '../engine/dict-table.ts'
 import { Store } from '../engine/store.ts'
-import { describe, type Key } from '../engine/values.ts'
+import type { Key } from '../engine/values.ts'
 import { Snapshotter } from '../persistence/data-file.ts'
 import type { OpLog } from '../persistence/op-log.ts'
 import type { FeedState, SnapshotStats } from '../persistence/snapshot.ts'
@@ -30,7 +30,7 @@ import { Expiry } from './expiry.ts'
 import { describeHost, type DatabaseInfo, type ServerStats } from './info.ts'
 import { Feed, type WatchOptions, type Watcher } from './feed.ts'
 import { replicaImage } from './replicate.ts'
-import { Takers, Takes, Waiter } from './takes.ts'
+import { Takers, Takes, Waiter, takeWait } from './takes.ts'
 
 const DICT_GET = COMMANDS.get('dict.get')!
 const DICT_SET = COMMANDS.get('dict.set')!
@@ -513,16 +513,3 @@ function isFastString(value: string): boolean {
   return value.length <= FAST_STRING_CHARS && value.isWellFormed()
 }
 
-/** A take's `{ wait }` in milliseconds: 0 without one. */
-export function takeWait(options: unknown): number {
-  if (options === undefined) return 0
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw badArgument(`take options are an object like { wait: ms }, not ${describe(options)}`)
-  }
-  const { wait } = options as { wait?: unknown }
-  if (wait === undefined) return 0
-  if (typeof wait !== 'number' || !Number.isFinite(wait) || wait < 0) {
-    throw badArgument(`take's wait is a finite number of milliseconds, 0 or more, not ${describe(wait)}`)
-  }
-  return wait
-}

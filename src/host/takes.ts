@@ -3,7 +3,8 @@
 // also belongs to its caller's Takers (a server session, an embedded database), which ends them
 // all when the caller goes away. The host hands elements out; this file keeps only the lines.
 
-import type { CyberError } from '../errors.ts'
+import { badArgument, type CyberError } from '../errors.ts'
+import { describe } from '../engine/values.ts'
 
 /** One waiting take. Whoever ends it (an element, its timer, a cancel, a drop) calls leave()
  * first, so no element can be handed to a take that already ended. */
@@ -87,4 +88,18 @@ export class Takers {
     }
     return ended.length
   }
+}
+
+/** A take's `{ wait }` in milliseconds: 0 without one. */
+export function takeWait(options: unknown): number {
+  if (options === undefined) return 0
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw badArgument(`take options are an object like { wait: ms }, not ${describe(options)}`)
+  }
+  const { wait } = options as { wait?: unknown }
+  if (wait === undefined) return 0
+  if (typeof wait !== 'number' || !Number.isFinite(wait) || wait < 0) {
+    throw badArgument(`take's wait is a finite number of milliseconds, 0 or more, not ${describe(wait)}`)
+  }
+  return wait
 }

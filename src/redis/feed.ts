@@ -10,9 +10,8 @@ import type { Packr } from 'msgpackr'
 import type { Redis } from 'ioredis'
 import { badArgument, CyberError } from '../errors.ts'
 import type { Op } from '../engine/commands.ts'
-import { describe } from '../engine/values.ts'
 import { ChangeStream, type Change, type WatchOptions } from '../client/change-stream.ts'
-import { changesOf, feedCompacted } from '../host/feed.ts'
+import { changesOf, checkWatch, feedCompacted } from '../host/feed.ts'
 
 export const FEED_KEYS = ['cdb:{cdb}:feed', 'cdb:{cdb}:fseq', 'cdb:{cdb}:fhist'] as const
 const [STREAM, SEQ] = FEED_KEYS
@@ -123,33 +122,3 @@ function seqOf(id: string): number {
   return Number(id.slice(id.indexOf('-') + 1))
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false
-  const proto = Object.getPrototypeOf(value)
-  return proto === Object.prototype || proto === null
-}
-
-// The host's checks of watch options (src/host/feed.ts), with its messages.
-function checkWatch(options: WatchOptions | undefined): Filter {
-  if (options === undefined) return () => true
-  if (!isPlainObject(options)) throw badArgument(`watch options are an object, not ${describe(options)}`)
-  for (const name of Object.keys(options)) {
-    if (name !== 'tables' && name !== 'prefix' && name !== 'since') {
-      throw badArgument(`watch takes { tables, prefix, since }, not "${name}"`)
-    }
-  }
-  const { tables, prefix, since } = options as Record<string, unknown>
-  if (tables !== undefined && (!Array.isArray(tables) || !tables.every((t) => typeof t === 'string'))) {
-    throw badArgument(`watch's tables are an array of table names, not ${describe(tables)}`)
-  }
-  if (prefix !== undefined && typeof prefix !== 'string') {
-    throw badArgument(`watch's prefix is a string, not ${describe(prefix)}`)
-  }
-  if (since !== undefined && (!Number.isSafeInteger(since) || (since as number) < 0)) {
-    throw badArgument(`watch's since is a seq (a whole number, 0 or more), not ${describe(since)}`)
-  }
-  const names = tables === undefined ? undefined : new Set(tables as string[])
-  if (names === undefined && prefix === undefined) return () => true
-  return (change) => (names === undefined || names.has(change.table)) && (prefix === undefined ||
-    change.key === undefined || (typeof change.key === 'string' && change.key.startsWith(prefix)))
-}

@@ -9,8 +9,8 @@
 
 import type { Redis } from 'ioredis'
 import { CyberError, badArgument } from '../errors.ts'
-import { describe } from '../engine/values.ts'
 import { systemTimer, type SetTimer } from '../host/clock.ts'
+import { takeWait } from '../host/takes.ts'
 
 export interface TakesOptions {
   /** A connection of its own, for one blocking wait. */
@@ -122,15 +122,3 @@ export class Takes {
   }
 }
 
-function takeWait(options: unknown): number {
-  if (options === undefined) return 0
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw badArgument(`take options are an object like { wait: ms }, not ${describe(options)}`)
-  }
-  const { wait } = options as { wait?: unknown }
-  if (wait === undefined) return 0
-  if (typeof wait !== 'number' || !Number.isFinite(wait) || wait < 0) {
-    throw badArgument(`take's wait is a finite number of milliseconds, 0 or more, not ${describe(wait)}`)
-  }
-  return wait
-}
