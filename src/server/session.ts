@@ -120,8 +120,6 @@ export class Session {
   readonly #unsentIds: number[] = []
   // This connection's open iterations: no other connection can continue, close or evict them.
   readonly #cursors = new Cursors()
-  // What to cancel when the session closes (see whenClosed).
-  readonly #onClose = new Set<() => void>()
   // This connection's waiting takes (issue 11.3): see #endTakes.
   readonly #takers = new Takers()
   // --- push path (issue 12): this connection's watches, pushing changes on their request ids ---
@@ -159,20 +157,6 @@ export class Session {
   /** The socket is gone (its close event): the session is closed, if it was not already. */
   onSocketClosed(): void {
     this.#close(undefined)
-  }
-
-  /**
-   * Calls `cancel` once when the session closes (at once if it is closed): the place for what a
-   * request of this session still waits for (a blocking take, a watch) to let go. Returns what
-   * unregisters it, for a wait that ends first.
-   */
-  whenClosed(cancel: () => void): () => void {
-    if (this.#phase === 'closed') {
-      cancel()
-      return () => {}
-    }
-    this.#onClose.add(cancel)
-    return () => this.#onClose.delete(cancel)
   }
 
   // --- waiting takes (issue 11.3) ---
@@ -420,7 +404,7 @@ export class Session {
   // The one way into 'closed', from every path (an error, a graceful end once answered, the peer
   // leaving), and the one place that lets go of what the session holds, once: the auth timer, a
   // proof waiting for the throttle, its share of the output budget, its cursors, the server's
-  // bookkeeping, and whatever its requests wait for (whenClosed). Replies still being computed
+  // bookkeeping, and its waiting takes and watches (#endTakes). Replies still being computed
   // (db.save) are dropped when they come (#reply). A `goodbye` goes to a client that proved the
   // password, as the last frame.
   #close(goodbye: string | undefined): void {
@@ -441,14 +425,6 @@ export class Session {
     this.#backlog.length = 0
     this.#cursors.clear()
     this.#endTakes('the connection closed')
-    for (const cancel of this.#onClose) {
-      try {
-        cancel()
-      } catch (error) {
-        console.error('cyberdb: internal error while closing a session:', error)
-      }
-    }
-    this.#onClose.clear()
     this.#host.closed(this)
   }
 
