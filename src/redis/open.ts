@@ -4,6 +4,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import { CyberError } from '../errors.ts'
 import type { Clock, SetTimer } from '../host/clock.ts'
+import { DEFAULT_FEED_HISTORY } from '../host/feed.ts'
 import { RedisTransport } from './redis-transport.ts'
 
 export const REDIS_FORMS = 'redis://[[USER]:PASSWORD@]HOST[:PORT][/DB][?cluster=true&connectTimeout=SECONDS' +
@@ -11,7 +12,6 @@ export const REDIS_FORMS = 'redis://[[USER]:PASSWORD@]HOST[:PORT][/DB][?cluster=
   'rediss://... (the same over TLS)'
 
 const DEFAULT_PORT = 6379
-const DEFAULT_FEED_HISTORY = 10_000
 const DEFAULT_CONNECT_TIMEOUT_SECONDS = 10
 
 export interface RedisConnectOptions {
