@@ -3,7 +3,11 @@
 // allow-list, which has no address to check there, does not apply.
 
 import { afterAll, describe, expect, test } from 'bun:test'
-import { Server, connect } from '../../src/index.ts'
+import { Server, connect, type Clock, type Database } from '../../src/index.ts'
+import { Host } from '../../src/host/host.ts'
+import { cacheContract } from '../contract/cache.contract.ts'
+import { feedContract, type FeedOptions } from '../contract/feed.contract.ts'
+import { takeContract } from '../contract/take.contract.ts'
 import { parseRemoteUrl } from '../../src/connect.ts'
 import { storeContract } from '../contract/store.contract.ts'
 import { propertyContract } from '../contract/property.contract.ts'
@@ -27,6 +31,62 @@ storeContract('unix', () => connect(URL), async (_db, n) => {
   return { clients, close: async () => void await Promise.all(clients.map((client) => client.close())) }
 })
 propertyContract('unix', () => connect(URL))
+
+// The contracts that need a server of their own (a manual clock, manual timers, a feed's history),
+// each on a socket of its own in the temp dir.
+let sockets = 0
+async function socketKit(own: Server, after: () => void = () => {}) {
+  const path = dir.file(`own-${++sockets}.sock`)
+  await own.listen({ unix: path, password: PASSWORD })
+  const url = `cyberdb+unix://:${PASSWORD}@localhost${path}`
+  const peers: Database[] = []
+  const db = await connect(url)
+  return {
+    db,
+    peer: async () => {
+      const peer = await connect(url)
+      peers.push(peer)
+      return peer
+    },
+    async [Symbol.asyncDispose]() {
+      for (const peer of [db, ...peers]) await peer.close()
+      await own.close()
+      after()
+    },
+  }
+}
+async function onClock(clock: Clock, file?: string): Promise<Database> {
+  const own = new Server({ clock })
+  if (file !== undefined) {
+    await own.load(file)
+    own.setBackup(file, 3600)
+  }
+  const { db } = await socketKit(own)
+  const close = db.close.bind(db)
+  db.close = async () => {
+    await close()
+    await own.close()
+  }
+  return db
+}
+async function feedServer(options: FeedOptions = {}, file?: string) {
+  const host = new Host({ clock: options.clock, feedHistory: options.feedHistory })
+  const own = new Server({ host })
+  if (file !== undefined) {
+    await own.load(file)
+    own.setBackup(file, 3600)
+  }
+  return { ...await socketKit(own, () => host.close()), watchers: () => host.watchers }
+}
+takeContract((timers) => socketKit(new Server({ setTimer: timers.setTimer })))
+cacheContract('unix', {
+  open: (clock) => onClock(clock),
+  reopen: (name, clock) => onClock(clock, dir.file(`${name}.cdb`)),
+})
+feedContract('unix', {
+  open: (options) => feedServer(options),
+  reopen: (name, options) => feedServer(options, dir.file(`feed-${name}.cdb`)),
+})
 
 describe('connecting over a unix socket', () => {
   test('the password in the URL, as ?password= or in the options', async () => {
